@@ -1,0 +1,106 @@
+/**
+ * The native TypeScript client:
+ *
+ *   const dips = new DipsClient({ servers: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223'] });
+ *   const png = await dips.call('ecard', { pSN: '1234567890', pData: values });
+ *   const info = await dips.call('info', imageBytes);   // raw body, params in a header
+ *   await dips.close();
+ */
+import { randomUUID } from 'node:crypto';
+import { headers as natsHeaders, type Msg } from 'nats';
+import { decodeBody, encodeBody, encodingForContentType, type StructuredEncoding } from '../shared/codec/index.js';
+import { loadConfig, type DipsConfig } from '../shared/config.js';
+import { Header } from '../shared/headers.js';
+import { connectNats, type NatsConnection } from '../shared/nats.js';
+import { CallError, Requester } from '../shared/requester.js';
+
+export { CallError };
+
+export interface DipsClientOptions {
+  /** NATS servers; default: the configuration's nats.servers. */
+  servers?: string[];
+  /** Full configuration (default: loaded from config/ and DIPS_* variables). */
+  config?: DipsConfig;
+  /** Default per-call timeout in ms (default: nats.requestTimeoutMs). */
+  timeoutMs?: number;
+  /** Encoding of structured requests (default msgpack). */
+  encoding?: StructuredEncoding;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  /** Parameters sent in a header when the body is raw image bytes. */
+  params?: Record<string, unknown>;
+  /** Correlation id; one is made up when absent. */
+  jobId?: string;
+  /** Send again after a possible loss (default true: every image function is idempotent). */
+  idempotent?: boolean;
+}
+
+/** A reply: image bytes with their media type, or a decoded structured value. */
+export interface Reply {
+  contentType: string;
+  bytes: Uint8Array;
+  value?: unknown;
+}
+
+export class DipsClient {
+  private readonly config: DipsConfig;
+  private connection?: Promise<{ nc: NatsConnection; requester: Requester }>;
+
+  constructor(private readonly options: DipsClientOptions = {}) {
+    this.config = options.config ?? loadConfig({ argv: [], overrides: options.servers ? { nats: { servers: options.servers } } : undefined });
+  }
+
+  /** Call a function; resolves to bytes (images) or the decoded value (structured replies). */
+  async call(fn: string, input: Record<string, unknown> | Uint8Array, options: CallOptions = {}): Promise<unknown> {
+    const reply = await this.callForReply(fn, input, options);
+    return reply.value !== undefined ? reply.value : reply.bytes;
+  }
+
+  async callForReply(fn: string, input: Record<string, unknown> | Uint8Array, options: CallOptions = {}): Promise<Reply> {
+    const { requester } = await this.connect();
+    const headers = natsHeaders();
+    headers.set(Header.jobId, options.jobId ?? randomUUID());
+    let body: Uint8Array;
+    if (input instanceof Uint8Array) {
+      headers.set(Header.encoding, 'raw');
+      if (options.params) headers.set(Header.params, JSON.stringify(options.params));
+      body = input;
+    } else {
+      const encoding = this.options.encoding ?? 'msgpack';
+      headers.set(Header.encoding, encoding);
+      body = encodeBody(input, encoding);
+    }
+    const msg = await requester.call(fn, body, {
+      timeoutMs: options.timeoutMs ?? this.options.timeoutMs ?? this.config.nats.requestTimeoutMs,
+      headers,
+      idempotent: options.idempotent ?? true,
+      retries: this.config.gateway.retries,
+    });
+    return toReply(msg);
+  }
+
+  /** The underlying connection (for tools that need raw NATS). */
+  async nats(): Promise<NatsConnection> {
+    return (await this.connect()).nc;
+  }
+
+  async close(): Promise<void> {
+    if (!this.connection) return;
+    const { nc, requester } = await this.connection;
+    requester.close();
+    await nc.drain();
+  }
+
+  private connect() {
+    this.connection ??= connectNats(this.config, { name: `dips-client-${process.pid}` }).then((nc) => ({ nc, requester: new Requester(nc) }));
+    return this.connection;
+  }
+}
+
+export function toReply(msg: Msg): Reply {
+  const contentType = msg.headers?.get(Header.contentType) || 'application/octet-stream';
+  const encoding = encodingForContentType(contentType);
+  return { contentType, bytes: msg.data, value: encoding ? decodeBody(msg.data, encoding) : undefined };
+}

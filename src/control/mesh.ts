@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the whole mesh on one machine — NATS nodes A and B from
+ * config/nats-{a,b}.conf, worker processes for every function, and two Gearman
+ * gateways. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
+ * last, with no orphan nats-server.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { Command } from 'commander';
+import { loadConfig, projectRoot } from '../shared/config.js';
+import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
+import { ensureNatsServer, portOpen, startNatsServer, waitForRoutes, type RunningNode } from './nats-node.js';
+import { spawnRole, stopChild, type Role } from './spawn.js';
+
+const program = new Command('dips-mesh')
+  .description('Start a whole DIPS mesh locally: two NATS nodes, workers and Gearman gateways')
+  .version(version)
+  .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
+  .option('-w, --workers <n>', 'worker processes (default: worker.processes, 0 = one per CPU)')
+  .option('--no-gateway', 'do not start the Gearman gateways')
+  .addHelpText('after', '\nExit codes: 0 stopped by signal, 69 a port is taken or nats-server is missing, 78 bad configuration.')
+  .parse();
+
+const NODES = [
+  { name: 'dips-a', conf: 'nats-a.conf', clientPort: 4222, httpPort: 8222 },
+  { name: 'dips-b', conf: 'nats-b.conf', clientPort: 4223, httpPort: 8223 },
+];
+
+interface Managed {
+  role: Role;
+  label: string;
+  child: ChildProcess;
+}
+
+runMain(async () => {
+  const opts = program.opts<{ workers?: string; gateway: boolean }>();
+  const config = loadConfig();
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+
+  ensureNatsServer(say);
+  const gatewayPorts = opts.gateway ? [config.gateway.port, config.gateway.secondPort].filter((p) => p > 0) : [];
+  for (const port of [...NODES.map((n) => n.clientPort), ...gatewayPorts]) {
+    if (await portOpen('127.0.0.1', port)) {
+      say(`port ${port} is already in use: is another DIPS mesh or NATS server running?`);
+      return ExitCode.unavailable;
+    }
+  }
+
+  const nodes: RunningNode[] = [];
+  const children: Managed[] = [];
+  let stopping = false;
+  onShutdown(async () => {
+    stopping = true;
+    say('stopping: gateways and workers drain first, then NATS');
+    await Promise.all(children.map((c) => stopChild(c.child)));
+    await Promise.all(nodes.map((n) => n.stop()));
+    say('stopped');
+  });
+
+  for (const n of NODES) nodes.push(await startNatsServer(n.name, path.join(projectRoot, 'config', n.conf), n.clientPort, n.httpPort));
+  await waitForRoutes(NODES[0].httpPort, 1);
+
+  const workerCount = Number(opts.workers ?? config.worker.processes) || os.availableParallelism();
+  const start = (role: Role, label: string, env: Record<string, string> = {}) => {
+    const child = spawnRole(role, { env, stdio: 'inherit' });
+    children.push({ role, label, child });
+    child.once('exit', (code, signal) => {
+      if (!stopping) say(`${label} exited (${signal ?? code}); the node agent (dips-agent) restarts crashed processes, this launcher does not`);
+    });
+  };
+  for (let i = 0; i < workerCount; i++) start('worker', `worker ${i + 1}`);
+  for (const port of gatewayPorts) start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port) });
+
+  say('');
+  say('DIPS mesh is up:');
+  for (const n of NODES) say(`  NATS ${n.name.padEnd(8)} nats://127.0.0.1:${n.clientPort}  monitoring http://127.0.0.1:${n.httpPort}`);
+  say(`  workers        ${workerCount} processes serving every function (pids ${children.filter((c) => c.role === 'worker').map((c) => c.child.pid).join(', ')})`);
+  for (const port of gatewayPorts) say(`  gateway        gearman://${config.gateway.host}:${port}`);
+  say('  try:           npx dips call ecard pSN=1234567890 pData="$(seq -s, 10 89)" --out card.png');
+  say('Ctrl-C stops everything.');
+  await new Promise(() => undefined); // run until a signal
+});

@@ -1,0 +1,160 @@
+/**
+ * Running the real nats-server: finding the binary, writing a node's config
+ * (always including config/nats-common.conf, so limits live in one place),
+ * starting it and waiting until it takes clients and has its cluster route.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../shared/config.js';
+
+export const COMMON_CONF = path.join(projectRoot, 'config', 'nats-common.conf');
+
+export class NatsServerMissing extends Error {
+  override name = 'NatsServerMissing';
+}
+
+/** Path of nats-server, or an error that says how to get it. */
+export function findNatsServer(): string {
+  const candidates = [process.env.DIPS_NATS_SERVER_BIN, 'nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server'].filter(Boolean) as string[];
+  for (const bin of candidates) {
+    const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    if (probe.status === 0) return bin;
+  }
+  throw new NatsServerMissing('nats-server is not installed. On Debian: sudo apt-get install -y nats-server (or set DIPS_NATS_SERVER_BIN)');
+}
+
+/** Install nats-server when we are root on Debian; otherwise explain. */
+export function ensureNatsServer(log: (line: string) => void): string {
+  try {
+    return findNatsServer();
+  } catch (err) {
+    if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) throw err;
+    log('nats-server is missing; installing it with apt-get (running as root on Debian)…');
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    const install = spawnSync('apt-get', ['install', '-y', '-qq', 'nats-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (install.status !== 0) throw err;
+    return findNatsServer();
+  }
+}
+
+export interface NodeSpec {
+  name: string;
+  host?: string;
+  clientPort: number;
+  clusterPort: number;
+  httpPort: number;
+  /** Cluster ports of the other nodes. */
+  routes: number[];
+  /** Extra configuration text appended (authorization blocks, TLS). */
+  extra?: string;
+}
+
+export function nodeConfig(spec: NodeSpec): string {
+  const host = spec.host ?? '127.0.0.1';
+  return [
+    `server_name: ${spec.name}`,
+    `include ${JSON.stringify(COMMON_CONF)}`,
+    `host: ${host}`,
+    `port: ${spec.clientPort}`,
+    `http: ${host}:${spec.httpPort}`,
+    'cluster {',
+    '  name: dips',
+    `  host: ${host}`,
+    `  port: ${spec.clusterPort}`,
+    `  routes: [ ${spec.routes.map((p) => `nats-route://${host}:${p}`).join(', ')} ]`,
+    '}',
+    spec.extra ?? '',
+  ].join('\n');
+}
+
+export interface RunningNode {
+  name: string;
+  clientUrl: string;
+  httpPort: number;
+  process: ChildProcess;
+  confPath: string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Start nats-server on a config file and wait until its client port answers. */
+export async function startNatsServer(name: string, confPath: string, clientPort: number, httpPort: number, host = '127.0.0.1'): Promise<RunningNode> {
+  const bin = findNatsServer();
+  const child = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const node: RunningNode = {
+    name,
+    clientUrl: `nats://${host}:${clientPort}`,
+    httpPort,
+    process: child,
+    confPath,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+  const deadline = Date.now() + 10_000;
+  while (!(await portOpen(host, clientPort))) {
+    if (child.exitCode !== null) throw new Error(`nats-server ${name} exited (${child.exitCode}): ${stderr.trim()}`);
+    if (Date.now() > deadline) {
+      await node.stop('SIGKILL');
+      throw new Error(`nats-server ${name} did not open port ${clientPort} within 10 s: ${stderr.trim()}`);
+    }
+    await sleep(25);
+  }
+  return node;
+}
+
+/** Write a node config into a temporary folder and start it. */
+export async function startNode(spec: NodeSpec, dir = mkdtempSync(path.join(os.tmpdir(), 'dips-nats-'))): Promise<RunningNode> {
+  const confPath = path.join(dir, `${spec.name}.conf`);
+  writeFileSync(confPath, nodeConfig(spec));
+  return startNatsServer(spec.name, confPath, spec.clientPort, spec.httpPort, spec.host);
+}
+
+/** Resolves when the node's monitoring endpoint reports at least `routes` routes. */
+export async function waitForRoutes(httpPort: number, routes: number, timeoutMs = 10_000, host = '127.0.0.1'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`http://${host}:${httpPort}/routez`);
+      const body = (await res.json()) as { num_routes?: number };
+      if ((body.num_routes ?? 0) >= routes) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`NATS on monitoring port ${httpPort} has no cluster route after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+export function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

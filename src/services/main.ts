@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/** dips-worker: one worker process serving image functions on the mesh. */
+import { Command } from 'commander';
+import { loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/log.js';
+import { connectNats } from '../shared/nats.js';
+import { onShutdown, runMain, version } from '../shared/process.js';
+import { allFunctions, selectFunctions } from './functions/index.js';
+import { Worker } from './runtime.js';
+
+const program = new Command('dips-worker')
+  .description(`Serve DIPS functions on NATS (subject dips.fn.<function>, queue group <function>).\nFunctions: ${allFunctions.map((f) => f.name).join(', ')}`)
+  .version(version)
+  .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
+  .option('-f, --functions <list>', 'comma-separated functions to serve (default: worker.functions, or all)')
+  .option('--concurrency <n>', 'jobs run at once (default: worker.concurrency)')
+  .addHelpText('after', '\nExit codes: 0 drained after SIGTERM/SIGINT, 70 crashed, 78 bad configuration.')
+  .parse();
+
+runMain(async () => {
+  const opts = program.opts<{ functions?: string; concurrency?: string }>();
+  const overrides: Record<string, unknown> = {};
+  if (opts.functions) overrides.worker = { functions: opts.functions.split(',').map((s) => s.trim()) };
+  if (opts.concurrency) overrides.worker = { ...(overrides.worker as object), concurrency: Number(opts.concurrency) };
+  const config = loadConfig({ overrides });
+  const log = createLogger('worker', config.log.level);
+  const functions = selectFunctions(config.worker.functions);
+  const nc = await connectNats(config, { name: `dips-worker-${process.pid}`, log });
+  const worker = new Worker(nc, functions, {
+    concurrency: config.worker.concurrency,
+    maxQueued: config.worker.maxQueued,
+    defaultTimeoutMs: config.nats.requestTimeoutMs,
+    version,
+    log,
+  });
+  onShutdown(async (signal) => {
+    log.info({ signal, inFlight: worker.inFlight, queued: worker.queued }, 'draining');
+    await worker.drain();
+    log.info('drained, exiting');
+  });
+  await worker.start();
+  log.info({ functions: functions.map((f) => f.name), concurrency: config.worker.concurrency }, 'worker ready');
+});

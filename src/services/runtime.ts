@@ -1,0 +1,212 @@
+/**
+ * The worker runtime: serves functions on NATS through the service API (so
+ * `$SRV.PING|INFO|STATS` discovery works with standard tooling), one service
+ * per function so each can be paused and resumed on its own, queue group =
+ * function name. Bounded admission, deadlines, error headers and drain live here
+ * so that functions only compute.
+ */
+import os from 'node:os';
+import { headers as natsHeaders, type NatsConnection, type Service, type ServiceMsg } from 'nats';
+import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../shared/codec/index.js';
+import { DipsError, ErrorCode, errorMessage } from '../shared/errors.js';
+import { Header } from '../shared/headers.js';
+import type { Logger } from '../shared/log.js';
+import { functionSubject, SERVICE_NAME } from '../shared/subjects.js';
+import { Admission } from './admission.js';
+import type { FunctionDef, Job, Result } from './job.js';
+
+export interface WorkerOptions {
+  concurrency: number;
+  maxQueued: number;
+  /** Default time a job may take when the caller sent no deadline. */
+  defaultTimeoutMs: number;
+  version: string;
+  log: Logger;
+}
+
+export interface FunctionStats {
+  done: number;
+  failed: number;
+  /** Recent job durations in ms, for p50 (a bounded ring). */
+  latencies: number[];
+}
+
+const LATENCY_SAMPLES = 512;
+
+export class Worker {
+  private readonly services = new Map<string, Service>();
+  private readonly admission: Admission;
+  readonly stats = new Map<string, FunctionStats>();
+  private draining = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly functions: FunctionDef[],
+    private readonly options: WorkerOptions,
+  ) {
+    this.admission = new Admission(options.concurrency, options.maxQueued);
+    for (const def of functions) this.stats.set(def.name, { done: 0, failed: 0, latencies: [] });
+  }
+
+  get inFlight(): number {
+    return this.admission.inFlight;
+  }
+  get queued(): number {
+    return this.admission.queued;
+  }
+
+  /** Warm every function up, then start taking jobs. */
+  async start(): Promise<void> {
+    await Promise.all(this.functions.map((def) => def.init?.()));
+    for (const def of this.functions) await this.resume(def.name);
+  }
+
+  /** Start (again) taking jobs for one function. */
+  async resume(fn: string): Promise<void> {
+    const def = this.functions.find((d) => d.name === fn);
+    if (!def || this.services.has(fn) || this.draining) return;
+    const service = await this.nc.services.add({
+      name: SERVICE_NAME,
+      version: this.options.version,
+      description: def.description,
+      queue: def.name,
+      metadata: { function: def.name, host: os.hostname(), pid: String(process.pid), idempotent: String(def.idempotent) },
+    });
+    service.addEndpoint(def.name, {
+      subject: functionSubject(def.name),
+      queue: def.name,
+      metadata: { idempotent: String(def.idempotent) },
+      handler: (err, msg) => {
+        if (err) {
+          this.options.log.error({ err, fn }, 'endpoint subscription failed');
+          return;
+        }
+        this.admit(def, msg);
+      },
+    });
+    this.services.set(fn, service);
+  }
+
+  /** Stop taking jobs for one function; jobs already taken finish. */
+  async pause(fn: string): Promise<void> {
+    const service = this.services.get(fn);
+    if (!service) return;
+    this.services.delete(fn);
+    await service.stop();
+  }
+
+  /** SIGTERM: no new jobs, the taken ones finish and answer, then the connection drains. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await Promise.all([...this.services.keys()].map((fn) => this.pause(fn)));
+    await this.admission.idle();
+    if (!this.nc.isClosed()) await this.nc.drain();
+  }
+
+  private admit(def: FunctionDef, msg: ServiceMsg): void {
+    const accepted = this.admission.tryRun(() => this.handle(def, msg));
+    if (!accepted) {
+      msg.respondError(ErrorCode.busy, `${def.name}: busy: ${this.options.concurrency} jobs running and ${this.options.maxQueued} waiting on worker ${process.pid}`);
+    }
+  }
+
+  private async handle(def: FunctionDef, msg: ServiceMsg): Promise<void> {
+    const started = performance.now();
+    const h = msg.headers;
+    const deadlineHeader = Number(h?.get(Header.deadline));
+    const deadline = deadlineHeader > 0 ? deadlineHeader : Date.now() + this.options.defaultTimeoutMs;
+    const jobId = h?.get(Header.jobId) || '';
+    if (Date.now() >= deadline) {
+      // The caller has given up: spend nothing on it, answer nothing.
+      this.options.log.debug({ fn: def.name, jobId }, 'skipped a job past its deadline');
+      return;
+    }
+    const headerEncoding = h?.get(Header.encoding);
+    const encoding: Encoding = isEncoding(headerEncoding) ? headerEncoding : sniffEncoding(msg.data);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DipsError(ErrorCode.timeout, `${def.name}: deadline passed`)), deadline - Date.now());
+    try {
+      const job: Job = {
+        fn: def.name,
+        id: jobId,
+        params: def.input === 'params' ? this.paramsOf(def.name, msg, encoding) : {},
+        body: msg.data,
+        encoding,
+        deadline,
+        signal: controller.signal,
+      };
+      const result = await def.run(job);
+      if (Date.now() < deadline) this.reply(msg, result, encoding);
+      this.record(def.name, true, performance.now() - started);
+    } catch (err) {
+      this.record(def.name, false, performance.now() - started);
+      if (err instanceof DipsError) {
+        msg.respondError(err.code, err.message);
+      } else {
+        this.options.log.error({ err, fn: def.name, jobId }, 'function failed unexpectedly');
+        msg.respondError(ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private paramsOf(fn: string, msg: ServiceMsg, encoding: Encoding): Record<string, unknown> {
+    if (encoding === 'raw') {
+      const header = msg.headers?.get(Header.params);
+      if (!header) return {};
+      return asParams(fn, safeJson(fn, header));
+    }
+    try {
+      return asParams(fn, decodeBody(msg.data, encoding));
+    } catch (err) {
+      if (err instanceof DipsError) throw err;
+      throw new DipsError(ErrorCode.badRequest, `${fn}: ${errorMessage(err)}`);
+    }
+  }
+
+  private reply(msg: ServiceMsg, result: Result, encoding: Encoding): void {
+    const h = natsHeaders();
+    if (result.kind === 'bytes') {
+      h.set(Header.contentType, result.contentType);
+      msg.respond(result.bytes, { headers: h });
+      return;
+    }
+    const replyEncoding = encoding === 'raw' ? 'msgpack' : encoding;
+    h.set(Header.contentType, CONTENT_TYPES[replyEncoding]);
+    h.set(Header.encoding, replyEncoding);
+    msg.respond(encodeBody(result.value, replyEncoding), { headers: h });
+  }
+
+  private record(fn: string, ok: boolean, ms: number): void {
+    const s = this.stats.get(fn);
+    if (!s) return;
+    if (ok) s.done++;
+    else s.failed++;
+    if (s.latencies.length >= LATENCY_SAMPLES) s.latencies.shift();
+    s.latencies.push(ms);
+  }
+}
+
+function safeJson(fn: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new DipsError(ErrorCode.badRequest, `${fn}: ${Header.params} header is not JSON: ${errorMessage(err)}`);
+  }
+}
+
+function asParams(fn: string, value: unknown): Record<string, unknown> {
+  if (value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)) {
+    return value as Record<string, unknown>;
+  }
+  throw new DipsError(ErrorCode.badRequest, `${fn}: the payload must be a map of parameters, got ${describeValue(value)}`);
+}
+
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,194 @@
+/**
+ * One convict schema for every DIPS process (worker, gateway, mesh launcher,
+ * controller, client CLI). Load order: schema defaults → config/default.json →
+ * the file named by --config or DIPS_CONFIG → DIPS_* environment variables.
+ * Convict applies environment overrides on top of files whatever the load
+ * order, so an operator's env var always wins.
+ */
+import convict from 'convict';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** Repository root (dist/src/shared → ../../..; src/shared → ../..). */
+export const projectRoot = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('cannot find the DIPS project root (no package.json above this module)');
+    dir = parent;
+  }
+  return dir;
+})();
+
+convict.addFormat({
+  name: 'nats-url-list',
+  validate(value: unknown) {
+    if (!Array.isArray(value) || value.length === 0) throw new Error('must be a non-empty comma-separated list of nats://host:port URLs');
+    for (const url of value) {
+      if (typeof url !== 'string' || !/^(nats|tls|wss?):\/\/[^\s/]+:\d+$|^[^\s/:]+:\d+$/.test(url)) {
+        throw new Error(`must be a list of nats://host:port URLs, got ${JSON.stringify(url)}`);
+      }
+    }
+  },
+  coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
+});
+
+convict.addFormat({
+  name: 'function-list',
+  validate(value: unknown) {
+    if (!Array.isArray(value)) throw new Error('must be a comma-separated list of function names');
+    for (const name of value) {
+      if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+        throw new Error(`must be function names of letters, digits, '_' or '-', got ${JSON.stringify(name)}`);
+      }
+    }
+  },
+  coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
+});
+
+const MiB = 1024 * 1024;
+
+export const schema = {
+  nats: {
+    servers: {
+      doc: 'NATS servers to connect to (both cluster nodes; either may be down at start).',
+      format: 'nats-url-list',
+      default: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223'],
+      env: 'DIPS_NATS_SERVERS',
+    },
+    user: { doc: 'NATS user name (empty: none).', format: String, default: '', env: 'DIPS_NATS_USER' },
+    pass: { doc: 'NATS password (never logged).', format: String, default: '', env: 'DIPS_NATS_PASS', sensitive: true },
+    token: { doc: 'NATS auth token (never logged).', format: String, default: '', env: 'DIPS_NATS_TOKEN', sensitive: true },
+    requestTimeoutMs: {
+      doc: 'How long a caller waits for a function reply, in milliseconds.',
+      format: 'nat', default: 30000, env: 'DIPS_NATS_REQUEST_TIMEOUT_MS',
+    },
+    maxPayloadBytes: {
+      doc: 'Largest message body, in bytes. Must not exceed max_payload in config/nats-common.conf (16 MiB); the smaller of this and the server\'s limit is used.',
+      format: 'nat', default: 16 * MiB, env: 'DIPS_NATS_MAX_PAYLOAD_BYTES',
+    },
+    name: { doc: 'Connection name shown by the NATS monitoring endpoints (empty: process role and pid).', format: String, default: '', env: 'DIPS_NATS_NAME' },
+  },
+  worker: {
+    functions: {
+      doc: 'Functions this worker process serves (empty: every function it knows).',
+      format: 'function-list', default: [] as string[], env: 'DIPS_WORKER_FUNCTIONS',
+    },
+    concurrency: {
+      doc: 'Jobs a worker process runs at once; more requests wait in its queue.',
+      format: 'nat', default: Math.max(2, os.availableParallelism()), env: 'DIPS_WORKER_CONCURRENCY',
+    },
+    maxQueued: {
+      doc: 'Jobs a worker process holds waiting beyond its concurrency; past this it answers 503 busy.',
+      format: 'nat', default: 256, env: 'DIPS_WORKER_MAX_QUEUED',
+    },
+    processes: {
+      doc: 'Worker processes `npm start` runs (0: one per CPU).',
+      format: 'nat', default: 0, env: 'DIPS_WORKER_PROCESSES',
+    },
+  },
+  gateway: {
+    host: { doc: 'Address the Gearman gateway listens on.', format: String, default: '127.0.0.1', env: 'DIPS_GATEWAY_HOST' },
+    port: { doc: 'Port of the Gearman gateway.', format: 'port', default: 4730, env: 'DIPS_GATEWAY_PORT' },
+    secondPort: { doc: 'Port of the second gateway that `npm start` runs for redundancy (0: none).', format: 'port', default: 4731, env: 'DIPS_GATEWAY_SECOND_PORT' },
+    maxPacketBytes: {
+      doc: 'Largest Gearman packet accepted; never more than the NATS payload limit.',
+      format: 'nat', default: 16 * MiB, env: 'DIPS_GATEWAY_MAX_PACKET_BYTES',
+    },
+    maxConnections: { doc: 'Client connections a gateway accepts at once.', format: 'nat', default: 10000, env: 'DIPS_GATEWAY_MAX_CONNECTIONS' },
+    idleTimeoutMs: {
+      doc: 'A connection with no traffic and no job for this long is closed (reaps half-open sockets).',
+      format: 'nat', default: 300000, env: 'DIPS_GATEWAY_IDLE_TIMEOUT_MS',
+    },
+    maxJobsPerConnection: { doc: 'Jobs one client connection may have outstanding at once.', format: 'nat', default: 1024, env: 'DIPS_GATEWAY_MAX_JOBS_PER_CONNECTION' },
+    maxBackgroundJobs: { doc: 'Background jobs a gateway keeps at once (queued or running); past this SUBMIT_JOB_BG gets an ERROR.', format: 'nat', default: 10000, env: 'DIPS_GATEWAY_MAX_BACKGROUND_JOBS' },
+    retries: { doc: 'Times a job lost with a NATS node (no reply) is sent again before it fails.', format: 'nat', default: 2, env: 'DIPS_GATEWAY_RETRIES' },
+  },
+  log: {
+    level: {
+      doc: 'Log level.',
+      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info', env: 'DIPS_LOG_LEVEL',
+    },
+  },
+};
+
+export type DipsConfig = {
+  nats: { servers: string[]; user: string; pass: string; token: string; requestTimeoutMs: number; maxPayloadBytes: number; name: string };
+  worker: { functions: string[]; concurrency: number; maxQueued: number; processes: number };
+  gateway: {
+    host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
+    idleTimeoutMs: number; maxJobsPerConnection: number; maxBackgroundJobs: number; retries: number;
+  };
+  log: { level: string };
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Value of a `--config FILE` or `--config=FILE` argument, if any. */
+function configFileFromArgv(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--config') return argv[i + 1];
+    if (argv[i].startsWith('--config=')) return argv[i].slice('--config='.length);
+  }
+  return undefined;
+}
+
+export interface LoadOptions {
+  argv?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Extra values applied after files (used by launchers and tests). */
+  overrides?: Record<string, unknown>;
+}
+
+/** Load, validate and freeze the configuration; throws ConfigError naming the key. */
+export function loadConfig(options: LoadOptions = {}): DipsConfig {
+  const env = options.env ?? process.env;
+  const conf = convict(schema, { env, args: [] });
+  const defaults = path.join(projectRoot, 'config', 'default.json');
+  const extra = configFileFromArgv(options.argv ?? process.argv) ?? env.DIPS_CONFIG;
+  try {
+    if (existsSync(defaults)) conf.loadFile(defaults);
+    if (extra) {
+      if (!existsSync(extra)) throw new Error(`config file ${extra} does not exist`);
+      conf.loadFile(extra);
+    }
+    if (options.overrides) conf.load(options.overrides);
+    conf.validate({ allowed: 'strict' });
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
+  const config = conf.getProperties() as DipsConfig;
+  if (config.gateway.maxPacketBytes > config.nats.maxPayloadBytes) {
+    throw new ConfigError(
+      `invalid configuration: gateway.maxPacketBytes (${config.gateway.maxPacketBytes}) must not exceed nats.maxPayloadBytes (${config.nats.maxPayloadBytes})`,
+    );
+  }
+  return deepFreeze(config);
+}
+
+/** Describe every key, its default and its env var (for --help and the README). */
+export function describeConfig(): string[] {
+  const lines: string[] = [];
+  const walk = (node: Record<string, any>, prefix: string) => {
+    for (const [key, value] of Object.entries(node)) {
+      if (value && typeof value === 'object' && 'doc' in value) {
+        lines.push(`${prefix}${key} (${value.env}, default ${JSON.stringify(value.default)}): ${value.doc}`);
+      } else walk(value, `${prefix}${key}.`);
+    }
+  };
+  walk(schema, '');
+  return lines;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,32 @@
+/**
+ * One error class for everything a DIPS function can refuse, carrying the
+ * service-API status code that travels in the Nats-Service-Error-Code header.
+ * Codes follow HTTP so they read the same in every tool.
+ */
+export const ErrorCode = {
+  badRequest: 400,
+  notFound: 404,
+  timeout: 408,
+  tooLarge: 413,
+  unprocessable: 422,
+  internal: 500,
+  busy: 503,
+  noWorker: 503,
+} as const;
+
+export class DipsError extends Error {
+  override name = 'DipsError';
+  constructor(readonly code: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** `<fn>: <message>` with code 400: a parameter or payload the caller got wrong. */
+export function badRequest(fn: string, message: string): DipsError {
+  return new DipsError(ErrorCode.badRequest, `${fn}: ${message}`);
+}
+
+/** Render any thrown value as a message a caller can act on. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,16 @@
+/** NATS header names DIPS puts on requests and replies. */
+export const Header = {
+  /** Encoding of a structured body: msgpack | php | json | raw. Replies use the caller's. */
+  encoding: 'Dips-Encoding',
+  /** Media type of a reply body (image/png for an image, application/… for data). */
+  contentType: 'Content-Type',
+  /** Epoch milliseconds after which the caller no longer waits for the reply. */
+  deadline: 'Dips-Deadline',
+  /** JSON map of parameters when the body is a raw image (Dips-Encoding: raw). */
+  params: 'Dips-Params',
+  /** Correlates one job across gateway, worker and logs. */
+  jobId: 'Dips-Job-Id',
+  /** Set by the service API on error replies. */
+  serviceError: 'Nats-Service-Error',
+  serviceErrorCode: 'Nats-Service-Error-Code',
+} as const;

@@ -1,0 +1,57 @@
+/** Opening a NATS connection the way every DIPS process needs it. */
+import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
+import type { DipsConfig } from './config.js';
+import type { Logger } from './log.js';
+
+export type { NatsConnection };
+
+export interface ConnectOptions {
+  /** Shown in the server's connection list: role and pid. */
+  name: string;
+  log?: Logger;
+}
+
+/**
+ * Connect with every configured server in the list. waitOnFirstConnect keeps
+ * trying when the servers are not up yet (either node may be down at start);
+ * reconnects never give up, because a worker or gateway without NATS is useless
+ * and the supervisor would only restart it to do the same.
+ */
+export async function connectNats(config: DipsConfig, options: ConnectOptions): Promise<NatsConnection> {
+  const opts: ConnectionOptions = {
+    servers: [...config.nats.servers],
+    name: config.nats.name || options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    reconnectJitter: 100,
+    waitOnFirstConnect: true,
+    timeout: 5000,
+    pingInterval: 10_000,
+    maxPingOut: 3,
+  };
+  if (config.nats.user) {
+    opts.user = config.nats.user;
+    opts.pass = config.nats.pass;
+  }
+  if (config.nats.token) opts.token = config.nats.token;
+  const nc = await connect(opts);
+  if (options.log) watchStatus(nc, options.log);
+  return nc;
+}
+
+function watchStatus(nc: NatsConnection, log: Logger): void {
+  log.info({ server: nc.getServer() }, 'connected to NATS');
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'pingTimer' || s.type === 'staleConnection') continue;
+      const level = s.type === 'disconnect' || s.type === 'error' ? 'warn' : 'info';
+      log[level]({ status: s.type, data: typeof s.data === 'string' ? s.data : undefined }, 'NATS connection status');
+    }
+  })().catch(() => undefined);
+}
+
+/** The payload limit in force: the smaller of ours and the server's. */
+export function effectiveMaxPayload(nc: NatsConnection, config: DipsConfig): number {
+  const server = nc.info?.max_payload ?? config.nats.maxPayloadBytes;
+  return Math.min(server, config.nats.maxPayloadBytes);
+}

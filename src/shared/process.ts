@@ -1,0 +1,60 @@
+/**
+ * What every DIPS executable does the same way: meaningful exit codes, config
+ * errors reported as one clear line, and SIGTERM/SIGINT turned into a graceful
+ * stop (a second signal forces the exit).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, projectRoot } from './config.js';
+
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 64,
+  unavailable: 69,
+  software: 70,
+  config: 78,
+} as const;
+
+export const version: string = (() => {
+  try {
+    return JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')).version as string;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+/** Run an async main; map known failures to exit codes instead of stack traces. */
+export function runMain(main: () => Promise<number | void>): void {
+  main().then(
+    (code) => {
+      if (typeof code === 'number') process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        process.exit(ExitCode.config);
+      }
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(ExitCode.software);
+    },
+  );
+}
+
+/** Call `stop` once on SIGTERM or SIGINT; a second signal exits at once. */
+export function onShutdown(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(ExitCode.failure);
+    stopping = true;
+    stop(signal).then(
+      () => process.exit(ExitCode.ok),
+      (err) => {
+        process.stderr.write(`shutdown failed: ${String(err)}\n`);
+        process.exit(ExitCode.failure);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}

@@ -1,0 +1,163 @@
+/**
+ * Requests to DIPS functions over NATS, with the failure handling every caller
+ * (native client, gateway) needs and nats.js's request() does not give:
+ *
+ * - one muxed reply subscription, so a request can be cancelled or re-sent;
+ * - "no worker" is answered at once (the server's no-responders status);
+ * - a request that may have been lost with a NATS node (we reconnected while
+ *   it was pending) is sent again, if the function is idempotent;
+ * - a busy worker (503 from its admission control) is tried again elsewhere;
+ * - the caller's deadline travels in a header so workers skip abandoned work.
+ */
+import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { ErrorCode } from './errors.js';
+import { Header } from './headers.js';
+import { functionSubject } from './subjects.js';
+
+export class CallError extends Error {
+  override name = 'CallError';
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+export interface RequestOptions {
+  timeoutMs: number;
+  headers?: MsgHdrs;
+  /** Extra sends allowed after a lost or busy attempt. */
+  retries?: number;
+  /** Only idempotent work is sent again after a possible loss. */
+  idempotent?: boolean;
+  /** Called with each intermediate message (streamed data, warnings, status) before the final reply. */
+  onEvent?: (msg: Msg) => void;
+}
+
+interface Pending {
+  fn: string;
+  subject: string;
+  data: Uint8Array;
+  headers: MsgHdrs;
+  retriesLeft: number;
+  idempotent: boolean;
+  /** Connection generation (count of reconnects) when last sent. */
+  sentIn: number;
+  resolve(msg: Msg): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+  onEvent?: (msg: Msg) => void;
+}
+
+const BUSY_BACKOFF_MS = 20;
+/** Header a worker sets on intermediate (streamed) messages; absent on the final reply. */
+export const EVENT_HEADER = 'Dips-Event';
+
+export class Requester {
+  private readonly inbox = createInbox();
+  private readonly pending = new Map<string, Pending>();
+  private readonly sub: Subscription;
+  private generation = 0;
+  private nextToken = 0;
+
+  constructor(private readonly nc: NatsConnection) {
+    this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => !err && this.onReply(msg) });
+    void this.watchReconnects();
+  }
+
+  get outstanding(): number {
+    return this.pending.size;
+  }
+
+  /** Call a function; resolves with the final reply message, rejects with CallError. */
+  call(fn: string, data: Uint8Array, options: RequestOptions): Promise<Msg> {
+    return new Promise<Msg>((resolve, reject) => {
+      const token = String(this.nextToken++);
+      const headers = options.headers ?? natsHeaders();
+      headers.set(Header.deadline, String(Date.now() + options.timeoutMs));
+      const pending: Pending = {
+        fn,
+        subject: functionSubject(fn),
+        data,
+        headers,
+        retriesLeft: options.retries ?? 2,
+        idempotent: options.idempotent ?? true,
+        sentIn: this.generation,
+        resolve,
+        reject,
+        onEvent: options.onEvent,
+        timer: setTimeout(() => this.fail(token, new CallError(ErrorCode.timeout, `${fn}: no reply within ${options.timeoutMs} ms`)), options.timeoutMs),
+      };
+      this.pending.set(token, pending);
+      this.send(token, pending);
+    });
+  }
+
+  /** Fail every outstanding call (the caller is shutting down). */
+  close(reason = 'client closed'): void {
+    for (const token of [...this.pending.keys()]) this.fail(token, new CallError(ErrorCode.busy, reason));
+    if (!this.sub.isClosed()) this.sub.unsubscribe();
+  }
+
+  private send(token: string, p: Pending): void {
+    p.sentIn = this.generation;
+    try {
+      this.nc.publish(p.subject, p.data, { reply: `${this.inbox}.${token}`, headers: p.headers });
+    } catch (err) {
+      this.fail(token, new CallError(ErrorCode.internal, `${p.fn}: cannot send the request: ${(err as Error).message}`));
+    }
+  }
+
+  private onReply(msg: Msg): void {
+    const token = msg.subject.slice(this.inbox.length + 1);
+    const p = this.pending.get(token);
+    if (!p) return; // a late duplicate after a retry, or a reply to a call that timed out
+    const h = msg.headers;
+    if (h?.get(EVENT_HEADER)) {
+      p.onEvent?.(msg);
+      return;
+    }
+    if (h && h.status === '503' && msg.data.length === 0 && !h.get(Header.serviceError)) {
+      // The server says no subscriber exists: nothing can run it, say so now.
+      this.fail(token, new CallError(ErrorCode.noWorker, `no worker for ${p.fn}`));
+      return;
+    }
+    const serviceError = h?.get(Header.serviceError);
+    if (serviceError) {
+      const code = Number(h?.get(Header.serviceErrorCode)) || ErrorCode.internal;
+      if (code === ErrorCode.busy && p.retriesLeft > 0) {
+        p.retriesLeft--;
+        setTimeout(() => this.pending.has(token) && this.send(token, p), BUSY_BACKOFF_MS);
+        return;
+      }
+      this.fail(token, new CallError(code, serviceError));
+      return;
+    }
+    clearTimeout(p.timer);
+    this.pending.delete(token);
+    p.resolve(msg);
+  }
+
+  private fail(token: string, err: Error): void {
+    const p = this.pending.get(token);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(token);
+    p.reject(err);
+  }
+
+  /** After a reconnect, anything sent on the old connection may be lost: send it again. */
+  private async watchReconnects(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type !== 'reconnect') continue;
+      const lostIn = this.generation++;
+      for (const [token, p] of this.pending) {
+        if (p.sentIn > lostIn) continue;
+        if (p.idempotent && p.retriesLeft > 0) {
+          p.retriesLeft--;
+          this.send(token, p);
+        } else if (!p.idempotent) {
+          this.fail(token, new CallError(ErrorCode.internal, `${p.fn}: the request may have been lost with a NATS node; not retried because ${p.fn} is not idempotent`));
+        }
+      }
+    }
+  }
+}
