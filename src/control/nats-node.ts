@@ -52,11 +52,12 @@ export interface NodeSpec {
   extra?: string;
 }
 
-export function nodeConfig(spec: NodeSpec): string {
+/** Config text for a node whose file will live in `dir` (nats-server resolves includes relative to it). */
+export function nodeConfig(spec: NodeSpec, dir: string): string {
   const host = spec.host ?? '127.0.0.1';
   return [
     `server_name: ${spec.name}`,
-    `include ${JSON.stringify(COMMON_CONF)}`,
+    `include ${JSON.stringify(path.relative(dir, COMMON_CONF))}`,
     `host: ${host}`,
     `port: ${spec.clientPort}`,
     `http: ${host}:${spec.httpPort}`,
@@ -114,7 +115,7 @@ export async function startNatsServer(name: string, confPath: string, clientPort
 /** Write a node config into a temporary folder and start it. */
 export async function startNode(spec: NodeSpec, dir = mkdtempSync(path.join(os.tmpdir(), 'dips-nats-'))): Promise<RunningNode> {
   const confPath = path.join(dir, `${spec.name}.conf`);
-  writeFileSync(confPath, nodeConfig(spec));
+  writeFileSync(confPath, nodeConfig(spec, dir));
   return startNatsServer(spec.name, confPath, spec.clientPort, spec.httpPort, spec.host);
 }
 

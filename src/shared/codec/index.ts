@@ -24,9 +24,23 @@ export function isEncoding(value: string | undefined): value is Encoding {
 
 const PHP_START = /^(?:[abisdO]:|N;)/;
 
+/** Magic numbers of the image formats we decode; checked first, since PNG's 0x89 is also a msgpack fixmap. */
+export function looksLikeImage(body: Uint8Array): boolean {
+  const b = Buffer.from(body.buffer, body.byteOffset, Math.min(body.length, 16));
+  return (
+    (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) || // JPEG
+    b.toString('latin1', 0, 4) === '\x89PNG' || // PNG
+    b.toString('latin1', 0, 4) === 'GIF8' ||
+    (b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') ||
+    b.toString('latin1', 0, 4) === 'II*\0' ||
+    b.toString('latin1', 0, 4) === 'MM\0*' ||
+    b.toString('latin1', 4, 8) === 'ftyp' // AVIF, HEIF
+  );
+}
+
 /** Guess an encoding from the first bytes of a body that came without a header. */
 export function sniffEncoding(body: Uint8Array): Encoding {
-  if (body.length === 0) return 'raw';
+  if (body.length === 0 || looksLikeImage(body)) return 'raw';
   const first = body[0];
   // msgpack maps and arrays: fixmap 0x80-0x8f, fixarray 0x90-0x9f, array16/32, map16/32.
   if ((first >= 0x80 && first <= 0x9f) || (first >= 0xdc && first <= 0xdf)) return 'msgpack';

@@ -1,0 +1,74 @@
+/**
+ * Runs every *.test.js file in its own Node process (so a file's cluster and
+ * workers can never leak into the next) and judges each by its counts, not
+ * just its exit code: uvu 0.5 swallows an exception thrown by a before hook
+ * and exits 0 with "Passed: 0", so a file passes only when every test it
+ * declared passed. Prints "N passed, N failed" last.
+ *
+ *   node dist/test/run.js [pattern]     e.g. node dist/test/run.js gateway
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const filter = process.argv[2];
+const files = readdirSync(here)
+  .filter((f) => f.endsWith('.test.js') && (!filter || f.includes(filter)))
+  .sort();
+
+const FILE_TIMEOUT_MS = Number(process.env.DIPS_TEST_FILE_TIMEOUT_MS) || 4 * 60_000;
+let passed = 0;
+let failed = 0;
+const failures: string[] = [];
+
+for (const file of files) {
+  const started = Date.now();
+  const { code, output } = await runFile(path.join(here, file));
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+  const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? NaN);
+  const ok = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? NaN);
+  const skipped = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+  const good = code === 0 && Number.isFinite(total) && total > 0 && ok + skipped === total;
+  passed += Number.isFinite(ok) ? ok : 0;
+  const bad = Number.isFinite(total) ? total - (Number.isFinite(ok) ? ok : 0) - skipped : 1;
+  failed += good ? 0 : Math.max(1, bad);
+  process.stdout.write(`${good ? 'ok  ' : 'FAIL'} ${file} (${Number.isFinite(ok) ? ok : 0}/${Number.isFinite(total) ? total : '?'}, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  if (!good) {
+    failures.push(file);
+    process.stdout.write(plain.split('\n').map((l) => `    ${l}`).join('\n') + '\n');
+  }
+}
+
+if (failures.length) process.stdout.write(`\nfailed files: ${failures.join(', ')}\n`);
+process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.exitCode = failed === 0 && files.length > 0 ? 0 : 1;
+
+function runFile(file: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    // Its own process group, so a file that hangs is killed with every server and worker it started.
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' }, detached: true });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => {
+      output += `\n(killed after ${FILE_TIMEOUT_MS / 1000} s)`;
+      killGroup(child.pid);
+    }, FILE_TIMEOUT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      killGroup(child.pid); // leftovers of a file that failed before its after hook
+      resolve({ code, output });
+    });
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
