@@ -1,0 +1,86 @@
+/**
+ * gearmand's text admin protocol on the same port: status, workers, version,
+ * getpid, maxqueue, prioritystatus, show jobs, show unique jobs, cancel job,
+ * verbose. Output formats follow gearmand 1.1 so gearadmin and monitoring
+ * scripts read it unchanged.
+ */
+import { version } from '../shared/process.js';
+import type { Discovery } from './discovery.js';
+import type { Jobs } from './jobs.js';
+
+export interface AdminContext {
+  jobs: Jobs;
+  discovery: Discovery;
+  /** One line per client connection: "fd ip client-id :" plus legacy functions. */
+  connections(): string[];
+  logLevel: string;
+}
+
+const OK = 'OK\r\n';
+const ERR_ARGS = (cmd: string) => `ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+${cmd}\r\n`;
+
+export async function runAdminCommand(line: string, ctx: AdminContext): Promise<string> {
+  const argv = line.trim().split(/\s+/);
+  const cmd = argv[0].toLowerCase();
+  switch (cmd) {
+    case 'status':
+      return (await statusLines(ctx)).map(([fn, total, running, workers]) => `${fn}\t${total}\t${running}\t${workers}\n`).join('') + '.\n';
+    case 'prioritystatus': {
+      const rows = await statusLines(ctx);
+      const queued = countJobs(ctx, (j) => j.state === 'scheduled', (j) => `${j.fn}\0${j.priority}`);
+      return rows.map(([fn, , , workers]) => `${fn}\t${queued.get(`${fn}\0high`) ?? 0}\t${queued.get(`${fn}\0normal`) ?? 0}\t${queued.get(`${fn}\0low`) ?? 0}\t${workers}\n`).join('') + '.\n';
+    }
+    case 'workers': {
+      const lines = [...ctx.connections()];
+      const byWorker = new Map<string, { host: string; fns: string[] }>();
+      for (const w of await ctx.discovery.list()) {
+        const key = `${w.host}:${w.pid}`;
+        const entry = byWorker.get(key) ?? { host: w.host, fns: [] };
+        entry.fns.push(w.fn);
+        byWorker.set(key, entry);
+      }
+      // Mesh workers have no socket here: "-" stands for the fd, the pid names them.
+      for (const [key, w] of byWorker) lines.push(`- ${w.host} nats-worker-${key.split(':')[1]} : ${w.fns.sort().join(' ')}`);
+      return lines.map((l) => `${l}\n`).join('') + '.\n';
+    }
+    case 'version':
+      return `OK dips-${version}\n`;
+    case 'getpid':
+      return `OK ${process.pid}\n`;
+    case 'verbose':
+      return `OK ${ctx.logLevel.toUpperCase()}\n`;
+    case 'maxqueue':
+      // Queues live in the workers' admission control (worker.maxQueued), not here; accepted for compatibility.
+      return argv.length < 2 ? ERR_ARGS('maxqueue') : OK;
+    case 'show':
+      if (argv.length === 2 && argv[1].toLowerCase() === 'jobs') {
+        return [...ctx.jobs.all()].map((j) => `${j.handle}\t0\t0\t${j.state === 'scheduled' ? 1 : 0}\n`).join('') + '.\n';
+      }
+      if (argv.length === 3 && argv[1].toLowerCase() === 'unique' && argv[2].toLowerCase() === 'jobs') {
+        return [...ctx.jobs.all()].filter((j) => j.unique).map((j) => `${j.unique}\t${j.handle}\n`).join('') + '.\n';
+      }
+      return 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n';
+    case 'cancel':
+      if (argv.length === 3 && argv[1].toLowerCase() === 'job') return ctx.jobs.cancel(argv[2]) ? OK : 'ERR UNKNOWN_JOB\r\n';
+      return ERR_ARGS('cancel');
+    case 'shutdown':
+      return 'ERR SHUTDOWN_REFUSED Stop+the+gateway+with+SIGTERM+(systemctl+stop+dips-gateway)\r\n';
+    default:
+      return `ERR UNKNOWN_COMMAND Unknown+server+command${argv[0]}\r\n`;
+  }
+}
+
+/** [function, total jobs, running jobs, available workers] for every function known here or on the mesh. */
+async function statusLines(ctx: AdminContext): Promise<Array<[string, number, number, number]>> {
+  const workers = await ctx.discovery.countByFunction();
+  const total = countJobs(ctx, () => true, (j) => j.fn);
+  const running = countJobs(ctx, (j) => j.state === 'running', (j) => j.fn);
+  const names = new Set([...workers.keys(), ...total.keys()]);
+  return [...names].sort().map((fn) => [fn, total.get(fn) ?? 0, running.get(fn) ?? 0, workers.get(fn) ?? 0]);
+}
+
+function countJobs(ctx: AdminContext, filter: (j: import('./jobs.js').Job) => boolean, key: (j: import('./jobs.js').Job) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const job of ctx.jobs.all()) if (filter(job)) counts.set(key(job), (counts.get(key(job)) ?? 0) + 1);
+  return counts;
+}

@@ -1,0 +1,137 @@
+/**
+ * One client socket: framing in, batched writes out, back-pressure both ways,
+ * idle reaping. A protocol violation costs this socket only.
+ */
+import type net from 'node:net';
+import type { Logger } from '../shared/log.js';
+import { PacketType } from './protocol/constants.js';
+import { encodeResponse, type Arg } from './protocol/encoder.js';
+import { GearmanParser, type Packet } from './protocol/parser.js';
+import type { Listener } from './jobs.js';
+
+export interface ConnectionHandlers {
+  packet(conn: Connection, packet: Packet): void;
+  text(conn: Connection, line: string): Promise<string>;
+  closed(conn: Connection): void;
+}
+
+export interface ConnectionLimits {
+  maxPacketBytes: number;
+  idleTimeoutMs: number;
+  /** Bytes queued for a slow reader before we stop reading its requests. */
+  highWaterBytes: number;
+}
+
+let nextId = 1;
+
+export class Connection implements Listener {
+  readonly id = nextId++;
+  readonly remote: string;
+  clientId = '-';
+  exceptions = false;
+  /** Jobs this connection submitted and still waits for. */
+  outstanding = 0;
+  private readonly parser: GearmanParser;
+  private corked = false;
+  private closed = false;
+  /** Text commands answer asynchronously; keep their replies in order. */
+  private textChain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly handlers: ConnectionHandlers,
+    private readonly limits: ConnectionLimits,
+    private readonly log: Logger,
+  ) {
+    this.remote = socket.remoteAddress ?? '?';
+    this.parser = new GearmanParser(limits.maxPacketBytes);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000); // finds half-open peers the idle timer would wait long for
+    socket.setTimeout(limits.idleTimeoutMs);
+    socket.on('timeout', () => {
+      if (this.outstanding === 0) this.destroy('idle');
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => socket.resume());
+    socket.on('error', (err) => this.log.debug({ err, conn: this.id }, 'socket error'));
+    socket.on('close', () => {
+      this.closed = true;
+      this.handlers.closed(this);
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get fd(): number {
+    return (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+  }
+
+  /** Queue a response; writes made in one tick go out together. */
+  send(type: number, args: readonly Arg[]): void {
+    if (this.closed) return;
+    this.cork();
+    for (const part of encodeResponse(type, args)) this.socket.write(part);
+    this.applyBackPressure();
+  }
+
+  jobEnded(): void {
+    this.outstanding--;
+  }
+
+  sendError(code: string, message: string): void {
+    this.send(PacketType.ERROR, [code, message]);
+  }
+
+  private sendText(text: string): void {
+    if (this.closed) return;
+    this.cork();
+    this.socket.write(text, 'latin1');
+    this.applyBackPressure();
+  }
+
+  destroy(reason: string): void {
+    if (this.closed) return;
+    this.log.debug({ conn: this.id, remote: this.remote, reason }, 'closing connection');
+    this.socket.destroy();
+  }
+
+  /** Close after what is queued has been written (used after a fatal protocol error). */
+  end(): void {
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
+  }
+
+  /** A reader that does not keep up stops us reading from it, so its backlog cannot grow without bound. */
+  private applyBackPressure(): void {
+    if (this.socket.writableLength > this.limits.highWaterBytes) this.socket.pause();
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const item of this.parser.push(chunk)) {
+      if (item.kind === 'packet') {
+        if (item.magic !== 'REQ') this.sendError('INVALID_MAGIC', 'Request magic expected');
+        else this.handlers.packet(this, item);
+      } else if (item.kind === 'text') {
+        const line = item.line;
+        this.textChain = this.textChain.then(async () => this.sendText(await this.handlers.text(this, line)));
+      } else {
+        this.log.warn({ conn: this.id, remote: this.remote, code: item.code, problem: item.message }, 'protocol violation, closing connection');
+        this.sendError(item.code, item.message);
+        this.end();
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Which workers the mesh has, from NATS service discovery ($SRV.INFO.dips):
+ * every worker process registers one service per function it serves. The
+ * admin protocol's "available workers" and "workers" come from here.
+ */
+import type { NatsConnection } from 'nats';
+import { SERVICE_NAME } from '../shared/subjects.js';
+
+export interface MeshWorker {
+  id: string;
+  fn: string;
+  host: string;
+  pid: string;
+}
+
+export class Discovery {
+  private workers: MeshWorker[] = [];
+  private refreshedAt = 0;
+  private inFlight?: Promise<void>;
+
+  constructor(private readonly nc: NatsConnection, private readonly maxAgeMs = 1000, private readonly gatherMs = 150) {}
+
+  /** Current workers, refreshed when older than maxAgeMs. */
+  async list(): Promise<MeshWorker[]> {
+    if (Date.now() - this.refreshedAt > this.maxAgeMs) await this.refresh();
+    return this.workers;
+  }
+
+  async countByFunction(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const w of await this.list()) counts.set(w.fn, (counts.get(w.fn) ?? 0) + 1);
+    return counts;
+  }
+
+  private refresh(): Promise<void> {
+    this.inFlight ??= this.gather().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async gather(): Promise<void> {
+    const found: MeshWorker[] = [];
+    try {
+      const replies = await this.nc.requestMany(`$SRV.INFO.${SERVICE_NAME}`, undefined, { maxWait: this.gatherMs });
+      for await (const msg of replies) {
+        const info = msg.json<{ id: string; metadata?: Record<string, string>; endpoints?: Array<{ name: string }> }>();
+        for (const endpoint of info.endpoints ?? []) {
+          found.push({ id: info.id, fn: endpoint.name, host: info.metadata?.host ?? '?', pid: info.metadata?.pid ?? '?' });
+        }
+      }
+    } catch {
+      // no responders: no workers at all
+    }
+    this.workers = found;
+    this.refreshedAt = Date.now();
+  }
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/** dips-gateway: the Gearman protocol in front of the NATS mesh. */
+import { Command } from 'commander';
+import { loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/log.js';
+import { connectNats } from '../shared/nats.js';
+import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
+import { Gateway } from './server.js';
+
+const program = new Command('dips-gateway')
+  .description('Speak the Gearman protocol (clients and gearadmin) on a TCP port and run the jobs on the DIPS NATS mesh')
+  .version(version)
+  .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
+  .option('-p, --port <port>', 'listen port (default: gateway.port)')
+  .option('-H, --host <host>', 'listen address (default: gateway.host)')
+  .addHelpText('after', '\nExit codes: 0 stopped by SIGTERM/SIGINT, 69 the port is taken, 70 crashed, 78 bad configuration.')
+  .parse();
+
+runMain(async () => {
+  const opts = program.opts<{ port?: string; host?: string }>();
+  const overrides: Record<string, unknown> = {};
+  if (opts.port || opts.host) overrides.gateway = { ...(opts.port ? { port: Number(opts.port) } : {}), ...(opts.host ? { host: opts.host } : {}) };
+  const config = loadConfig({ overrides });
+  const log = createLogger('gateway', config.log.level);
+  const nc = await connectNats(config, { name: `dips-gateway-${process.pid}`, log });
+  const gateway = new Gateway(nc, config, log);
+  let port: number;
+  try {
+    port = await gateway.listen();
+  } catch (err) {
+    log.fatal({ err }, 'cannot listen');
+    process.stderr.write(`cannot listen on ${config.gateway.host}:${config.gateway.port}: ${(err as Error).message}\n`);
+    process.exit(ExitCode.unavailable);
+  }
+  onShutdown(async (signal) => {
+    log.info({ signal }, 'stopping: finishing foreground jobs');
+    await gateway.close();
+    log.info('stopped');
+  });
+  log.info({ host: config.gateway.host, port }, 'gateway ready');
+});

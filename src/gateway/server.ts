@@ -1,0 +1,85 @@
+/**
+ * The Gearman gateway: a TCP server whose jobs become NATS requests. Binary
+ * client packets and gearmand's text admin commands share the port.
+ */
+import net from 'node:net';
+import type { NatsConnection } from 'nats';
+import type { DipsConfig } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import { effectiveMaxPayload } from '../shared/nats.js';
+import { Requester } from '../shared/requester.js';
+import { runAdminCommand } from './admin.js';
+import { Connection } from './connection.js';
+import { Discovery } from './discovery.js';
+import { handleClientPacket } from './handlers/client.js';
+import { Jobs } from './jobs.js';
+import { ErrorName, PACKET_NAMES } from './protocol/constants.js';
+
+export class Gateway {
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  readonly jobs: Jobs;
+  private readonly discovery: Discovery;
+  private readonly requester: Requester;
+
+  constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger) {
+    this.requester = new Requester(nc);
+    this.discovery = new Discovery(nc);
+    this.jobs = new Jobs(this.requester, {
+      timeoutMs: config.nats.requestTimeoutMs,
+      retries: config.gateway.retries,
+      maxBackgroundJobs: config.gateway.maxBackgroundJobs,
+      log,
+    });
+    // Never accept a packet NATS could not carry.
+    const maxPacketBytes = Math.min(config.gateway.maxPacketBytes, effectiveMaxPayload(nc, config));
+    const limits = { maxPacketBytes, idleTimeoutMs: config.gateway.idleTimeoutMs, highWaterBytes: 4 * maxPacketBytes };
+    const handlers = {
+      packet: (conn: Connection, packet: import('./protocol/parser.js').Packet) => {
+        const handled = handleClientPacket({ jobs: this.jobs, maxJobsPerConnection: config.gateway.maxJobsPerConnection }, conn, packet);
+        if (!handled) {
+          const name = PACKET_NAMES[packet.type];
+          conn.sendError(ErrorName.invalidCommand, name ? `Command not expected: ${name}` : `Invalid command ${packet.type}`);
+        }
+      },
+      text: (conn: Connection, line: string) =>
+        runAdminCommand(line, {
+          jobs: this.jobs,
+          discovery: this.discovery,
+          logLevel: config.log.level,
+          connections: () => [...this.connections].map((c) => `${c.fd} ${c.remote} ${c.clientId} :`),
+        }),
+      closed: (conn: Connection) => {
+        this.connections.delete(conn);
+        this.jobs.detach(conn);
+      },
+    };
+    this.server = net.createServer((socket) => {
+      const conn = new Connection(socket, handlers, limits, log);
+      this.connections.add(conn);
+    });
+    this.server.maxConnections = config.gateway.maxConnections;
+  }
+
+  listen(port = this.config.gateway.port, host = this.config.gateway.host): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** SIGTERM: stop accepting, let foreground jobs finish (bounded), then close. */
+  async close(graceMs = 30_000): Promise<void> {
+    this.server.close();
+    const deadline = Date.now() + graceMs;
+    while ([...this.jobs.all()].some((j) => j.listeners.size > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const conn of this.connections) conn.destroy('gateway stopping');
+    this.requester.close('gateway stopping');
+    if (!this.nc.isClosed()) await this.nc.drain();
+  }
+}
