@@ -5,6 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { freePort } from '../src/control/nats-node.js';
 import { phpSerialize } from '../src/shared/codec/php.js';
@@ -12,6 +15,7 @@ import { PacketType as P } from '../src/gateway/protocol/constants.js';
 import { clientFor, SEED_PDATA, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
 import { runPhp } from './php.js';
 import { WireClient } from './gearman-wire.js';
+import { quadrants, withOrientation } from './images.js';
 
 let cluster: Cluster;
 let workers: Proc[];
@@ -172,6 +176,20 @@ test('SUBMIT_JOB_EPOCH runs the job at its time', async () => {
   c.close();
 });
 
+test('image functions from PHP: thumbnail bytes back, info as an array PHP unserialize()s', async () => {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dips-php-')), 'photo.jpg');
+  writeFileSync(file, await withOrientation(await quadrants(), 6));
+  const php = await runPhp(`
+    $c = new GearmanClient(); $c->addServer('127.0.0.1', ${ports[0]});
+    $photo = file_get_contents(${JSON.stringify(file)});
+    $thumb = $c->doNormal('thumbnail', serialize(['image' => $photo, 'width' => 30, 'format' => 'png']));
+    $size = getimagesizefromstring($thumb);
+    $info = unserialize($c->doNormal('info', serialize(['image' => $photo])));
+    echo json_encode(['thumb' => [$size[0], $size[1], $size['mime']], 'info' => [$info['format'], $info['width'], $info['height'], $info['orientation']]]);`);
+  assert.is(php.code, 0, php.stderr);
+  assert.equal(JSON.parse(php.stdout.toString()), { thumb: [30, 20, 'image/png'], info: ['jpeg', 60, 40, 6] });
+});
+
 test('a 5 MB payload goes through and comes back intact', async () => {
   const php = await runPhp(`
     $c = new GearmanClient(); $c->addServer('127.0.0.1', ${ports[1]});
@@ -217,7 +235,7 @@ test('gearman -f and gearadmin --status / --workers from gearman-tools', () => {
   assert.match(status.stdout, /^ecard\t\d+\t\d+\t2$/m, 'two mesh workers serve ecard');
   const w = spawnSync('gearadmin', ['-h', '127.0.0.1', '-p', String(ports[0]), '--workers'], { encoding: 'utf8', timeout: 10_000 });
   assert.is(w.status, 0, w.stderr);
-  assert.is((w.stdout.match(/nats-worker-\d+ : delay ecard echo/g) ?? []).length, 2, w.stdout);
+  assert.is((w.stdout.match(/nats-worker-\d+ : .*\becard\b.*\bthumbnail\b/g) ?? []).length, 2, w.stdout);
   const version = spawnSync('gearadmin', ['-h', '127.0.0.1', '-p', String(ports[0]), '--server-version'], { encoding: 'utf8', timeout: 10_000 });
   assert.match(version.stdout, /dips-/);
 });
@@ -276,23 +294,37 @@ test('a foreground job whose client disconnects is dropped', async () => {
   admin.close();
 });
 
-test('one of two gateways killed mid-run: the PHP client that added both is unaffected', async () => {
+test('one of two gateways killed mid-run: a PHP client that added both keeps working', async () => {
+  // libgearman fails the call in flight when either of its connections drops (it does
+  // not resubmit), and after that its connection state is not to be trusted: the
+  // recipe (README) is to make a new GearmanClient after a lost connection.
   const spare = await freePort();
   const victim = await startProcess('gateway', cluster, { DIPS_GATEWAY_PORT: String(spare) }, '"msg":"gateway ready"');
   const run = runPhp(`
-    $c = new GearmanClient(); $c->addServer('127.0.0.1', ${spare}); $c->addServer('127.0.0.1', ${ports[1]});
-    $ok = 0; $bad = 0;
-    for ($i = 0; $i < 300; $i++) {
-      $r = $c->doNormal('echo', "call $i");
-      if ($r === "call $i") $ok++; else $bad++;
-      usleep(5000);
+    function dips() {
+      $c = new GearmanClient();
+      foreach ([${spare}, ${ports[1]}] as $port) {
+        try { $c->addServer('127.0.0.1', $port); } catch (GearmanException $e) { /* that gateway is down */ }
+      }
+      return $c;
     }
-    echo json_encode([$ok, $bad]);`);
-  await new Promise((r) => setTimeout(r, 500));
+    $c = dips();
+    $ok = 0; $lost = 0; $other = 0;
+    for ($i = 0; $i < 300; $i++) {
+      $r = @$c->doNormal('echo', "call $i");
+      if ($r === "call $i") { $ok++; }
+      else { if ($c->returnCode() == GEARMAN_LOST_CONNECTION) $lost++; else $other++; $c = dips(); }
+      usleep(3000);
+    }
+    echo json_encode([$ok, $lost, $other]);`);
+  await new Promise((r) => setTimeout(r, 600));
   await victim.stop('SIGKILL');
   const php = await run;
   assert.is(php.code, 0, php.stderr);
-  assert.equal(JSON.parse(php.stdout.toString()), [300, 0]);
+  const [ok, lost, other] = JSON.parse(php.stdout.toString());
+  assert.is(other, 0, 'no call failed for any other reason');
+  assert.ok(lost <= 1, `at most the call in flight at the kill is lost (${lost})`);
+  assert.is(ok + lost, 300);
 });
 
 test.run();

@@ -3,69 +3,20 @@
  * and gateway processes started from the built executables, and clients.
  * Nothing here imitates NATS or Gearman.
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DipsClient } from '../src/client/index.js';
 import { loadConfig } from '../src/shared/config.js';
-import { freePort, startNode, waitForRoutes, type RunningNode } from '../src/control/nats-node.js';
-import { spawnRole, stopChild, type Role } from '../src/control/spawn.js';
+import { startLocalCluster, startLocalProcess, type LocalCluster, type LocalProcess } from '../src/control/local.js';
+import type { Role } from '../src/control/spawn.js';
 
-export interface Cluster {
-  nodes: RunningNode[];
-  servers: string[];
-  /** Restart a stopped node on the same ports. */
-  restart(index: number): Promise<void>;
-  stop(): Promise<void>;
-}
+export type Cluster = LocalCluster;
+export type Proc = LocalProcess;
+export const startCluster = startLocalCluster;
 
-export async function startCluster(extra?: string): Promise<Cluster> {
-  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-  const specs = [0, 1].map((i) => ({
-    name: `test-${'ab'[i]}`,
-    clientPort: ports[i * 3],
-    clusterPort: ports[i * 3 + 1],
-    httpPort: ports[i * 3 + 2],
-    routes: [ports[(1 - i) * 3 + 1]],
-    extra,
-  }));
-  const nodes = await Promise.all(specs.map((s) => startNode(s)));
-  await Promise.all(nodes.map((n) => waitForRoutes(n.httpPort, 1)));
-  const cluster: Cluster = {
-    nodes,
-    servers: nodes.map((n) => n.clientUrl),
-    async restart(index) {
-      nodes[index] = await startNode(specs[index], path.dirname(nodes[index].confPath));
-      await waitForRoutes(nodes[index].httpPort, 1);
-    },
-    async stop() {
-      await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-    },
-  };
-  return cluster;
-}
-
-export interface Proc {
-  child: ChildProcess;
-  /** Everything the process wrote to stderr (its JSON logs). */
-  logs(): string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-/** Start a DIPS executable against a cluster and wait for its ready line. */
-export async function startProcess(role: Role, cluster: Cluster | string[], env: Record<string, string> = {}, readyText = '"msg":"worker ready"'): Promise<Proc> {
-  const servers = Array.isArray(cluster) ? cluster : cluster.servers;
-  const child = spawnRole(role, {
-    stdio: 'pipe',
-    env: { DIPS_NATS_SERVERS: servers.join(','), DIPS_LOG_LEVEL: 'info', DIPS_CONFIG: '', ...env },
-  });
-  let logs = '';
-  child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
-  const proc: Proc = { child, logs: () => logs, stop: (signal = 'SIGTERM') => stopChild(child, signal, 10_000) };
-  await waitFor(() => logs.includes(readyText) || child.exitCode !== null, 15_000, `${role} to be ready`);
-  if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode}: ${logs}`);
-  return proc;
+/** Start a DIPS executable against a cluster (or a server list) and wait until it is ready. */
+export function startProcess(role: Role, cluster: Cluster | string[], env: Record<string, string> = {}, readyText?: string): Promise<Proc> {
+  return startLocalProcess(role, Array.isArray(cluster) ? cluster : cluster.servers, env, readyText);
 }
 
 export const startWorker = (cluster: Cluster | string[], env: Record<string, string> = {}) => startProcess('worker', cluster, env);

@@ -4,7 +4,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from '../shared/log.js';
-import { PacketType } from './protocol/constants.js';
+import { PACKET_NAMES, PacketType } from './protocol/constants.js';
 import { encodeResponse, type Arg } from './protocol/encoder.js';
 import { GearmanParser, type Packet } from './protocol/parser.js';
 import type { Listener } from './jobs.js';
@@ -121,6 +121,7 @@ export class Connection implements Listener {
   private onData(chunk: Buffer): void {
     for (const item of this.parser.push(chunk)) {
       if (item.kind === 'packet') {
+        if (this.log.isLevelEnabled('trace')) this.log.trace({ conn: this.id, type: PACKET_NAMES[item.type] ?? item.type, sizes: item.args.map((a) => a.length) }, 'packet');
         if (item.magic !== 'REQ') this.sendError('INVALID_MAGIC', 'Request magic expected');
         else this.handlers.packet(this, item);
       } else if (item.kind === 'text') {

@@ -5,11 +5,12 @@ import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { connectNats } from '../shared/nats.js';
 import { onShutdown, runMain, version } from '../shared/process.js';
+import sharp from 'sharp';
 import { allFunctions, selectFunctions } from './functions/index.js';
 import { Worker } from './runtime.js';
 
 const program = new Command('dips-worker')
-  .description(`Serve DIPS functions on NATS (subject dips.fn.<function>, queue group <function>).\nFunctions: ${allFunctions.map((f) => f.name).join(', ')}`)
+  .description(`Serve DIPS functions on NATS (subject dips.fn.<function>, queue group <function>).\nFunctions: ${allFunctions(loadConfig({ argv: [] })).map((f) => f.name).join(', ')}`)
   .version(version)
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-f, --functions <list>', 'comma-separated functions to serve (default: worker.functions, or all)')
@@ -24,7 +25,8 @@ runMain(async () => {
   if (opts.concurrency) overrides.worker = { ...(overrides.worker as object), concurrency: Number(opts.concurrency) };
   const config = loadConfig({ overrides });
   const log = createLogger('worker', config.log.level);
-  const functions = selectFunctions(config.worker.functions);
+  const functions = selectFunctions(config);
+  if (config.images.threadsPerJob > 0) sharp.concurrency(config.images.threadsPerJob);
   const nc = await connectNats(config, { name: `dips-worker-${process.pid}`, log });
   const worker = new Worker(nc, functions, {
     concurrency: config.worker.concurrency,

@@ -31,6 +31,11 @@ export class Params {
     return this.values[name];
   }
 
+  /** Every parameter as received (for binary parameters). */
+  all(): Record<string, unknown> {
+    return this.values;
+  }
+
   /** An integer in [min, max]; numeric strings count (PHP and CLI callers send them). */
   int(name: string, min: number, max: number, fallback?: number): number {
     if (!this.has(name)) {

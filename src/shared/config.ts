@@ -106,6 +106,20 @@ export const schema = {
     maxBackgroundJobs: { doc: 'Background jobs a gateway keeps at once (queued or running); past this SUBMIT_JOB_BG gets an ERROR.', format: 'nat', default: 10000, env: 'DIPS_GATEWAY_MAX_BACKGROUND_JOBS' },
     retries: { doc: 'Times a job lost with a NATS node (no reply) is sent again before it fails.', format: 'nat', default: 2, env: 'DIPS_GATEWAY_RETRIES' },
   },
+  images: {
+    maxPixels: {
+      doc: 'Largest image accepted, in pixels per frame (width x height), checked from the header before decoding.',
+      format: 'nat', default: 50_000_000, env: 'DIPS_IMAGES_MAX_PIXELS',
+    },
+    maxInputBytes: {
+      doc: 'Largest encoded image accepted, in bytes.',
+      format: 'nat', default: 16 * MiB, env: 'DIPS_IMAGES_MAX_INPUT_BYTES',
+    },
+    maxFrames: { doc: 'Most frames (pages) of an animated image accepted.', format: 'nat', default: 500, env: 'DIPS_IMAGES_MAX_FRAMES' },
+    maxOutputDimension: { doc: 'Largest output width or height, in pixels.', format: 'nat', default: 16383, env: 'DIPS_IMAGES_MAX_OUTPUT_DIMENSION' },
+    timeLimitMs: { doc: 'Longest an image job may run, in milliseconds (the caller\'s deadline may be shorter).', format: 'nat', default: 30000, env: 'DIPS_IMAGES_TIME_LIMIT_MS' },
+    threadsPerJob: { doc: 'libvips threads one image operation may use (0: libvips default, one per CPU).', format: 'nat', default: 0, env: 'DIPS_IMAGES_THREADS_PER_JOB' },
+  },
   log: {
     level: {
       doc: 'Log level.',
@@ -122,6 +136,7 @@ export type DipsConfig = {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
     idleTimeoutMs: number; maxJobsPerConnection: number; maxBackgroundJobs: number; retries: number;
   };
+  images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
   log: { level: string };
 };
 

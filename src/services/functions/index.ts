@@ -1,16 +1,22 @@
 /** Every function a DIPS worker can serve, by name. */
+import type { DipsConfig } from '../../shared/config.js';
 import type { FunctionDef } from '../job.js';
 import { delay } from './delay.js';
 import { ecard } from './ecard/index.js';
 import { echo } from './echo.js';
+import { imageFunctions } from './image.js';
 
-export const allFunctions: readonly FunctionDef[] = [ecard, echo, delay];
+export function allFunctions(config: Pick<DipsConfig, 'images'>): FunctionDef[] {
+  return [ecard, echo, delay, ...imageFunctions(config.images)];
+}
 
-export function selectFunctions(names: readonly string[]): FunctionDef[] {
-  if (names.length === 0) return [...allFunctions];
+export function selectFunctions(config: Pick<DipsConfig, 'images' | 'worker'>): FunctionDef[] {
+  const all = allFunctions(config);
+  const names = config.worker.functions;
+  if (names.length === 0) return all;
   return names.map((name) => {
-    const def = allFunctions.find((d) => d.name === name);
-    if (!def) throw new Error(`unknown function ${JSON.stringify(name)}; known: ${allFunctions.map((d) => d.name).join(', ')}`);
+    const def = all.find((d) => d.name === name);
+    if (!def) throw new Error(`unknown function ${JSON.stringify(name)}; known: ${all.map((d) => d.name).join(', ')}`);
     return def;
   });
 }

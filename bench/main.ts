@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: DIPS against its anchors (gearmand 1.1 with PHP workers) on
+ * this machine, in one run. Prints a table, writes bench/reports/<stamp>.json
+ * and .md. Each scenario starts what it needs and stops it after.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { projectRoot } from '../src/shared/config.js';
+import { ExitCode, runMain } from '../src/shared/process.js';
+import { gearmandPath, phpHas, versionOf } from './peers.js';
+import { scenarios, type Row } from './scenarios.js';
+
+const program = new Command('dips-bench')
+  .description('Benchmark DIPS against gearmand + PHP workers on this machine')
+  .option('-o, --only <names>', `comma-separated scenarios: ${Object.keys(scenarios).join(', ')}`)
+  .option('-s, --scale <factor>', 'multiply call counts (0.2 for a quick look)', '1')
+  .parse();
+
+runMain(async () => {
+  const opts = program.opts<{ only?: string; scale: string }>();
+  const missing = [
+    !gearmandPath() && 'gearmand (apt-get install gearman-job-server)',
+    !phpHas('gearman') && 'php8.2-gearman',
+    !phpHas('gd') && 'php8.2-gd',
+  ].filter(Boolean);
+  if (missing.length) {
+    process.stderr.write(`bench needs: ${missing.join(', ')}\n`);
+    return ExitCode.unavailable;
+  }
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? '?',
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    natsServer: versionOf('nats-server'),
+    gearmand: versionOf(gearmandPath()!),
+    php: versionOf('php', ['-r', 'echo PHP_VERSION;']),
+    imagick: phpHas('imagick'),
+  };
+  process.stderr.write(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}, ${machine.natsServer}, ${machine.gearmand}\n`);
+  const names = opts.only ? opts.only.split(',') : Object.keys(scenarios);
+  const rows: Row[] = [];
+  for (const name of names) {
+    const scenario = scenarios[name];
+    if (!scenario) throw new Error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`);
+    process.stderr.write(`\n[${name}] ${scenario.title}\n`);
+    rows.push(...(await scenario.run({ scale: Number(opts.scale) || 1, progress: (line) => process.stderr.write(`  ${line}\n`) })));
+  }
+  const table = renderTable(rows);
+  process.stdout.write(`\n${table}\n`);
+  const dir = path.join(projectRoot, 'bench', 'reports');
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify({ machine, rows }, null, 2));
+  writeFileSync(path.join(dir, `${stamp}.md`), `# DIPS benchmark ${stamp}\n\nMachine: ${JSON.stringify(machine)}\n\n${table}\n`);
+  process.stdout.write(`\nreports: bench/reports/${stamp}.json and .md\n`);
+});
+
+function renderTable(rows: Row[]): string {
+  const header = ['scenario', 'system', 'conc', 'calls', 'failed', 'per s', 'p50 ms', 'p99 ms', 'note'];
+  const body = rows.map((r) => [r.scenario, r.system, String(r.concurrency), String(r.calls), String(r.failed), r.perSecond.toFixed(1), r.p50.toFixed(3), r.p99.toFixed(3), r.note ?? '']);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}

@@ -1,0 +1,68 @@
+/**
+ * The anchors: gearmand (gearman-job-server) with PHP workers, and PHP
+ * callers for both gearmand and the DIPS gateway, all on this machine.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Fonts } from '../src/shared/fonts.js';
+import { portOpen, sleep } from '../src/control/nats-node.js';
+import { stopChild } from '../src/control/spawn.js';
+
+const anchors = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/anchors');
+
+export function gearmandPath(): string | undefined {
+  for (const bin of ['gearmand', '/usr/sbin/gearmand']) if (spawnSync(bin, ['--version']).status === 0) return bin;
+  return undefined;
+}
+
+export function phpHas(ext: string): boolean {
+  return spawnSync('php', ['-r', `exit(extension_loaded('${ext}') ? 0 : 1);`]).status === 0;
+}
+
+export function versionOf(cmd: string, args = ['--version']): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return (r.stdout || r.stderr || '').trim().split('\n')[0] || 'missing';
+}
+
+export async function startGearmand(port: number): Promise<ChildProcess> {
+  const bin = gearmandPath();
+  if (!bin) throw new Error('gearmand is missing: apt-get install gearman-job-server');
+  const child = spawn(bin, ['--listen=127.0.0.1', `--port=${port}`, '--threads=2', '--log-file=none', '--verbose=ERROR'], { stdio: 'ignore' });
+  for (let i = 0; i < 200 && !(await portOpen('127.0.0.1', port)); i++) await sleep(25);
+  return child;
+}
+
+export function startPhpWorkers(port: number, count: number): ChildProcess[] {
+  return Array.from({ length: count }, () => spawn('php', [path.join(anchors, 'worker.php'), String(port), Fonts.monoBold.file], { stdio: 'ignore' }));
+}
+
+export const stopAll = (children: ChildProcess[]) => Promise.all(children.map((c) => stopChild(c, 'SIGKILL', 2000)));
+
+/** Run `callers` PHP processes, each making `calls` calls; returns all latencies (ms) and failures. */
+export async function phpCallers(port: number, fn: string, payload: Uint8Array, callers: number, calls: number): Promise<{ latencies: number[]; failed: number; seconds: number }> {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dips-bench-')), 'payload');
+  writeFileSync(file, payload);
+  const results = await Promise.all(
+    Array.from({ length: callers }, () =>
+      new Promise<{ latencies: number[]; failed: number; seconds: number }>((resolve, reject) => {
+        const child = spawn('php', [path.join(anchors, 'client.php'), String(port), fn, file, String(calls)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d));
+        child.stderr.on('data', (d: Buffer) => (err += d));
+        child.on('close', (code) => {
+          try {
+            resolve(JSON.parse(out));
+          } catch {
+            reject(new Error(`php caller failed (${code}): ${err || out}`));
+          }
+        });
+      }),
+    ),
+  );
+    // Throughput over the callers' own loops: PHP start-up is not the server's time.
+  return { latencies: results.flatMap((r) => r.latencies), failed: results.reduce((n, r) => n + r.failed, 0), seconds: Math.max(...results.map((r) => r.seconds)) };
+}

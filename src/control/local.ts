@@ -1,0 +1,76 @@
+/**
+ * A throwaway mesh on free ports: a two-node NATS cluster and DIPS processes
+ * waited on until ready. Tests and benchmarks use it; `npm start` uses the
+ * fixed ports of config/ instead.
+ */
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { freePort, startNode, waitForRoutes, type NodeSpec, type RunningNode } from './nats-node.js';
+import { spawnRole, stopChild, type Role } from './spawn.js';
+
+export interface LocalCluster {
+  nodes: RunningNode[];
+  servers: string[];
+  /** Start a stopped node again on the same ports. */
+  restart(index: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalCluster(extra?: string): Promise<LocalCluster> {
+  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+  const specs: NodeSpec[] = [0, 1].map((i) => ({
+    name: `local-${'ab'[i]}`,
+    clientPort: ports[i * 3],
+    clusterPort: ports[i * 3 + 1],
+    httpPort: ports[i * 3 + 2],
+    routes: [ports[(1 - i) * 3 + 1]],
+    extra,
+  }));
+  const nodes = await Promise.all(specs.map((s) => startNode(s)));
+  await Promise.all(nodes.map((n) => waitForRoutes(n.httpPort, 1)));
+  return {
+    nodes,
+    servers: nodes.map((n) => n.clientUrl),
+    async restart(index) {
+      nodes[index] = await startNode(specs[index], path.dirname(nodes[index].confPath));
+      await waitForRoutes(nodes[index].httpPort, 1);
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+    },
+  };
+}
+
+export interface LocalProcess {
+  child: ChildProcess;
+  /** Everything the process wrote (its JSON logs). */
+  logs(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export const READY = { worker: '"msg":"worker ready"', gateway: '"msg":"gateway ready"', cli: '' } as const;
+
+/** Start a DIPS executable against some NATS servers and wait for its ready line. */
+export async function startLocalProcess(role: Role, servers: string[], env: Record<string, string> = {}, readyText: string = READY[role]): Promise<LocalProcess> {
+  const child = spawnRole(role, {
+    stdio: 'pipe',
+    env: { DIPS_NATS_SERVERS: servers.join(','), DIPS_LOG_LEVEL: 'info', DIPS_CONFIG: '', ...env },
+  });
+  let logs = '';
+  const keep = (d: Buffer) => {
+    logs = (logs + d.toString()).slice(-1_000_000);
+  };
+  child.stderr?.on('data', keep);
+  child.stdout?.on('data', keep);
+  const proc: LocalProcess = { child, logs: () => logs, stop: (signal = 'SIGTERM') => stopChild(child, signal, 10_000) };
+  const deadline = Date.now() + 15_000;
+  while (!logs.includes(readyText) && child.exitCode === null) {
+    if (Date.now() > deadline) {
+      await proc.stop('SIGKILL');
+      throw new Error(`${role} was not ready within 15 s: ${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode}: ${logs}`);
+  return proc;
+}
