@@ -10,12 +10,12 @@ import { allFunctions, selectFunctions } from './functions/index.js';
 import { Worker } from './runtime.js';
 
 const program = new Command('dips-worker')
-  .description(`Serve DIPS functions on NATS (subject dips.fn.<function>, queue group <function>).\nFunctions: ${allFunctions(loadConfig({ argv: [] })).map((f) => f.name).join(', ')}`)
+  .description('Serve DIPS functions on NATS (subject dips.fn.<function>, queue group <function>).')
   .version(version)
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-f, --functions <list>', 'comma-separated functions to serve (default: worker.functions, or all)')
   .option('--concurrency <n>', 'jobs run at once (default: worker.concurrency)')
-  .addHelpText('after', '\nExit codes: 0 drained after SIGTERM/SIGINT, 70 crashed, 78 bad configuration.')
+  .addHelpText('after', () => `\nFunctions: ${allFunctions(loadConfig({ argv: [] })).map((f) => f.name).join(', ')}\n\nExit codes: 0 drained after SIGTERM/SIGINT, 70 crashed, 78 bad configuration.`)
   .parse();
 
 runMain(async () => {
