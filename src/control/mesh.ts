@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm start`: the whole mesh on one machine — NATS nodes A and B from
- * config/nats-{a,b}.conf, worker processes for every function, and two Gearman
- * gateways. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
+ * config/nats-{a,b}.conf, a node agent running worker processes for every
+ * function, and two Gearman gateways. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
  * last, with no orphan nats-server.
  */
 import os from 'node:os';
@@ -22,6 +22,8 @@ const program = new Command('dips-mesh')
   .option('--no-gateway', 'do not start the Gearman gateways')
   .addHelpText('after', '\nExit codes: 0 stopped by signal, 69 a port is taken or nats-server is missing, 78 bad configuration.')
   .parse();
+
+const GATEWAY_METRICS_PORTS = [9465, 9466];
 
 const NODES = [
   { name: 'dips-a', conf: 'nats-a.conf', clientPort: 4222, httpPort: 8222 },
@@ -67,17 +69,18 @@ runMain(async () => {
     const child = spawnRole(role, { env, stdio: 'inherit' });
     children.push({ role, label, child });
     child.once('exit', (code, signal) => {
-      if (!stopping) say(`${label} exited (${signal ?? code}); the node agent (dips-agent) restarts crashed processes, this launcher does not`);
+      if (!stopping) say(`${label} exited (${signal ?? code})`);
     });
   };
-  for (let i = 0; i < workerCount; i++) start('worker', `worker ${i + 1}`);
-  for (const port of gatewayPorts) start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port) });
+  start('agent', 'node agent', { DIPS_WORKER_PROCESSES: String(workerCount), DIPS_AGENT_NODE: 'local' });
+  gatewayPorts.forEach((port, i) => start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(GATEWAY_METRICS_PORTS[i]) }));
 
   say('');
   say('DIPS mesh is up:');
   for (const n of NODES) say(`  NATS ${n.name.padEnd(8)} nats://127.0.0.1:${n.clientPort}  monitoring http://127.0.0.1:${n.httpPort}`);
-  say(`  workers        ${workerCount} processes serving every function (pids ${children.filter((c) => c.role === 'worker').map((c) => c.child.pid).join(', ')})`);
-  for (const port of gatewayPorts) say(`  gateway        gearman://${config.gateway.host}:${port}`);
+  say(`  agent          node "local", ${workerCount} worker processes serving every function; metrics http://127.0.0.1:${config.agent.metricsPort}/metrics`);
+  gatewayPorts.forEach((port, i) => say(`  gateway        gearman://${config.gateway.host}:${port}  metrics http://127.0.0.1:${GATEWAY_METRICS_PORTS[i]}/metrics`));
+  say('  control:       npx dipsctl status | pause | resume | scale --workers N | reload | drain | stop | start | watch');
   say('  try:           npx dips call ecard pSN=1234567890 pData="$(seq -s, 10 89)" --out card.png');
   say('Ctrl-C stops everything.');
   await new Promise(() => undefined); // run until a signal

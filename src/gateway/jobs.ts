@@ -43,7 +43,12 @@ export interface Job {
   createdAt: number;
 }
 
+export interface JobsMetrics {
+  finished(fn: string, ok: boolean, seconds: number): void;
+}
+
 export interface JobsOptions {
+  metrics?: JobsMetrics;
   timeoutMs: number;
   retries: number;
   maxBackgroundJobs: number;
@@ -163,10 +168,10 @@ export class Jobs {
         idempotent: true,
         onEvent: (msg) => this.relayEvent(job, msg.headers?.get(EVENT_HEADER) ?? '', msg.data),
       });
-      this.count(job.fn, true);
+      this.count(job, true);
       this.finish(job, (l) => l.send(PacketType.WORK_COMPLETE, [job.handle, reply.data]));
     } catch (err) {
-      this.count(job.fn, false);
+      this.count(job, false);
       const message = errorMessage(err);
       if (!(err instanceof CallError)) this.options.log.error({ err, handle: job.handle, fn: job.fn }, 'job failed in the gateway');
       else this.options.log.debug({ handle: job.handle, fn: job.fn, message }, 'job failed');
@@ -199,10 +204,11 @@ export class Jobs {
     }
   }
 
-  private count(fn: string, ok: boolean): void {
-    const c = this.finished.get(fn) ?? { done: 0, failed: 0 };
+  private count(job: Job, ok: boolean): void {
+    const c = this.finished.get(job.fn) ?? { done: 0, failed: 0 };
     if (ok) c.done++;
     else c.failed++;
-    this.finished.set(fn, c);
+    this.finished.set(job.fn, c);
+    this.options.metrics?.finished(job.fn, ok, (Date.now() - job.createdAt) / 1000);
   }
 }

@@ -5,6 +5,7 @@ import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { connectNats } from '../shared/nats.js';
 import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
+import { createRegistry, serveMetrics } from '../shared/metrics.js';
 import { Gateway } from './server.js';
 
 const program = new Command('dips-gateway')
@@ -23,7 +24,8 @@ runMain(async () => {
   const config = loadConfig({ overrides });
   const log = createLogger('gateway', config.log.level);
   const nc = await connectNats(config, { name: `dips-gateway-${process.pid}`, log });
-  const gateway = new Gateway(nc, config, log);
+  const registry = createRegistry('gateway');
+  const gateway = new Gateway(nc, config, log, registry);
   let port: number;
   try {
     port = await gateway.listen();
@@ -37,5 +39,6 @@ runMain(async () => {
     await gateway.close();
     log.info('stopped');
   });
-  log.info({ host: config.gateway.host, port }, 'gateway ready');
+  if (config.gateway.metricsPort) await serveMetrics(config.gateway.metricsPort, config.gateway.host, () => registry.metrics(), registry.contentType, log);
+  log.info({ host: config.gateway.host, port, metricsPort: config.gateway.metricsPort }, 'gateway ready');
 });

@@ -8,6 +8,8 @@ import type { DipsConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { effectiveMaxPayload } from '../shared/nats.js';
 import { Requester } from '../shared/requester.js';
+import type { Registry } from 'prom-client';
+import { gatewayMetrics } from './metrics.js';
 import { runAdminCommand } from './admin.js';
 import { Connection } from './connection.js';
 import { Discovery } from './discovery.js';
@@ -22,10 +24,11 @@ export class Gateway {
   private readonly discovery: Discovery;
   private readonly requester: Requester;
 
-  constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger) {
+  constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger, registry?: Registry) {
     this.requester = new Requester(nc);
     this.discovery = new Discovery(nc);
     this.jobs = new Jobs(this.requester, {
+      metrics: registry ? gatewayMetrics(registry, { connections: () => this.connections.size, jobs: () => this.jobs.size }) : undefined,
       timeoutMs: config.nats.requestTimeoutMs,
       retries: config.gateway.retries,
       maxBackgroundJobs: config.gateway.maxBackgroundJobs,

@@ -7,6 +7,9 @@ import { connectNats } from '../shared/nats.js';
 import { onShutdown, runMain, version } from '../shared/process.js';
 import sharp from 'sharp';
 import { allFunctions, selectFunctions } from './functions/index.js';
+import { createRegistry, serveMetrics } from '../shared/metrics.js';
+import { serveAgent } from './ipc.js';
+import { workerMetrics } from './metrics.js';
 import { Worker } from './runtime.js';
 
 const program = new Command('dips-worker')
@@ -28,18 +31,23 @@ runMain(async () => {
   const functions = selectFunctions(config);
   if (config.images.threadsPerJob > 0) sharp.concurrency(config.images.threadsPerJob);
   const nc = await connectNats(config, { name: `dips-worker-${process.pid}`, log });
+  const registry = createRegistry('worker');
   const worker = new Worker(nc, functions, {
     concurrency: config.worker.concurrency,
     maxQueued: config.worker.maxQueued,
     defaultTimeoutMs: config.nats.requestTimeoutMs,
     version,
     log,
+    metrics: workerMetrics(registry),
   });
   onShutdown(async (signal) => {
     log.info({ signal, inFlight: worker.inFlight, queued: worker.queued }, 'draining');
     await worker.drain();
     log.info('drained, exiting');
   });
-  await worker.start();
+  // an agent starting us while some functions are paused says which
+  await worker.start(new Set((process.env.DIPS_WORKER_PAUSED ?? '').split(',').filter(Boolean)));
+  if (config.worker.metricsPort) await serveMetrics(config.worker.metricsPort, '0.0.0.0', () => registry.metrics(), registry.contentType, log);
+  serveAgent(worker, registry);
   log.info({ functions: functions.map((f) => f.name), concurrency: config.worker.concurrency }, 'worker ready');
 });

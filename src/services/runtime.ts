@@ -14,6 +14,7 @@ import type { Logger } from '../shared/log.js';
 import { functionSubject, SERVICE_NAME } from '../shared/subjects.js';
 import { Admission } from './admission.js';
 import type { FunctionDef, Job, Result } from './job.js';
+import type { WorkerMetrics } from './metrics.js';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -22,6 +23,7 @@ export interface WorkerOptions {
   defaultTimeoutMs: number;
   version: string;
   log: Logger;
+  metrics?: WorkerMetrics;
 }
 
 export interface FunctionStats {
@@ -38,6 +40,7 @@ export class Worker {
   private readonly admission: Admission;
   readonly stats = new Map<string, FunctionStats>();
   private draining = false;
+  readonly startedAt = Date.now();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -55,10 +58,19 @@ export class Worker {
     return this.admission.queued;
   }
 
-  /** Warm every function up, then start taking jobs. */
-  async start(): Promise<void> {
+  /** Functions this worker can serve, and whether each is taking jobs now. */
+  functionStates(): Array<{ name: string; paused: boolean }> {
+    return this.functions.map((d) => ({ name: d.name, paused: !this.services.has(d.name) }));
+  }
+
+  get functionNames(): string[] {
+    return this.functions.map((d) => d.name);
+  }
+
+  /** Warm every function up, then start taking jobs (except for the functions an agent has paused). */
+  async start(paused: ReadonlySet<string> = new Set()): Promise<void> {
     await Promise.all(this.functions.map((def) => def.init?.()));
-    for (const def of this.functions) await this.resume(def.name);
+    for (const def of this.functions) if (!paused.has(def.name)) await this.resume(def.name);
   }
 
   /** Start (again) taking jobs for one function. */
@@ -105,6 +117,7 @@ export class Worker {
 
   private admit(def: FunctionDef, msg: ServiceMsg): void {
     const accepted = this.admission.tryRun(() => this.handle(def, msg));
+    this.updateGauges();
     if (!accepted) {
       msg.respondError(ErrorCode.busy, `${def.name}: busy: ${this.options.concurrency} jobs running and ${this.options.maxQueued} waiting on worker ${process.pid}`);
     }
@@ -178,7 +191,20 @@ export class Worker {
     msg.respond(encodeBody(result.value, replyEncoding), { headers: h });
   }
 
+  private updateGauges(): void {
+    this.options.metrics?.inFlight.set(this.admission.inFlight);
+    this.options.metrics?.waiting.set(this.admission.queued);
+  }
+
   private record(fn: string, ok: boolean, ms: number): void {
+    const m = this.options.metrics;
+    if (m) {
+      m.jobs.inc({ function: fn, outcome: ok ? 'ok' : 'error' });
+      m.duration.observe({ function: fn }, ms / 1000);
+      // the slot frees after this returns: count it as gone already
+      m.inFlight.set(Math.max(0, this.admission.inFlight - 1));
+      m.waiting.set(this.admission.queued);
+    }
     const s = this.stats.get(fn);
     if (!s) return;
     if (ok) s.done++;

@@ -85,9 +85,22 @@ export const schema = {
       format: 'nat', default: 256, env: 'DIPS_WORKER_MAX_QUEUED',
     },
     processes: {
-      doc: 'Worker processes `npm start` runs (0: one per CPU).',
+      doc: 'Worker processes a node agent (and `npm start`) runs (0: one per CPU).',
       format: 'nat', default: 0, env: 'DIPS_WORKER_PROCESSES',
     },
+    metricsPort: {
+      doc: 'Port a worker serves Prometheus metrics on (0: none; under an agent, the agent serves them).',
+      format: 'port', default: 0, env: 'DIPS_WORKER_METRICS_PORT',
+    },
+  },
+  agent: {
+    node: { doc: 'Name of this node in control messages and status (empty: the host name).', format: String, default: '', env: 'DIPS_AGENT_NODE' },
+    metricsPort: { doc: 'Port the node agent serves Prometheus metrics on, its workers\' included (0: none).', format: 'port', default: 9464, env: 'DIPS_AGENT_METRICS_PORT' },
+    restartMinMs: { doc: 'First delay before restarting a crashed worker; doubles per crash in a row.', format: 'nat', default: 500, env: 'DIPS_AGENT_RESTART_MIN_MS' },
+    restartMaxMs: { doc: 'Longest delay before restarting a crashed worker.', format: 'nat', default: 30000, env: 'DIPS_AGENT_RESTART_MAX_MS' },
+  },
+  control: {
+    timeoutMs: { doc: 'How long dipsctl gathers answers from agents, in milliseconds.', format: 'nat', default: 1500, env: 'DIPS_CONTROL_TIMEOUT_MS' },
   },
   gateway: {
     host: { doc: 'Address the Gearman gateway listens on.', format: String, default: '127.0.0.1', env: 'DIPS_GATEWAY_HOST' },
@@ -105,6 +118,7 @@ export const schema = {
     maxJobsPerConnection: { doc: 'Jobs one client connection may have outstanding at once.', format: 'nat', default: 1024, env: 'DIPS_GATEWAY_MAX_JOBS_PER_CONNECTION' },
     maxBackgroundJobs: { doc: 'Background jobs a gateway keeps at once (queued or running); past this SUBMIT_JOB_BG gets an ERROR.', format: 'nat', default: 10000, env: 'DIPS_GATEWAY_MAX_BACKGROUND_JOBS' },
     retries: { doc: 'Times a job lost with a NATS node (no reply) is sent again before it fails.', format: 'nat', default: 2, env: 'DIPS_GATEWAY_RETRIES' },
+    metricsPort: { doc: 'Port the gateway serves Prometheus metrics on (0: none).', format: 'port', default: 0, env: 'DIPS_GATEWAY_METRICS_PORT' },
   },
   images: {
     maxPixels: {
@@ -131,10 +145,12 @@ export const schema = {
 
 export type DipsConfig = {
   nats: { servers: string[]; user: string; pass: string; token: string; requestTimeoutMs: number; maxPayloadBytes: number; name: string };
-  worker: { functions: string[]; concurrency: number; maxQueued: number; processes: number };
+  worker: { functions: string[]; concurrency: number; maxQueued: number; processes: number; metricsPort: number };
+  agent: { node: string; metricsPort: number; restartMinMs: number; restartMaxMs: number };
+  control: { timeoutMs: number };
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
-    idleTimeoutMs: number; maxJobsPerConnection: number; maxBackgroundJobs: number; retries: number;
+    idleTimeoutMs: number; maxJobsPerConnection: number; maxBackgroundJobs: number; retries: number; metricsPort: number;
   };
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
   log: { level: string };

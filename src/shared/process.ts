@@ -3,7 +3,8 @@
  * errors reported as one clear line, and SIGTERM/SIGINT turned into a graceful
  * stop (a second signal forces the exit).
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, projectRoot } from './config.js';
 
@@ -58,3 +59,25 @@ export function onShutdown(stop: (signal: string) => Promise<void>): void {
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
 }
+
+/**
+ * A short hash of the code this process runs (every .js file of dist/src), read
+ * once at start: after a rebuild and a rolling reload, status shows which
+ * processes run the new code.
+ */
+export const codeVersion: string = (() => {
+  const hash = createHash('sha1');
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const file = path.join(dir, name);
+      if (statSync(file).isDirectory()) walk(file);
+      else if (name.endsWith('.js')) hash.update(readFileSync(file));
+    }
+  };
+  try {
+    walk(path.join(projectRoot, 'dist', 'src'));
+  } catch {
+    return 'unknown';
+  }
+  return `${version}+${hash.digest('hex').slice(0, 8)}`;
+})();

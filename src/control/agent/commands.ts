@@ -1,0 +1,98 @@
+/** What a node agent does for each control verb; every verb answers with the node's state. */
+import os from 'node:os';
+import type { ControlRequest, NodeReply, Verb } from '../../shared/control.js';
+import { codeVersion } from '../../shared/process.js';
+import type { Supervisor } from './supervisor.js';
+
+export class NodeState {
+  readonly paused = new Set<string>();
+  readonly startedAt = Date.now();
+  constructor(readonly node: string, readonly supervisor: Supervisor, private readonly defaultWorkers: number) {}
+
+  async handle(verb: Verb, req: ControlRequest): Promise<NodeReply> {
+    let done: string | undefined;
+    switch (verb) {
+      case 'ping':
+        return this.reply(undefined, false);
+      case 'status':
+        break;
+      case 'pause':
+      case 'drain': {
+        const fns = req.functions ?? [];
+        const answers = await this.supervisor.ask('pause', fns);
+        const names = fns.length ? fns : allFunctions(answers);
+        for (const fn of names) this.paused.add(fn);
+        if (verb === 'drain') {
+          await this.waitIdle();
+          done = `drained: no jobs in flight, ${names.length} functions paused`;
+        } else done = `paused ${names.join(', ')}`;
+        break;
+      }
+      case 'resume': {
+        const fns = req.functions ?? [];
+        await this.supervisor.ask('resume', fns);
+        if (fns.length) for (const fn of fns) this.paused.delete(fn);
+        else this.paused.clear();
+        done = `resumed ${fns.length ? fns.join(', ') : 'every function'}`;
+        break;
+      }
+      case 'scale': {
+        const n = req.workers;
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 256) return this.error(`scale needs workers: an integer from 0 to 256, got ${JSON.stringify(n)}`);
+        await this.supervisor.scale(n);
+        done = `scaled to ${n} workers`;
+        break;
+      }
+      case 'reload':
+        done = `reloaded ${await this.supervisor.reload()} workers one by one`;
+        break;
+      case 'stop':
+        await this.supervisor.stopAll();
+        done = 'stopped every worker (drained)';
+        break;
+      case 'start':
+        await this.supervisor.scale(this.supervisor.desiredCount || this.defaultWorkers);
+        done = `started ${this.supervisor.desiredCount} workers`;
+        break;
+    }
+    return this.reply(done, true);
+  }
+
+  private async waitIdle(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const rows = await this.supervisor.rows();
+      if (rows.every((r) => !r.inFlight && !r.queued)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  error(message: string): NodeReply {
+    return { ...this.base(), ok: false, error: message, workers: [] };
+  }
+
+  private async reply(done: string | undefined, withWorkers: boolean): Promise<NodeReply> {
+    return { ...this.base(), ok: true, done, workers: withWorkers ? await this.supervisor.rows() : [] };
+  }
+
+  private base() {
+    return {
+      node: this.node,
+      agentPid: process.pid,
+      agentVersion: codeVersion,
+      uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
+      desiredWorkers: this.supervisor.desiredCount,
+      paused: [...this.paused].sort(),
+      host: os.hostname(),
+    };
+  }
+}
+
+function allFunctions(answers: Array<{ reply?: { ok: boolean; result?: unknown } }>): string[] {
+  const names = new Set<string>();
+  for (const a of answers) {
+    const result = a.reply?.ok ? (a.reply.result as { functions?: Array<{ name: string }> }) : undefined;
+    for (const f of result?.functions ?? []) names.add(f.name);
+  }
+  return [...names];
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+/**
+ * dips-agent: one per machine. Runs this node's worker processes, restarts
+ * crashed ones, obeys dips.control.<verb> broadcasts meant for this node, and
+ * serves Prometheus metrics for itself and its workers.
+ */
+import os from 'node:os';
+import { Command } from 'commander';
+import { AggregatorRegistry, Counter, Gauge } from 'prom-client';
+import { loadConfig } from '../../shared/config.js';
+import { targets, VERBS, type ControlRequest, type Verb } from '../../shared/control.js';
+import { createLogger } from '../../shared/log.js';
+import { createRegistry, serveMetrics } from '../../shared/metrics.js';
+import { connectNats } from '../../shared/nats.js';
+import { onShutdown, runMain, version } from '../../shared/process.js';
+import { CONTROL_PREFIX } from '../../shared/subjects.js';
+import { NodeState } from './commands.js';
+import { Supervisor } from './supervisor.js';
+
+const program = new Command('dips-agent')
+  .description('Run and supervise this node\'s DIPS worker processes; obey dips.control.* broadcasts')
+  .version(version)
+  .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
+  .option('-w, --workers <n>', 'worker processes (default: worker.processes, 0 = one per CPU)')
+  .option('-n, --node <name>', 'node name (default: agent.node, or the host name)')
+  .addHelpText('after', '\nExit codes: 0 stopped by SIGTERM/SIGINT (workers drained first), 70 crashed, 78 bad configuration.')
+  .parse();
+
+runMain(async () => {
+  const opts = program.opts<{ workers?: string; node?: string }>();
+  const config = loadConfig();
+  const node = opts.node || config.agent.node || os.hostname();
+  const log = createLogger('agent', config.log.level).child({ node });
+  const workerCount = Number(opts.workers ?? config.worker.processes) || os.availableParallelism();
+
+  const registry = createRegistry('agent');
+  const restarts = new Counter({ name: 'dips_agent_worker_restarts_total', help: 'Crashed workers restarted', registers: [registry] });
+  const state: { node?: NodeState } = {};
+  const supervisor = new Supervisor({
+    env: {},
+    restartMinMs: config.agent.restartMinMs,
+    restartMaxMs: config.agent.restartMaxMs,
+    log,
+    paused: () => [...(state.node?.paused ?? [])],
+    onRestart: () => restarts.inc(),
+  });
+  const nodeState = new NodeState(node, supervisor, workerCount);
+  state.node = nodeState;
+  new Gauge({
+    name: 'dips_agent_workers',
+    help: 'Worker processes running',
+    registers: [registry],
+    async collect() {
+      this.set((await supervisor.rows()).filter((r) => r.state === 'running').length);
+    },
+  });
+
+  const nc = await connectNats(config, { name: `dips-agent-${node}`, log });
+  const sub = nc.subscribe(`${CONTROL_PREFIX}*`, {
+    callback: (err, msg) => {
+      if (err) return;
+      const verb = msg.subject.slice(CONTROL_PREFIX.length) as Verb;
+      let request: ControlRequest = {};
+      try {
+        request = msg.data.length ? (msg.json() as ControlRequest) : {};
+      } catch {
+        msg.respond(JSON.stringify(nodeState.error('control message is not JSON')));
+        return;
+      }
+      if (!targets(request, node)) return;
+      if (!(VERBS as readonly string[]).includes(verb)) {
+        msg.respond(JSON.stringify(nodeState.error(`unknown verb ${verb}; known: ${VERBS.join(', ')}`)));
+        return;
+      }
+      log.info({ verb, request }, 'control message');
+      nodeState.handle(verb, request).then(
+        (reply) => msg.respond(JSON.stringify(reply)),
+        (e: Error) => msg.respond(JSON.stringify(nodeState.error(e.message))),
+      );
+    },
+  });
+
+  if (config.agent.metricsPort) {
+    await serveMetrics(
+      config.agent.metricsPort,
+      '0.0.0.0',
+      async () => {
+        const own = await registry.getMetricsAsJSON();
+        const workers = (await supervisor.ask('metrics')).flatMap((a) => (a.reply?.ok ? [a.reply.result as object[]] : []));
+        return AggregatorRegistry.aggregate([own, ...workers] as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+      },
+      registry.contentType,
+      log,
+    );
+  }
+
+  onShutdown(async (signal) => {
+    log.info({ signal }, 'stopping: draining workers');
+    sub.unsubscribe();
+    await supervisor.stopAll();
+    await nc.drain();
+  });
+  await supervisor.scale(workerCount);
+  log.info({ workers: workerCount, metricsPort: config.agent.metricsPort }, 'agent ready');
+});

@@ -1,0 +1,169 @@
+/**
+ * Keeps N worker processes running on this node: starts them, restarts a
+ * crashed one with exponential backoff, replaces them one by one on reload
+ * (new code up and taking jobs before the old one drains), and talks to each
+ * over its IPC channel.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Logger } from '../../shared/log.js';
+import type { WorkerReady, WorkerReply, WorkerRequest, WorkerRow, WorkerStatus } from '../../shared/control.js';
+import { Executables, stopChild } from '../spawn.js';
+
+interface Managed {
+  child: ChildProcess;
+  state: WorkerRow['state'];
+  restarts: number;
+  ready: Promise<void>;
+  /** Set when we stop it on purpose: its exit is not a crash. */
+  retiring: boolean;
+  pending: Map<number, (reply: WorkerReply) => void>;
+}
+
+export interface SupervisorOptions {
+  env: Record<string, string | undefined>;
+  restartMinMs: number;
+  restartMaxMs: number;
+  log: Logger;
+  /** Functions currently paused on this node (new workers start with them paused). */
+  paused: () => string[];
+  onRestart?: () => void;
+}
+
+const IPC_TIMEOUT_MS = 3000;
+const READY_TIMEOUT_MS = 30_000;
+
+export class Supervisor {
+  private readonly workers: Managed[] = [];
+  private desired = 0;
+  private nextRequest = 1;
+  private crashStreak = 0;
+  private stopped = false;
+  totalRestarts = 0;
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  get desiredCount(): number {
+    return this.desired;
+  }
+
+  /** Run `count` workers: start the missing ones, drain the extra ones. */
+  async scale(count: number): Promise<void> {
+    this.desired = count;
+    this.stopped = false;
+    const starting: Promise<void>[] = [];
+    while (this.workers.length < count) starting.push(this.spawnWorker(0).ready);
+    const extra = this.workers.slice(count);
+    await Promise.all([...starting, ...extra.map((w) => this.retire(w))]);
+  }
+
+  /** Rolling replacement: for each worker, start a new one on the code now on disk, wait until it serves, then drain the old. */
+  async reload(): Promise<number> {
+    const old = [...this.workers];
+    for (const w of old) {
+      const fresh = this.spawnWorker(0);
+      await fresh.ready;
+      await this.retire(w);
+    }
+    return old.length;
+  }
+
+  /** Stop every worker (they drain); they stay stopped until scale() or start. */
+  async stopAll(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.workers].map((w) => this.retire(w)));
+  }
+
+  async ask(cmd: WorkerRequest['cmd'], functions?: string[]): Promise<Array<{ pid: number; reply?: WorkerReply }>> {
+    return Promise.all(this.workers.map(async (w) => ({ pid: w.child.pid ?? -1, reply: w.state === 'running' ? await this.request(w, cmd, functions) : undefined })));
+  }
+
+  async rows(): Promise<WorkerRow[]> {
+    const answers = await Promise.all(this.workers.map((w) => (w.state === 'running' ? this.request(w, 'status') : Promise.resolve(undefined))));
+    return this.workers.map((w, i) => {
+      const reply = answers[i];
+      const base = { pid: w.child.pid ?? -1, restarts: w.restarts };
+      if (w.state !== 'running') return { ...base, state: w.state };
+      if (!reply || !reply.ok) return { ...base, state: 'unreachable' };
+      return { ...(reply.result as WorkerStatus), ...base, state: 'running' };
+    });
+  }
+
+  private spawnWorker(restarts: number): Managed {
+    const child = spawn(process.execPath, [Executables.worker], {
+      env: { ...process.env, ...this.options.env, DIPS_WORKER_PAUSED: this.options.paused().join(',') },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let readyResolve!: () => void;
+    let readyReject!: (err: Error) => void;
+    const managed: Managed = {
+      child,
+      state: 'starting',
+      restarts,
+      retiring: false,
+      pending: new Map(),
+      ready: new Promise<void>((resolve, reject) => {
+        readyResolve = resolve;
+        readyReject = reject;
+      }),
+    };
+    managed.ready.catch(() => undefined);
+    const readyTimer = setTimeout(() => readyReject(new Error(`worker ${child.pid} not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    this.workers.push(managed);
+    child.on('message', (msg: WorkerReply | WorkerReady) => {
+      if ('event' in msg && msg.event === 'ready') {
+        managed.state = 'running';
+        this.crashStreak = 0;
+        clearTimeout(readyTimer);
+        readyResolve();
+      } else if ('id' in msg) {
+        managed.pending.get(msg.id)?.(msg);
+        managed.pending.delete(msg.id);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(readyTimer);
+      readyReject(new Error(`worker exited (${signal ?? code}) before it was ready`));
+      const index = this.workers.indexOf(managed);
+      if (index >= 0) this.workers.splice(index, 1);
+      for (const resolve of managed.pending.values()) resolve({ id: -1, ok: false, error: 'worker exited' });
+      if (managed.retiring || this.stopped) return;
+      // a crash: bring it back after a backoff that grows while crashes repeat
+      this.crashStreak++;
+      this.totalRestarts++;
+      const delay = Math.min(this.options.restartMaxMs, this.options.restartMinMs * 2 ** (this.crashStreak - 1));
+      this.options.log.warn({ pid: child.pid, code, signal, restartInMs: delay, restarts: managed.restarts + 1 }, 'worker crashed; restarting');
+      this.options.onRestart?.();
+      setTimeout(() => {
+        if (!this.stopped && this.workers.length < this.desired) this.spawnWorker(managed.restarts + 1);
+      }, delay);
+    });
+    return managed;
+  }
+
+  private async retire(w: Managed): Promise<void> {
+    w.retiring = true;
+    w.state = 'stopping';
+    await stopChild(w.child, 'SIGTERM', 60_000);
+  }
+
+  private request(w: Managed, cmd: WorkerRequest['cmd'], functions?: string[]): Promise<WorkerReply> {
+    const id = this.nextRequest++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        w.pending.delete(id);
+        resolve({ id, ok: false, error: 'no answer over IPC' });
+      }, IPC_TIMEOUT_MS);
+      w.pending.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      try {
+        w.child.send({ id, cmd, functions } satisfies WorkerRequest);
+      } catch {
+        clearTimeout(timer);
+        w.pending.delete(id);
+        resolve({ id, ok: false, error: 'IPC channel closed' });
+      }
+    });
+  }
+}

@@ -1,0 +1,57 @@
+/** A worker's side of the agent's IPC channel: status, pause, resume, metrics. */
+import type { Registry } from 'prom-client';
+import type { WorkerReady, WorkerReply, WorkerRequest, WorkerStatus } from '../shared/control.js';
+import { codeVersion } from '../shared/process.js';
+import type { Worker } from './runtime.js';
+
+export function workerStatus(worker: Worker): WorkerStatus {
+  let done = 0;
+  let failed = 0;
+  const latencies: number[] = [];
+  for (const s of worker.stats.values()) {
+    done += s.done;
+    failed += s.failed;
+    latencies.push(...s.latencies);
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    pid: process.pid,
+    version: codeVersion,
+    uptimeSec: Math.round((Date.now() - worker.startedAt) / 1000),
+    functions: worker.functionStates(),
+    inFlight: worker.inFlight,
+    queued: worker.queued,
+    done,
+    failed,
+    p50Ms: latencies.length ? Math.round(latencies[Math.floor(latencies.length / 2)] * 100) / 100 : null,
+  };
+}
+
+/** Answer the agent; does nothing when this worker was not started by an agent. */
+export function serveAgent(worker: Worker, registry: Registry): void {
+  if (!process.send) return;
+  process.on('message', (raw: WorkerRequest) => {
+    void handle(worker, registry, raw).then((reply) => process.send?.(reply));
+  });
+  process.send({ event: 'ready', version: codeVersion } satisfies WorkerReady);
+}
+
+async function handle(worker: Worker, registry: Registry, req: WorkerRequest): Promise<WorkerReply> {
+  try {
+    const names = req.functions && req.functions.length ? req.functions : worker.functionNames;
+    switch (req.cmd) {
+      case 'status':
+        return { id: req.id, ok: true, result: workerStatus(worker) };
+      case 'pause':
+        await Promise.all(names.map((fn) => worker.pause(fn)));
+        return { id: req.id, ok: true, result: workerStatus(worker) };
+      case 'resume':
+        await Promise.all(names.map((fn) => worker.resume(fn)));
+        return { id: req.id, ok: true, result: workerStatus(worker) };
+      case 'metrics':
+        return { id: req.id, ok: true, result: await registry.getMetricsAsJSON() };
+    }
+  } catch (err) {
+    return { id: req.id, ok: false, error: (err as Error).message };
+  }
+}

@@ -1,0 +1,159 @@
+/** The control plane on a real cluster: a node agent, dipsctl broadcasts, rolling reload, restarts, metrics. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { freePort } from '../src/control/nats-node.js';
+import { Executables } from '../src/control/spawn.js';
+import type { NodeReply } from '../src/shared/control.js';
+import { CallError, type DipsClient } from '../src/client/index.js';
+import { clientFor, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
+
+let cluster: Cluster;
+let agent: Proc;
+let metricsPort: number;
+let dips: DipsClient;
+const CARD = { pSN: '42', pData: Array.from({ length: 80 }, (_, i) => i % 100) };
+
+test.before(async () => {
+  cluster = await startCluster();
+  metricsPort = await freePort();
+  agent = await startProcess('agent', cluster, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'n1', DIPS_AGENT_METRICS_PORT: String(metricsPort), DIPS_AGENT_RESTART_MIN_MS: '200' }, '"msg":"agent ready"');
+  dips = clientFor(cluster);
+});
+test.after(async () => {
+  await dips?.close();
+  await agent?.stop();
+  await cluster?.stop();
+});
+
+function ctl(...args: string[]): Promise<{ code: number | null; out: string; err: string; json?: { replies: NodeReply[]; missing: string[] } }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [Executables.ctl, '--servers', cluster.servers.join(','), ...args], { env: { ...process.env, DIPS_CONFIG: '' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      let json;
+      try {
+        json = args.includes('--json') ? JSON.parse(out) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ code, out, err, json });
+    });
+  });
+}
+
+const running = async () => (await ctl('--json', 'status')).json!.replies[0].workers.filter((w) => w.state === 'running');
+
+test('status shows the node and both workers', async () => {
+  const r = await ctl('status');
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /^node\s+pid\s+state\s+functions\s+in-flight\s+done\s+failed\s+p50 ms\s+uptime\s+restarts\s+version/);
+  assert.is((r.out.match(/^n1\s+\d+\s+running\s+19\/19/gm) ?? []).length, 2, r.out);
+  const ping = await ctl('ping');
+  assert.match(ping.out, /^n1\tagent pid \d+/);
+});
+
+test('pause a function: requests go to other workers, or fail at once with "no worker"; resume', async () => {
+  const other = await startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'ecard' });
+  const paused = await ctl('pause', '--function', 'ecard');
+  assert.is(paused.code, 0, paused.err);
+  const before = (await running()).reduce((n, w) => n + (w.done ?? 0), 0);
+  for (let i = 0; i < 10; i++) await dips.call('ecard', CARD);
+  const after = (await running()).reduce((n, w) => n + (w.done ?? 0), 0);
+  assert.is(after, before, 'the paused workers took none of them');
+  await other.stop();
+  const started = Date.now();
+  try {
+    await dips.call('ecard', CARD);
+    assert.unreachable('no worker is left');
+  } catch (err) {
+    assert.instance(err, CallError);
+    assert.is((err as Error).message, 'no worker for ecard');
+    assert.ok(Date.now() - started < 1000);
+  }
+  assert.ok((await dips.call('echo', Buffer.from('x'))) instanceof Uint8Array, 'other functions still served');
+  assert.is((await ctl('resume')).code, 0);
+  assert.ok((await dips.call('ecard', CARD)) instanceof Uint8Array);
+});
+
+test('scale 2 -> 3 -> 1 -> 2', async () => {
+  for (const n of [3, 1, 2]) {
+    const r = await ctl('scale', '--workers', String(n));
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`n1: scaled to ${n} workers`));
+    assert.is((await running()).length, n);
+  }
+});
+
+test('reload under a continuous stream of ecard calls: every worker replaced, zero failed calls', async () => {
+  const pidsBefore = (await running()).map((w) => w.pid);
+  let stop = false;
+  let ok = 0;
+  const failures: string[] = [];
+  const load = Array.from({ length: 4 }, async () => {
+    while (!stop) {
+      try {
+        await dips.call('ecard', CARD);
+        ok++;
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const r = await ctl('reload');
+  await new Promise((r2) => setTimeout(r2, 300));
+  stop = true;
+  await Promise.all(load);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /n1: reloaded 2 workers one by one/);
+  assert.equal(failures, [], 'zero failed calls');
+  assert.ok(ok > 50, `${ok} calls went through during the reload`);
+  const pidsAfter = (await running()).map((w) => w.pid);
+  assert.is(pidsAfter.length, 2);
+  assert.ok(pidsAfter.every((p) => !pidsBefore.includes(p)), 'all new processes');
+});
+
+test('kill -9 a worker: the agent brings it back and status shows the restart', async () => {
+  const [victim] = await running();
+  process.kill(victim.pid, 'SIGKILL');
+  await waitFor(async () => {
+    const rows = await running();
+    return rows.length === 2 && rows.some((w) => w.restarts === 1);
+  }, 10_000, 'the worker to be restarted');
+});
+
+test('metrics endpoint answers with job counters that move', async () => {
+  const read = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return Number(/dips_worker_jobs_total\{function="ecard",outcome="ok"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+  const before = await read();
+  for (let i = 0; i < 5; i++) await dips.call('ecard', CARD);
+  assert.is(await read(), before + 5);
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  assert.match(text, /dips_agent_worker_restarts_total\{role="agent"\} 1/);
+  assert.match(text, /dips_worker_job_duration_seconds_bucket/);
+});
+
+test('drain, stop and start; a targeted node that does not answer exits 69', async () => {
+  const drain = await ctl('drain');
+  assert.is(drain.code, 0, drain.err);
+  assert.match(drain.out, /n1: drained/);
+  assert.is((await ctl('resume')).code, 0);
+  assert.is((await ctl('stop')).code, 0);
+  assert.is((await running()).length, 0);
+  assert.is((await ctl('start')).code, 0);
+  assert.is((await running()).length, 2);
+  const missing = await ctl('status', '--node', 'no-such-node');
+  assert.is(missing.code, 69);
+  assert.match(missing.err, /node no-such-node did not answer/);
+  const help = await ctl('--help');
+  assert.is(help.code, 0);
+  assert.match(help.out, /reload/);
+});
+
+test.run();
