@@ -28,6 +28,7 @@ export interface Scenario {
 
 const CARD = { pSN: '1234567890', pData: Array.from({ length: 80 }, (_, i) => String((i * 37) % 100).padStart(2, '0')).join(', ') };
 const WORKERS = 2;
+const IGNORE_PROGRESS = { data() {}, warning() {}, status() {} };
 
 /** A DIPS mesh on free ports: cluster, `workers` worker processes, one gateway. */
 async function startMesh(workers: number, env: Record<string, string> = {}) {
@@ -94,7 +95,7 @@ export const scenarios: Record<string, Scenario> = {
         drawCard(layout, CARD.pSN, values);
         draw.push(performance.now() - t);
         t = performance.now();
-        await ecard.run({ fn: 'ecard', id: '', params: CARD, body: new Uint8Array(), encoding: 'msgpack', deadline: Date.now() + 10_000, signal: new AbortController().signal });
+        await ecard.run({ fn: 'ecard', id: '', params: CARD, body: new Uint8Array(), encoding: 'msgpack', deadline: Date.now() + 10_000, signal: new AbortController().signal, progress: IGNORE_PROGRESS });
         full.push(performance.now() - t);
       }
       const seconds = full.reduce((a, b) => a + b, 0) / 1000;

@@ -12,9 +12,11 @@ import { decodeBody, encodeBody, encodingForContentType, type StructuredEncoding
 import { loadConfig, type DipsConfig } from '../shared/config.js';
 import { Header } from '../shared/headers.js';
 import { connectNats, type NatsConnection } from '../shared/nats.js';
+import { toJobEvent, type JobEvent } from '../shared/events.js';
 import { CallError, Requester } from '../shared/requester.js';
 
 export { CallError };
+export type { JobEvent };
 
 export interface DipsClientOptions {
   /** NATS servers; default: the configuration's nats.servers. */
@@ -35,7 +37,11 @@ export interface CallOptions {
   jobId?: string;
   /** Send again after a possible loss (default true: every image function is idempotent). */
   idempotent?: boolean;
+  /** Data, warnings and status the worker streams before the result, in order. */
+  onEvent?: (event: JobEvent) => void;
 }
+
+export type StreamItem = JobEvent | { kind: 'result'; reply: Reply };
 
 /** A reply: image bytes with their media type, or a decoded structured value. */
 export interface Reply {
@@ -77,8 +83,51 @@ export class DipsClient {
       headers,
       idempotent: options.idempotent ?? true,
       retries: this.config.gateway.retries,
+      onEvent: options.onEvent
+        ? (m) => {
+            const event = toJobEvent(m);
+            if (event) options.onEvent!(event);
+          }
+        : undefined,
     });
     return toReply(msg);
+  }
+
+  /**
+   * The job's streamed events, then its result, as an async iterator:
+   *   for await (const item of dips.stream('resize_legacy', params)) { … item.kind … }
+   * A failed call throws from the loop.
+   */
+  async *stream(fn: string, input: Record<string, unknown> | Uint8Array, options: CallOptions = {}): AsyncGenerator<StreamItem> {
+    const queue: StreamItem[] = [];
+    let wake: (() => void) | undefined;
+    let failure: unknown;
+    let finished = false;
+    const push = (item: StreamItem) => {
+      queue.push(item);
+      wake?.();
+    };
+    this.callForReply(fn, input, { ...options, onEvent: push }).then(
+      (reply) => {
+        push({ kind: 'result', reply });
+        finished = true;
+        wake?.();
+      },
+      (err) => {
+        failure = err;
+        finished = true;
+        wake?.();
+      },
+    );
+    for (;;) {
+      while (queue.length) yield queue.shift()!;
+      if (finished) {
+        if (failure) throw failure;
+        return;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
   }
 
   /** The underlying connection (for tools that need raw NATS). */

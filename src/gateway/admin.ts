@@ -14,6 +14,8 @@ export interface AdminContext {
   /** One line per client connection: "fd ip client-id :" plus legacy functions. */
   connections(): string[];
   logLevel: string;
+  /** This gateway's id: its own Gearman workers are listed as connections, not again from discovery. */
+  gatewayId: string;
 }
 
 const OK = 'OK\r\n';
@@ -34,13 +36,17 @@ export async function runAdminCommand(line: string, ctx: AdminContext): Promise<
       const lines = [...ctx.connections()];
       const byWorker = new Map<string, { host: string; fns: string[] }>();
       for (const w of await ctx.discovery.list()) {
+        if (w.gateway === ctx.gatewayId) continue;
         const key = `${w.host}:${w.pid}`;
         const entry = byWorker.get(key) ?? { host: w.host, fns: [] };
         entry.fns.push(w.fn);
         byWorker.set(key, entry);
       }
       // Mesh workers have no socket here: "-" stands for the fd, the pid names them.
-      for (const [key, w] of byWorker) lines.push(`- ${w.host} nats-worker-${key.split(':')[1]} : ${w.fns.sort().join(' ')}`);
+      for (const [key, w] of byWorker) {
+        const pid = key.split(':').pop()!;
+        lines.push(`- ${w.host} ${pid.startsWith('gearman-') ? pid : `nats-worker-${pid}`} : ${w.fns.sort().join(' ')}`);
+      }
       return lines.map((l) => `${l}\n`).join('') + '.\n';
     }
     case 'version':

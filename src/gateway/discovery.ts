@@ -11,6 +11,8 @@ export interface MeshWorker {
   fn: string;
   host: string;
   pid: string;
+  /** Set for Gearman workers connected to a gateway: that gateway's id. */
+  gateway?: string;
 }
 
 export class Discovery {
@@ -46,7 +48,7 @@ export class Discovery {
       for await (const msg of replies) {
         const info = msg.json<{ id: string; metadata?: Record<string, string>; endpoints?: Array<{ name: string }> }>();
         for (const endpoint of info.endpoints ?? []) {
-          found.push({ id: info.id, fn: endpoint.name, host: info.metadata?.host ?? '?', pid: info.metadata?.pid ?? '?' });
+          found.push({ id: info.id, fn: endpoint.name, host: info.metadata?.host ?? '?', pid: info.metadata?.pid ?? '?', gateway: info.metadata?.gateway });
         }
       }
     } catch {

@@ -4,12 +4,13 @@
  * Jobs live only as long as someone can still learn their result.
  */
 import os from 'node:os';
-import { headers as natsHeaders } from 'nats';
+import { headers as natsHeaders, type Msg } from 'nats';
 import { sniffEncoding } from '../shared/codec/index.js';
 import { ErrorCode, errorMessage } from '../shared/errors.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
-import { CallError, EVENT_HEADER, type Requester } from '../shared/requester.js';
+import { toJobEvent } from '../shared/events.js';
+import { CallError, type Requester } from '../shared/requester.js';
 import { isValidFunctionName } from '../shared/subjects.js';
 import { PacketType } from './protocol/constants.js';
 import type { Arg } from './protocol/encoder.js';
@@ -161,12 +162,13 @@ export class Jobs {
       const headers = natsHeaders();
       headers.set(Header.encoding, sniffEncoding(job.data));
       headers.set(Header.jobId, job.handle);
+      if (job.unique) headers.set(Header.unique, job.unique);
       const reply = await this.requester.call(job.fn, job.data, {
         timeoutMs: this.options.timeoutMs,
         headers,
         retries: this.options.retries,
         idempotent: true,
-        onEvent: (msg) => this.relayEvent(job, msg.headers?.get(EVENT_HEADER) ?? '', msg.data),
+        onEvent: (msg) => this.relayEvent(job, msg),
       });
       this.count(job, true);
       this.finish(job, (l) => l.send(PacketType.WORK_COMPLETE, [job.handle, reply.data]));
@@ -175,23 +177,26 @@ export class Jobs {
       const message = errorMessage(err);
       if (!(err instanceof CallError)) this.options.log.error({ err, handle: job.handle, fn: job.fn }, 'job failed in the gateway');
       else this.options.log.debug({ handle: job.handle, fn: job.fn, message }, 'job failed');
+      // a plain failure (a Gearman worker's WORK_FAIL) has no message to raise as an exception
+      const plain = err instanceof CallError && err.code === ErrorCode.workFail;
       this.finish(job, (l) => {
-        if (l.exceptions) l.send(PacketType.WORK_EXCEPTION, [job.handle, message]);
+        if (l.exceptions && !plain) l.send(PacketType.WORK_EXCEPTION, [job.handle, message]);
         l.send(PacketType.WORK_FAIL, [job.handle]);
       });
     }
   }
 
   /** Streamed progress from a worker: data, warnings and status reach every listener in order. */
-  private relayEvent(job: Job, kind: string, data: Uint8Array): void {
-    if (kind === 'status') {
-      const [numerator, denominator] = Buffer.from(data).toString('latin1').split('/');
-      job.numerator = Number(numerator) || 0;
-      job.denominator = Number(denominator) || 0;
+  private relayEvent(job: Job, msg: Msg): void {
+    const event = toJobEvent(msg);
+    if (!event) return;
+    if (event.kind === 'status') {
+      job.numerator = event.numerator ?? 0;
+      job.denominator = event.denominator ?? 0;
       for (const l of job.listeners) l.send(PacketType.WORK_STATUS, [job.handle, String(job.numerator), String(job.denominator)]);
-    } else if (kind === 'data' || kind === 'warning') {
-      const type = kind === 'data' ? PacketType.WORK_DATA : PacketType.WORK_WARNING;
-      for (const l of job.listeners) l.send(type, [job.handle, data]);
+    } else {
+      const type = event.kind === 'data' ? PacketType.WORK_DATA : PacketType.WORK_WARNING;
+      for (const l of job.listeners) l.send(type, [job.handle, event.data]);
     }
   }
 

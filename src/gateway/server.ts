@@ -15,6 +15,8 @@ import { Connection } from './connection.js';
 import { Discovery } from './discovery.js';
 import { handleClientPacket } from './handlers/client.js';
 import { Jobs } from './jobs.js';
+import { LegacyBridge } from './legacy.js';
+import { version } from '../shared/process.js';
 import { ErrorName, PACKET_NAMES } from './protocol/constants.js';
 
 export class Gateway {
@@ -23,9 +25,11 @@ export class Gateway {
   readonly jobs: Jobs;
   private readonly discovery: Discovery;
   private readonly requester: Requester;
+  private readonly legacy: LegacyBridge;
 
   constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger, registry?: Registry) {
     this.requester = new Requester(nc);
+    this.legacy = new LegacyBridge(nc, version, log);
     this.discovery = new Discovery(nc);
     this.jobs = new Jobs(this.requester, {
       metrics: registry ? gatewayMetrics(registry, { connections: () => this.connections.size, jobs: () => this.jobs.size }) : undefined,
@@ -39,7 +43,8 @@ export class Gateway {
     const limits = { maxPacketBytes, idleTimeoutMs: config.gateway.idleTimeoutMs, highWaterBytes: 4 * maxPacketBytes };
     const handlers = {
       packet: (conn: Connection, packet: import('./protocol/parser.js').Packet) => {
-        const handled = handleClientPacket({ jobs: this.jobs, maxJobsPerConnection: config.gateway.maxJobsPerConnection }, conn, packet);
+        const handled =
+          handleClientPacket({ jobs: this.jobs, maxJobsPerConnection: config.gateway.maxJobsPerConnection }, conn, packet) || this.legacy.handle(conn, packet);
         if (!handled) {
           const name = PACKET_NAMES[packet.type];
           conn.sendError(ErrorName.invalidCommand, name ? `Command not expected: ${name}` : `Invalid command ${packet.type}`);
@@ -50,11 +55,13 @@ export class Gateway {
           jobs: this.jobs,
           discovery: this.discovery,
           logLevel: config.log.level,
-          connections: () => [...this.connections].map((c) => `${c.fd} ${c.remote} ${c.clientId} :`),
+          connections: () => [...this.connections].map((c) => `${c.fd} ${c.remote} ${c.clientId} :${this.legacy.abilities(c).map((fn) => ` ${fn}`).join('')}`),
+          gatewayId: this.legacy.id,
         }),
       closed: (conn: Connection) => {
         this.connections.delete(conn);
         this.jobs.detach(conn);
+        void this.legacy.disconnected(conn);
       },
     };
     this.server = net.createServer((socket) => {

@@ -14,6 +14,14 @@ export interface Job {
   deadline: number;
   /** Aborted when the deadline passes or the worker is stopping hard. */
   signal: AbortSignal;
+  /** Stream to the caller before the result (Gearman callers get WORK_DATA / WORK_WARNING / WORK_STATUS). */
+  progress: JobProgress;
+}
+
+export interface JobProgress {
+  data(bytes: Uint8Array | string): void;
+  warning(bytes: Uint8Array | string): void;
+  status(numerator: number, denominator: number): void;
 }
 
 export type Result =

@@ -13,7 +13,8 @@ import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { functionSubject, SERVICE_NAME } from '../shared/subjects.js';
 import { Admission } from './admission.js';
-import type { FunctionDef, Job, Result } from './job.js';
+import { eventHeaders, statusPayload, type JobEventKind } from '../shared/events.js';
+import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
 
 export interface WorkerOptions {
@@ -147,6 +148,7 @@ export class Worker {
         encoding,
         deadline,
         signal: controller.signal,
+        progress: progressFor(msg),
       };
       const result = await def.run(job);
       if (Date.now() < deadline) this.reply(msg, result, encoding);
@@ -235,4 +237,15 @@ export function describeValue(value: unknown): string {
   if (value instanceof Uint8Array) return `${value.length} bytes`;
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
   return `${typeof value} ${String(value)}`;
+}
+
+function progressFor(msg: ServiceMsg): JobProgress {
+  const send = (kind: JobEventKind, data: Uint8Array | string) => {
+    msg.respond(typeof data === 'string' ? Buffer.from(data) : data, { headers: eventHeaders(kind) });
+  };
+  return {
+    data: (bytes) => send('data', bytes),
+    warning: (bytes) => send('warning', bytes),
+    status: (numerator, denominator) => send('status', statusPayload(numerator, denominator)),
+  };
 }

@@ -12,6 +12,8 @@ export const ErrorCode = {
   internal: 500,
   busy: 503,
   noWorker: 503,
+  /** The function failed without a message (a Gearman worker's WORK_FAIL): callers get a plain failure. */
+  workFail: 520,
 } as const;
 
 export class DipsError extends Error {

@@ -8,6 +8,8 @@ export const Header = {
   deadline: 'Dips-Deadline',
   /** JSON map of parameters when the body is a raw image (Dips-Encoding: raw). */
   params: 'Dips-Params',
+  /** The Gearman caller's unique id, for workers that want it (JOB_ASSIGN_UNIQ). */
+  unique: 'Dips-Unique',
   /** Correlates one job across gateway, worker and logs. */
   jobId: 'Dips-Job-Id',
   /** Set by the service API on error replies. */

@@ -11,6 +11,7 @@
  */
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { ErrorCode } from './errors.js';
+import { EVENT_HEADER } from './events.js';
 import { Header } from './headers.js';
 import { functionSubject } from './subjects.js';
 
@@ -48,8 +49,6 @@ interface Pending {
 }
 
 const BUSY_BACKOFF_MS = 20;
-/** Header a worker sets on intermediate (streamed) messages; absent on the final reply. */
-export const EVENT_HEADER = 'Dips-Event';
 
 export class Requester {
   private readonly inbox = createInbox();
