@@ -6,7 +6,9 @@ import { freePort } from '../src/control/nats-node.js';
 import { startLocalCluster, startLocalProcess, type LocalProcess } from '../src/control/local.js';
 import { drawCard, layoutFor } from '../src/services/functions/ecard/card.js';
 import { ecard } from '../src/services/functions/ecard/index.js';
-import { phpCallers, startGearmand, startPhpWorkers, stopAll } from './peers.js';
+import sharp from 'sharp';
+import { phpCallers, phpHas, startGearmand, startPhpWorkers, stopAll } from './peers.js';
+import { benchPhoto } from './photo.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface Row extends Summary {
@@ -49,6 +51,7 @@ async function startMesh(workers: number, env: Record<string, string> = {}) {
 }
 
 async function startAnchor(workers: number) {
+  // (one PHP worker process serves every anchor function, like the seed's workers)
   const port = await freePort();
   const gearmand = await startGearmand(port);
   const phpWorkers = startPhpWorkers(port, workers);
@@ -155,5 +158,130 @@ export const scenarios: Record<string, Scenario> = {
       }
       return rows;
     },
+  },
+};
+
+/** Parameters for the same job done by DIPS and by PHP Imagick (bench/anchors/worker.php). */
+const IMAGE_JOBS: Record<string, Record<string, unknown>> = {
+  thumbnail: { width: 200 },
+  resize: { width: 800, height: 600, fit: 'cover' },
+  crop: { left: 500, top: 500, width: 1000, height: 1000 },
+  rotate: { angle: 90 },
+  blur: { sigma: 2 },
+  grayscale: {},
+  watermark: { text: 'DIPS', size: 48 },
+  convert: { format: 'webp' },
+};
+
+scenarios.thumbnail = {
+  title: 'thumbnail of the 2725 x 2225 JPEG to 200 px: PHP Imagick behind gearmand vs DIPS vs sharp in-process',
+  async run(ctx) {
+    if (!phpHas('imagick')) {
+      ctx.progress('php8.2-imagick missing (apt-get install php8.2-imagick): no Imagick anchor');
+    }
+    const photo = await benchPhoto();
+    const params = { image: photo.bytes, width: 200 };
+    const payload = phpSerialize(params);
+    const calls = Math.round(60 * ctx.scale);
+    const rows: Row[] = [];
+    const inProcess: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) {
+      const t = performance.now();
+      await sharp(photo.bytes, { autoOrient: true }).resize({ width: 200, fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer();
+      inProcess.push(performance.now() - t);
+    }
+    rows.push(row('thumbnail', 'sharp in-process', 1, { latencies: inProcess, failed: 0, seconds: (performance.now() - t0) / 1000 }, photo.source));
+    const anchor = await startAnchor(WORKERS);
+    const mesh = await startMesh(WORKERS);
+    try {
+      for (const c of [1, 2]) {
+        if (phpHas('imagick')) {
+          ctx.progress(`PHP Imagick behind gearmand, ${c} callers`);
+          rows.push(row('thumbnail', 'gearmand + PHP Imagick', c, await phpCallers(anchor.port, 'thumbnail', payload, c, Math.ceil(calls / c))));
+        }
+        ctx.progress(`DIPS via gateway, ${c} callers`);
+        rows.push(row('thumbnail', 'DIPS via gateway', c, await phpCallers(mesh.port, 'thumbnail', payload, c, Math.ceil(calls / c))));
+        ctx.progress(`DIPS native, ${c} callers`);
+        rows.push(row('thumbnail', 'DIPS native client', c, await nativeCalls(mesh.client, 'thumbnail', params, c, Math.ceil(calls / c))));
+      }
+    } finally {
+      await mesh.stop();
+      await anchor.stop();
+    }
+    return rows;
+  },
+};
+
+scenarios.functions = {
+  title: 'each image function on the 2725 x 2225 JPEG, one PHP caller: PHP Imagick behind gearmand vs DIPS via the gateway',
+  async run(ctx) {
+    const photo = await benchPhoto();
+    const calls = Math.max(3, Math.round(15 * ctx.scale));
+    const rows: Row[] = [];
+    const anchor = await startAnchor(WORKERS);
+    const mesh = await startMesh(WORKERS);
+    try {
+      for (const [fn, params] of Object.entries(IMAGE_JOBS)) {
+        const payload = phpSerialize({ image: photo.bytes, ...params });
+        if (phpHas('imagick')) {
+          ctx.progress(`${fn}: PHP Imagick`);
+          rows.push(row(`fn ${fn}`, 'gearmand + PHP Imagick', 1, await phpCallers(anchor.port, fn, payload, 1, calls)));
+        }
+        ctx.progress(`${fn}: DIPS`);
+        rows.push(row(`fn ${fn}`, 'DIPS via gateway', 1, await phpCallers(mesh.port, fn, payload, 1, calls)));
+      }
+    } finally {
+      await mesh.stop();
+      await anchor.stop();
+    }
+    return rows;
+  },
+};
+
+scenarios.scaling = {
+  title: 'ecard throughput with 1, 2 and 4 worker processes (16 native callers)',
+  async run(ctx) {
+    const rows: Row[] = [];
+    const calls = Math.round(1600 * ctx.scale);
+    for (const workers of [1, 2, 4]) {
+      const mesh = await startMesh(workers);
+      try {
+        ctx.progress(`${workers} workers`);
+        rows.push(row('scaling ecard', `DIPS ${workers} workers`, 16, await nativeCalls(mesh.client, 'ecard', CARD, 16, Math.ceil(calls / 16))));
+      } finally {
+        await mesh.stop();
+      }
+    }
+    return rows;
+  },
+};
+
+scenarios.mixed = {
+  title: 'small jobs (ecard) among big ones (thumbnails of the 2725 x 2225 JPEG), 4 workers: small-job latency',
+  async run(ctx) {
+    const photo = await benchPhoto();
+    const big = phpSerialize({ image: photo.bytes, width: 200 });
+    const small = phpSerialize(CARD);
+    const rows: Row[] = [];
+    const cards = Math.round(200 * ctx.scale);
+    const thumbs = Math.round(30 * ctx.scale);
+    const systems: Array<[string, () => Promise<{ port: number; stop(): Promise<unknown> }>]> = [['DIPS via gateway', () => startMesh(4)]];
+    if (phpHas('imagick')) systems.unshift(['gearmand + PHP', () => startAnchor(4)]);
+    for (const [name, start] of systems) {
+      const sys = await start();
+      try {
+        ctx.progress(`${name}: 3 thumbnail callers + 1 ecard caller`);
+        const [cardRun, ...thumbRuns] = await Promise.all([
+          phpCallers(sys.port, 'ecard', small, 1, cards),
+          ...[0, 1, 2].map(() => phpCallers(sys.port, 'thumbnail', big, 1, thumbs)),
+        ]);
+        rows.push(row('mixed: ecard', name, 1, cardRun, 'small jobs under load'));
+        rows.push(row('mixed: thumbnail', name, 3, { latencies: thumbRuns.flatMap((r) => r.latencies), failed: thumbRuns.reduce((n, r) => n + r.failed, 0), seconds: Math.max(...thumbRuns.map((r) => r.seconds)) }));
+      } finally {
+        await sys.stop();
+      }
+    }
+    return rows;
   },
 };

@@ -34,14 +34,45 @@ function ecard_gd(GearmanJob $job) {
     return ob_get_clean();
 }
 
-function thumbnail_imagick(GearmanJob $job) {
+// Image jobs with Imagick: the same parameters the DIPS functions take.
+function imagick_job(GearmanJob $job) {
     $data = unserialize($job->workload());
     $im = new Imagick();
     $im->readImageBlob($data['image']);
     $im->autoOrient();
-    $im->thumbnailImage((int)$data['width'], (int)($data['height'] ?? 0), true);
+    switch ($job->functionName()) {
+        case 'thumbnail':
+            $im->thumbnailImage((int)$data['width'], 0);
+            break;
+        case 'resize':
+            $im->cropThumbnailImage((int)$data['width'], (int)$data['height']);
+            break;
+        case 'crop':
+            $im->cropImage((int)$data['width'], (int)$data['height'], (int)$data['left'], (int)$data['top']);
+            $im->setImagePage(0, 0, 0, 0);
+            break;
+        case 'rotate':
+            $im->rotateImage(new ImagickPixel('black'), (float)$data['angle']);
+            break;
+        case 'blur':
+            $im->gaussianBlurImage(0, (float)$data['sigma']);
+            break;
+        case 'grayscale':
+            $im->transformImageColorspace(Imagick::COLORSPACE_GRAY);
+            break;
+        case 'watermark':
+            $draw = new ImagickDraw();
+            $draw->setFont($GLOBALS['fontFile']);
+            $draw->setFontSize((int)$data['size']);
+            $draw->setFillColor(new ImagickPixel('rgba(255,255,255,0.5)'));
+            $draw->setGravity(Imagick::GRAVITY_SOUTHEAST);
+            $im->annotateImage($draw, 16, 16, 0, $data['text']);
+            break;
+        case 'convert':
+            break;
+    }
     $im->stripImage();
-    $im->setImageFormat('jpeg');
+    $im->setImageFormat($data['format'] ?? 'jpeg');
     $im->setImageCompressionQuality(80);
     return $im->getImageBlob();
 }
@@ -50,5 +81,7 @@ $worker = new GearmanWorker();
 $worker->addServer('127.0.0.1', (int)$port);
 $worker->addFunction('echo', function (GearmanJob $job) { return $job->workload(); });
 $worker->addFunction('ecard', 'ecard_gd');
-if (extension_loaded('imagick')) $worker->addFunction('thumbnail', 'thumbnail_imagick');
+if (extension_loaded('imagick')) {
+    foreach (['thumbnail', 'resize', 'crop', 'rotate', 'blur', 'grayscale', 'watermark', 'convert'] as $fn) $worker->addFunction($fn, 'imagick_job');
+}
 while ($worker->work());

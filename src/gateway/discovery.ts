@@ -13,6 +13,7 @@ export interface MeshWorker {
   pid: string;
   /** Set for Gearman workers connected to a gateway: that gateway's id. */
   gateway?: string;
+  idempotent: boolean;
 }
 
 export class Discovery {
@@ -26,6 +27,16 @@ export class Discovery {
   async list(): Promise<MeshWorker[]> {
     if (Date.now() - this.refreshedAt > this.maxAgeMs) await this.refresh();
     return this.workers;
+  }
+
+  /**
+   * Whether a lost request for `fn` may be sent again: false only when a worker
+   * declared the function non-idempotent. Answers from the cache, never waits
+   * (it is on every job's path); a stale cache is refreshed in the background.
+   */
+  isIdempotent(fn: string): boolean {
+    if (Date.now() - this.refreshedAt > this.maxAgeMs * 5) void this.refresh();
+    return !this.workers.some((w) => w.fn === fn && !w.idempotent);
   }
 
   async countByFunction(): Promise<Map<string, number>> {
@@ -48,7 +59,10 @@ export class Discovery {
       for await (const msg of replies) {
         const info = msg.json<{ id: string; metadata?: Record<string, string>; endpoints?: Array<{ name: string }> }>();
         for (const endpoint of info.endpoints ?? []) {
-          found.push({ id: info.id, fn: endpoint.name, host: info.metadata?.host ?? '?', pid: info.metadata?.pid ?? '?', gateway: info.metadata?.gateway });
+          found.push({
+            id: info.id, fn: endpoint.name, host: info.metadata?.host ?? '?', pid: info.metadata?.pid ?? '?',
+            gateway: info.metadata?.gateway, idempotent: info.metadata?.idempotent !== 'false',
+          });
         }
       }
     } catch {

@@ -50,6 +50,8 @@ export interface JobsMetrics {
 
 export interface JobsOptions {
   metrics?: JobsMetrics;
+  /** May a lost request for this function be sent again? (From service discovery.) */
+  isIdempotent?: (fn: string) => boolean;
   timeoutMs: number;
   retries: number;
   maxBackgroundJobs: number;
@@ -167,7 +169,7 @@ export class Jobs {
         timeoutMs: this.options.timeoutMs,
         headers,
         retries: this.options.retries,
-        idempotent: true,
+        idempotent: this.options.isIdempotent?.(job.fn) ?? true,
         onEvent: (msg) => this.relayEvent(job, msg),
       });
       this.count(job, true);

@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { headers as natsHeaders, type NatsConnection, type Service, type ServiceMsg } from 'nats';
 import { ErrorCode } from '../shared/errors.js';
-import { eventHeaders, statusPayload } from '../shared/events.js';
+import { eventHeaders, HEARTBEAT_MS, statusPayload, WORKING } from '../shared/events.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { functionSubject, isValidFunctionName, SERVICE_NAME } from '../shared/subjects.js';
@@ -46,7 +46,15 @@ export class LegacyBridge {
   private counter = 0;
   readonly id = `${os.hostname()}:${process.pid}`;
 
-  constructor(private readonly nc: NatsConnection, private readonly version: string, private readonly log: Logger) {}
+  constructor(private readonly nc: NatsConnection, private readonly version: string, private readonly log: Logger) {
+    // jobs waiting for, or held by, a Gearman worker are alive: tell their callers
+    setInterval(() => this.heartbeat(), HEARTBEAT_MS).unref();
+  }
+
+  private heartbeat(): void {
+    const alive = [...[...this.queues.values()].flat(), ...this.running.values()];
+    for (const job of alive) job.msg.respond(new Uint8Array(0), { headers: eventHeaders(WORKING) });
+  }
 
   /** Functions a connection has registered (for the admin `workers` listing). */
   abilities(conn: Connection): string[] {

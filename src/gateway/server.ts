@@ -32,6 +32,7 @@ export class Gateway {
     this.legacy = new LegacyBridge(nc, version, log);
     this.discovery = new Discovery(nc);
     this.jobs = new Jobs(this.requester, {
+      isIdempotent: (fn) => this.discovery.isIdempotent(fn),
       metrics: registry ? gatewayMetrics(registry, { connections: () => this.connections.size, jobs: () => this.jobs.size }) : undefined,
       timeoutMs: config.nats.requestTimeoutMs,
       retries: config.gateway.retries,

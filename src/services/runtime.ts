@@ -13,7 +13,7 @@ import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { functionSubject, SERVICE_NAME } from '../shared/subjects.js';
 import { Admission } from './admission.js';
-import { eventHeaders, statusPayload, type JobEventKind } from '../shared/events.js';
+import { eventHeaders, startHeartbeat, statusPayload, WORKING, type JobEventKind } from '../shared/events.js';
 import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -35,6 +35,7 @@ export interface FunctionStats {
 }
 
 const LATENCY_SAMPLES = 512;
+const EMPTY = new Uint8Array(0);
 
 export class Worker {
   private readonly services = new Map<string, Service>();
@@ -117,9 +118,12 @@ export class Worker {
   }
 
   private admit(def: FunctionDef, msg: ServiceMsg): void {
-    const accepted = this.admission.tryRun(() => this.handle(def, msg));
+    // from now until the answer, the caller hears that the job is alive (waiting or running)
+    const stopHeartbeat = startHeartbeat(() => msg.respond(EMPTY, { headers: eventHeaders(WORKING) }));
+    const accepted = this.admission.tryRun(() => this.handle(def, msg).finally(stopHeartbeat));
     this.updateGauges();
     if (!accepted) {
+      stopHeartbeat();
       msg.respondError(ErrorCode.busy, `${def.name}: busy: ${this.options.concurrency} jobs running and ${this.options.maxQueued} waiting on worker ${process.pid}`);
     }
   }

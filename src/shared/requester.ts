@@ -11,7 +11,7 @@
  */
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { ErrorCode } from './errors.js';
-import { EVENT_HEADER } from './events.js';
+import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './events.js';
 import { Header } from './headers.js';
 import { functionSubject } from './subjects.js';
 
@@ -42,6 +42,10 @@ interface Pending {
   idempotent: boolean;
   /** Connection generation (count of reconnects) when last sent. */
   sentIn: number;
+  /** When we last sent it or heard anything about it (events, `working`). */
+  lastHeard: number;
+  /** Anything heard since the last send (an answer is on its way). */
+  acknowledged: boolean;
   resolve(msg: Msg): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
@@ -57,9 +61,29 @@ export class Requester {
   private generation = 0;
   private nextToken = 0;
 
-  constructor(private readonly nc: NatsConnection) {
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(private readonly nc: NatsConnection, private readonly maxPending = 100_000) {
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => !err && this.onReply(msg) });
     void this.watchReconnects();
+    this.watchdog = setInterval(() => this.checkLiveness(), 250);
+    this.watchdog.unref();
+  }
+
+  /**
+   * A request nobody acknowledged, or whose worker went silent, was lost (with
+   * a NATS node, or with a killed worker): send it again while retries last.
+   */
+  private checkLiveness(): void {
+    const now = Date.now();
+    for (const [token, p] of this.pending) {
+      const silence = now - p.lastHeard;
+      if (silence < (p.acknowledged ? LIVENESS_TIMEOUT_MS : ACK_TIMEOUT_MS)) continue;
+      if (p.idempotent && p.retriesLeft > 0) {
+        p.retriesLeft--;
+        this.send(token, p);
+      } else p.lastHeard = now; // nothing more to do: the overall timeout decides
+    }
   }
 
   get outstanding(): number {
@@ -68,6 +92,9 @@ export class Requester {
 
   /** Call a function; resolves with the final reply message, rejects with CallError. */
   call(fn: string, data: Uint8Array, options: RequestOptions): Promise<Msg> {
+    if (this.pending.size >= this.maxPending) {
+      return Promise.reject(new CallError(ErrorCode.busy, `${fn}: busy: ${this.pending.size} calls already waiting in this client`));
+    }
     return new Promise<Msg>((resolve, reject) => {
       const token = String(this.nextToken++);
       const headers = options.headers ?? natsHeaders();
@@ -80,6 +107,8 @@ export class Requester {
         retriesLeft: options.retries ?? 2,
         idempotent: options.idempotent ?? true,
         sentIn: this.generation,
+        lastHeard: Date.now(),
+        acknowledged: false,
         resolve,
         reject,
         onEvent: options.onEvent,
@@ -93,11 +122,14 @@ export class Requester {
   /** Fail every outstanding call (the caller is shutting down). */
   close(reason = 'client closed'): void {
     for (const token of [...this.pending.keys()]) this.fail(token, new CallError(ErrorCode.busy, reason));
+    clearInterval(this.watchdog);
     if (!this.sub.isClosed()) this.sub.unsubscribe();
   }
 
   private send(token: string, p: Pending): void {
     p.sentIn = this.generation;
+    p.lastHeard = Date.now();
+    p.acknowledged = false;
     try {
       this.nc.publish(p.subject, p.data, { reply: `${this.inbox}.${token}`, headers: p.headers });
     } catch (err) {
@@ -110,8 +142,11 @@ export class Requester {
     const p = this.pending.get(token);
     if (!p) return; // a late duplicate after a retry, or a reply to a call that timed out
     const h = msg.headers;
-    if (h?.get(EVENT_HEADER)) {
-      p.onEvent?.(msg);
+    p.lastHeard = Date.now();
+    p.acknowledged = true;
+    const event = h?.get(EVENT_HEADER);
+    if (event) {
+      if (event !== WORKING) p.onEvent?.(msg);
       return;
     }
     if (h && h.status === '503' && msg.data.length === 0 && !h.get(Header.serviceError)) {
