@@ -46,6 +46,8 @@ interface Pending {
   lastHeard: number;
   /** Anything heard since the last send (an answer is on its way). */
   acknowledged: boolean;
+  /** When the server first said nobody serves the function. */
+  noWorkerSince?: number;
   resolve(msg: Msg): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
@@ -53,6 +55,8 @@ interface Pending {
 }
 
 const BUSY_BACKOFF_MS = 20;
+/** How long "no worker" is double-checked before the caller hears it (workers fail over between NATS nodes within this). */
+export const NO_WORKER_GRACE_MS = 600;
 
 export class Requester {
   private readonly inbox = createInbox();
@@ -150,7 +154,14 @@ export class Requester {
       return;
     }
     if (h && h.status === '503' && msg.data.length === 0 && !h.get(Header.serviceError)) {
-      // The server says no subscriber exists: nothing can run it, say so now.
+      // The server says no subscriber exists. Workers of a NATS node that just died are
+      // reconnecting to the other one for a moment, so look again briefly before saying so.
+      p.noWorkerSince ??= Date.now();
+      const waited = Date.now() - p.noWorkerSince;
+      if (waited < NO_WORKER_GRACE_MS) {
+        setTimeout(() => this.pending.has(token) && this.send(token, p), Math.min(200, 50 * 2 ** Math.floor(waited / 100)));
+        return;
+      }
       this.fail(token, new CallError(ErrorCode.noWorker, `no worker for ${p.fn}`));
       return;
     }

@@ -1,0 +1,170 @@
+/**
+ * Faults under load on a real cluster: each NATS node killed (-9) and
+ * restarted in turn, workers killed mid-job, deadlines and overload. Callers
+ * (native and PHP through both gateways) must see zero failures.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { connect } from 'nats';
+import { freePort } from '../src/control/nats-node.js';
+import { phpSerialize } from '../src/shared/codec/php.js';
+import { CallError, type DipsClient } from '../src/client/index.js';
+import { clientFor, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
+
+let cluster: Cluster;
+let workers: Proc[];
+let gateways: Proc[];
+let ports: number[];
+let dips: DipsClient;
+const CARD = { pSN: '7', pData: Array.from({ length: 80 }, (_, i) => i % 100) };
+
+test.before(async () => {
+  cluster = await startCluster();
+  workers = await Promise.all([0, 1, 2].map(() => startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'ecard,delay,echo' })));
+  ports = [await freePort(), await freePort()];
+  gateways = await Promise.all(ports.map((port) => startProcess('gateway', cluster, { DIPS_GATEWAY_PORT: String(port) })));
+  dips = clientFor(cluster, 30_000);
+});
+test.after(async () => {
+  await dips?.close();
+  await Promise.all([...(gateways ?? []), ...(workers ?? [])].map((p) => p.stop('SIGKILL')));
+  await cluster?.stop();
+});
+
+/** Continuous load until stopped: native ecard and delay callers, and a PHP caller per gateway. */
+function startLoad() {
+  let running = true;
+  const stats = { ok: 0, failed: [] as string[] };
+  const loop = (call: () => Promise<unknown>) =>
+    (async () => {
+      while (running) {
+        try {
+          await call();
+          stats.ok++;
+        } catch (err) {
+          stats.failed.push((err as Error).message);
+        }
+      }
+    })();
+  const native = [
+    ...Array.from({ length: 3 }, () => loop(() => dips.call('ecard', CARD))),
+    ...Array.from({ length: 3 }, () => loop(() => dips.call('delay', { ms: 150, value: 'v' }))),
+  ];
+  const stopFile = `/tmp/dips-faults-stop-${process.pid}`;
+  const php = ports.map((port) =>
+    new Promise<{ ok: number; failed: number; errors: string[] }>((resolve) => {
+      const child = spawn('php', ['-r', `
+        $c = new GearmanClient(); $c->addServer('127.0.0.1', ${port});
+        $payload = ${JSON.stringify(phpSerialize({ ms: 50, value: 'php' }).toString('latin1'))};
+        $ok = 0; $failed = 0; $errors = [];
+        while (!file_exists('${stopFile}')) {
+          $r = @$c->doNormal('delay', $payload);
+          if ($r === 's:3:"php";') $ok++; else { $failed++; $errors[] = $c->returnCode() . ' ' . $c->error(); }
+        }
+        echo json_encode(['ok' => $ok, 'failed' => $failed, 'errors' => array_slice($errors, 0, 5)]);`]);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('close', () => resolve(out ? JSON.parse(out) : { ok: 0, failed: 1, errors: ['php caller died'] }));
+    }),
+  );
+  return {
+    stats,
+    async stop() {
+      running = false;
+      await import('node:fs').then((fs) => fs.writeFileSync(stopFile, ''));
+      await Promise.all(native);
+      const phpStats = await Promise.all(php);
+      (await import('node:fs')).rmSync(stopFile, { force: true });
+      return { native: stats, php: phpStats };
+    },
+  };
+}
+
+async function servedPerWorker(): Promise<Map<string, number>> {
+  const nc = await connect({ servers: cluster.servers });
+  const inbox = `_INBOX.faults.${Date.now()}`;
+  const sub = nc.subscribe(inbox);
+  setTimeout(() => sub.unsubscribe(), 400);
+  nc.publish('$SRV.STATS.dips', undefined, { reply: inbox });
+  const counts = new Map<string, number>();
+  for await (const m of sub) {
+    const s = m.json<any>();
+    for (const e of s.endpoints) counts.set(s.metadata.pid, (counts.get(s.metadata.pid) ?? 0) + e.num_requests);
+  }
+  await nc.close();
+  return counts;
+}
+
+test('each NATS node killed -9 and restarted in turn under load: zero failed calls, load spreads again', async () => {
+  const load = startLoad();
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const node of [0, 1]) {
+    await cluster.nodes[node].stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 2500));
+    await cluster.restart(node);
+    await new Promise((r) => setTimeout(r, 2500));
+  }
+  const before = await servedPerWorker();
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = await servedPerWorker();
+  const result = await load.stop();
+  assert.equal(result.native.failed, [], 'native callers: zero failures');
+  for (const p of result.php) assert.is(p.failed, 0, `PHP caller: ${p.errors.join('; ')}`);
+  assert.ok(result.native.ok > 100, `${result.native.ok} native calls`);
+  assert.ok(result.php.every((p) => p.ok > 20), 'PHP callers kept going');
+  assert.is(after.size, 3, 'all three workers answer discovery');
+  for (const [pid, n] of after) assert.ok(n > (before.get(pid) ?? 0), `worker ${pid} takes jobs again after the restarts`);
+});
+
+test('workers killed -9 mid-job under load: zero failed calls', async () => {
+  const load = startLoad();
+  await new Promise((r) => setTimeout(r, 1000));
+  workers[0].child.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 1500));
+  workers[1].child.kill('SIGKILL');
+  workers.push(await startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'ecard,delay,echo' }));
+  await new Promise((r) => setTimeout(r, 4000));
+  const result = await load.stop();
+  assert.equal(result.native.failed, [], 'native callers: zero failures');
+  for (const p of result.php) assert.is(p.failed, 0, `PHP caller: ${p.errors.join('; ')}`);
+});
+
+test('a function whose last worker died answers "no worker" at once', async () => {
+  const solo = await startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'info' });
+  solo.child.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+  const started = Date.now();
+  try {
+    await dips.call('info', Buffer.from('x'));
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as Error).message, 'no worker for info');
+  }
+  assert.ok(Date.now() - started < 1000);
+});
+
+test('a worker skips jobs whose caller gave up; overload gets a clear busy error, not a queue', async () => {
+  const cluster2 = cluster;
+  const narrow = await startWorker(cluster2, { DIPS_WORKER_FUNCTIONS: 'delay', DIPS_WORKER_CONCURRENCY: '1', DIPS_WORKER_MAX_QUEUED: '4' });
+  const only = clientFor(cluster2, 30_000);
+  // take the other delay workers out of the way: this one must be alone
+  const others = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+  await Promise.all(others.map((w) => w.stop()));
+  const started = Date.now();
+  const first = only.call('delay', { ms: 1000, value: 'first' });
+  await new Promise((r) => setTimeout(r, 50));
+  const abandoned = Array.from({ length: 4 }, () => only.call('delay', { ms: 1000 }, { timeoutMs: 300 }).catch((e: CallError) => e.message));
+  assert.equal(await Promise.all(abandoned), Array(4).fill('delay: no reply within 300 ms'));
+  assert.is(await first, 'first');
+  assert.is(await only.call('delay', { ms: 0, value: 'next' }), 'next');
+  assert.ok(Date.now() - started < 2000, `abandoned jobs were skipped (${Date.now() - started} ms, not 5 s)`);
+  const flood = await Promise.all(Array.from({ length: 12 }, () => only.call('delay', { ms: 300 }).then(() => 'ok', (e: CallError) => e.message)));
+  const busy = flood.filter((m) => m !== 'ok');
+  assert.ok(busy.length > 0, 'some calls were refused');
+  for (const m of busy) assert.match(m, /^delay: busy: 1 jobs running and 4 waiting on worker \d+$/);
+  await only.close();
+  await narrow.stop();
+});
+
+test.run();
