@@ -35,7 +35,7 @@ const IGNORE_PROGRESS = { data() {}, warning() {}, status() {} };
 /** A DIPS mesh on free ports: cluster, `workers` worker processes, one gateway. */
 async function startMesh(workers: number, env: Record<string, string> = {}) {
   const cluster = await startLocalCluster();
-  const procs: LocalProcess[] = await Promise.all(Array.from({ length: workers }, () => startLocalProcess('worker', cluster.servers, { DIPS_LOG_LEVEL: 'warn', ...env }, '"msg":"worker ready"')));
+  const procs: LocalProcess[] = await Promise.all(Array.from({ length: workers }, () => startLocalProcess('worker', cluster.servers, env)));
   const port = await freePort();
   const gateway = await startLocalProcess('gateway', cluster.servers, { DIPS_LOG_LEVEL: 'info', DIPS_GATEWAY_PORT: String(port) });
   const client = new DipsClient({ config: loadConfig({ argv: [], env: {}, overrides: { nats: { servers: cluster.servers } } }) });

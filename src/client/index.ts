@@ -130,6 +130,11 @@ export class DipsClient {
     }
   }
 
+  /** Requests this client sent again after a loss or a busy answer. */
+  async resent(): Promise<number> {
+    return (await this.connect()).requester.resent;
+  }
+
   /** The underlying connection (for tools that need raw NATS). */
   async nats(): Promise<NatsConnection> {
     return (await this.connect()).nc;

@@ -16,7 +16,14 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-export async function startLocalCluster(extra?: string): Promise<LocalCluster> {
+export interface LocalClusterOptions {
+  /** Config files every node includes (config/nats-auth.conf for the secure variant). */
+  includes?: string[];
+  /** Environment of nats-server (the secure variant's passwords). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
   const specs: NodeSpec[] = [0, 1].map((i) => ({
     name: `local-${'ab'[i]}`,
@@ -24,15 +31,16 @@ export async function startLocalCluster(extra?: string): Promise<LocalCluster> {
     clusterPort: ports[i * 3 + 1],
     httpPort: ports[i * 3 + 2],
     routes: [ports[(1 - i) * 3 + 1]],
-    extra,
+    includes: options.includes,
   }));
-  const nodes = await Promise.all(specs.map((s) => startNode(s)));
+  const env = { ...process.env, ...options.env };
+  const nodes = await Promise.all(specs.map((s) => startNode(s, undefined, env)));
   await Promise.all(nodes.map((n) => waitForRoutes(n.httpPort, 1)));
   return {
     nodes,
     servers: nodes.map((n) => n.clientUrl),
     async restart(index) {
-      nodes[index] = await startNode(specs[index], path.dirname(nodes[index].confPath));
+      nodes[index] = await startNode(specs[index], path.dirname(nodes[index].confPath), env);
       await waitForRoutes(nodes[index].httpPort, 1);
     },
     async stop() {

@@ -5,6 +5,7 @@
  * function, and two Gearman gateways. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
  * last, with no orphan nats-server.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { Command } from 'commander';
 import { loadConfig, projectRoot } from '../shared/config.js';
 import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
 import { ensureNatsServer, portOpen, startNatsServer, waitForRoutes, type RunningNode } from './nats-node.js';
+import { identityEnv, makePasswords, type Identity } from './secure.js';
 import { spawnRole, stopChild, type Role } from './spawn.js';
 
 const program = new Command('dips-mesh')
@@ -20,6 +22,7 @@ const program = new Command('dips-mesh')
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-w, --workers <n>', 'worker processes (default: worker.processes, 0 = one per CPU)')
   .option('--no-gateway', 'do not start the Gearman gateways')
+  .option('--secure', 'NATS with users and subject permissions (config/nats-secure-{a,b}.conf); passwords made for this run')
   .addHelpText('after', '\nExit codes: 0 stopped by signal, 69 a port is taken or nats-server is missing, 78 bad configuration.')
   .parse();
 
@@ -37,7 +40,9 @@ interface Managed {
 }
 
 runMain(async () => {
-  const opts = program.opts<{ workers?: string; gateway: boolean }>();
+  const opts = program.opts<{ workers?: string; gateway: boolean; secure?: boolean }>();
+  const passwords = opts.secure ? makePasswords() : undefined;
+  const identity = (id: Identity): Record<string, string> => (passwords ? identityEnv(id, passwords) : {});
   const config = loadConfig();
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -61,7 +66,10 @@ runMain(async () => {
     say('stopped');
   });
 
-  for (const n of NODES) nodes.push(await startNatsServer(n.name, path.join(projectRoot, 'config', n.conf), n.clientPort, n.httpPort));
+  for (const n of NODES) {
+    const conf = path.join(projectRoot, 'config', opts.secure ? n.conf.replace('nats-', 'nats-secure-') : n.conf);
+    nodes.push(await startNatsServer(n.name, conf, n.clientPort, n.httpPort, '127.0.0.1', { ...process.env, ...passwords }));
+  }
   await waitForRoutes(NODES[0].httpPort, 1);
 
   const workerCount = Number(opts.workers ?? config.worker.processes) || os.availableParallelism();
@@ -72,8 +80,16 @@ runMain(async () => {
       if (!stopping) say(`${label} exited (${signal ?? code})`);
     });
   };
-  start('agent', 'node agent', { DIPS_WORKER_PROCESSES: String(workerCount), DIPS_AGENT_NODE: 'local' });
-  gatewayPorts.forEach((port, i) => start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(GATEWAY_METRICS_PORTS[i]) }));
+  start('agent', 'node agent', { DIPS_WORKER_PROCESSES: String(workerCount), DIPS_AGENT_NODE: 'local', ...identity('agent') });
+  gatewayPorts.forEach((port, i) => start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(GATEWAY_METRICS_PORTS[i]), ...identity('gateway') }));
+  if (passwords) {
+    // credentials for the operator's shell: dipsctl as admin, dips call as a caller (files only root can read)
+    const dir = path.join(projectRoot, 'run');
+    mkdirSync(dir, { recursive: true });
+    const envFile = (id: Identity) => Object.entries(identityEnv(id, passwords)).map(([k, v]) => `export ${k}=${v}`).join('\n') + '\n';
+    writeFileSync(path.join(dir, 'admin.env'), envFile('admin'), { mode: 0o600 });
+    writeFileSync(path.join(dir, 'caller.env'), envFile('caller'), { mode: 0o600 });
+  }
 
   say('');
   say('DIPS mesh is up:');
@@ -81,7 +97,11 @@ runMain(async () => {
   say(`  agent          node "local", ${workerCount} worker processes serving every function; metrics http://127.0.0.1:${config.agent.metricsPort}/metrics`);
   gatewayPorts.forEach((port, i) => say(`  gateway        gearman://${config.gateway.host}:${port}  metrics http://127.0.0.1:${GATEWAY_METRICS_PORTS[i]}/metrics`));
   say('  control:       npx dipsctl status | pause | resume | scale --workers N | reload | drain | stop | start | watch');
-  say('  try:           npx dips call ecard pSN=1234567890 pData="$(seq -s, 10 89)" --out card.png');
+  if (passwords) {
+    say('  secure:        NATS users and permissions (config/nats-auth.conf); credentials for this run:');
+    say('                 . run/admin.env  && npx dipsctl status');
+    say('                 . run/caller.env && npx dips call ecard pSN=1234567890 pData="$(seq -s, 10 89)" --out card.png');
+  } else say('  try:           npx dips call ecard pSN=1234567890 pData="$(seq -s, 10 89)" --out card.png');
   say('Ctrl-C stops everything.');
   await new Promise(() => undefined); // run until a signal
 });

@@ -48,7 +48,9 @@ export interface NodeSpec {
   httpPort: number;
   /** Cluster ports of the other nodes. */
   routes: number[];
-  /** Extra configuration text appended (authorization blocks, TLS). */
+  /** Extra configuration files to include (absolute paths; e.g. config/nats-auth.conf). */
+  includes?: string[];
+  /** Extra configuration text appended (TLS blocks). */
   extra?: string;
 }
 
@@ -67,6 +69,7 @@ export function nodeConfig(spec: NodeSpec, dir: string): string {
     `  port: ${spec.clusterPort}`,
     `  routes: [ ${spec.routes.map((p) => `nats-route://${host}:${p}`).join(', ')} ]`,
     '}',
+    ...(spec.includes ?? []).map((file) => `include ${JSON.stringify(path.relative(dir, file))}`),
     spec.extra ?? '',
   ].join('\n');
 }
@@ -80,10 +83,10 @@ export interface RunningNode {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Start nats-server on a config file and wait until its client port answers. */
-export async function startNatsServer(name: string, confPath: string, clientPort: number, httpPort: number, host = '127.0.0.1'): Promise<RunningNode> {
+/** Start nats-server on a config file and wait until its client port answers. `env` carries the secure config's passwords. */
+export async function startNatsServer(name: string, confPath: string, clientPort: number, httpPort: number, host = '127.0.0.1', env: NodeJS.ProcessEnv = process.env): Promise<RunningNode> {
   const bin = findNatsServer();
-  const child = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -113,10 +116,10 @@ export async function startNatsServer(name: string, confPath: string, clientPort
 }
 
 /** Write a node config into a temporary folder and start it. */
-export async function startNode(spec: NodeSpec, dir = mkdtempSync(path.join(os.tmpdir(), 'dips-nats-'))): Promise<RunningNode> {
+export async function startNode(spec: NodeSpec, dir = mkdtempSync(path.join(os.tmpdir(), 'dips-nats-')), env: NodeJS.ProcessEnv = process.env): Promise<RunningNode> {
   const confPath = path.join(dir, `${spec.name}.conf`);
   writeFileSync(confPath, nodeConfig(spec, dir));
-  return startNatsServer(spec.name, confPath, spec.clientPort, spec.httpPort, spec.host);
+  return startNatsServer(spec.name, confPath, spec.clientPort, spec.httpPort, spec.host, env);
 }
 
 /** Resolves when the node's monitoring endpoint reports at least `routes` routes. */

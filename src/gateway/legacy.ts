@@ -11,7 +11,7 @@
  */
 import os from 'node:os';
 import { headers as natsHeaders, type NatsConnection, type Service, type ServiceMsg } from 'nats';
-import { ErrorCode } from '../shared/errors.js';
+import { ErrorCode, headerSafe } from '../shared/errors.js';
 import { eventHeaders, HEARTBEAT_MS, statusPayload, WORKING } from '../shared/events.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
@@ -264,7 +264,7 @@ export class LegacyBridge {
         job.msg.respondError(ErrorCode.workFail, `${job.fn}: the Gearman worker reported failure`);
         break;
       case PacketType.WORK_EXCEPTION:
-        job.msg.respondError(ErrorCode.internal, data.toString('utf8') || `${job.fn}: the Gearman worker raised an exception`);
+        job.msg.respondError(ErrorCode.internal, headerSafe(data.toString('utf8')) || `${job.fn}: the Gearman worker raised an exception`);
         break;
     }
     this.running.delete(handle);

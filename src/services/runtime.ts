@@ -8,7 +8,7 @@
 import os from 'node:os';
 import { headers as natsHeaders, type NatsConnection, type Service, type ServiceMsg } from 'nats';
 import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../shared/codec/index.js';
-import { DipsError, ErrorCode, errorMessage } from '../shared/errors.js';
+import { DipsError, ErrorCode, errorMessage, headerSafe } from '../shared/errors.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { functionSubject, SERVICE_NAME } from '../shared/subjects.js';
@@ -30,7 +30,7 @@ export interface WorkerOptions {
 export interface FunctionStats {
   done: number;
   failed: number;
-  /** Recent job durations in ms, for p50 (a bounded ring). */
+  /** Recent job durations in ms, for p50: a ring of LATENCY_SAMPLES, overwritten in turn. */
   latencies: number[];
 }
 
@@ -160,10 +160,10 @@ export class Worker {
     } catch (err) {
       this.record(def.name, false, performance.now() - started);
       if (err instanceof DipsError) {
-        msg.respondError(err.code, err.message);
+        msg.respondError(err.code, headerSafe(err.message));
       } else {
         this.options.log.error({ err, fn: def.name, jobId }, 'function failed unexpectedly');
-        msg.respondError(ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`);
+        msg.respondError(ErrorCode.internal, headerSafe(`${def.name}: internal error: ${errorMessage(err)}`));
       }
     } finally {
       clearTimeout(timer);
@@ -215,8 +215,7 @@ export class Worker {
     if (!s) return;
     if (ok) s.done++;
     else s.failed++;
-    if (s.latencies.length >= LATENCY_SAMPLES) s.latencies.shift();
-    s.latencies.push(ms);
+    s.latencies[(s.done + s.failed - 1) % LATENCY_SAMPLES] = ms;
   }
 }
 

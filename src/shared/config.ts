@@ -61,6 +61,16 @@ export const schema = {
     user: { doc: 'NATS user name (empty: none).', format: String, default: '', env: 'DIPS_NATS_USER' },
     pass: { doc: 'NATS password (never logged).', format: String, default: '', env: 'DIPS_NATS_PASS', sensitive: true },
     token: { doc: 'NATS auth token (never logged).', format: String, default: '', env: 'DIPS_NATS_TOKEN', sensitive: true },
+    passFile: { doc: 'File holding the NATS password (read at start; used when nats.pass is empty).', format: String, default: '', env: 'DIPS_NATS_PASS_FILE' },
+    inboxPrefix: {
+      doc: 'Prefix of this process\'s reply subjects; with the secure NATS config each identity may only read its own (_INBOX_caller, _INBOX_gateway, _INBOX_admin).',
+      format: String, default: '_INBOX', env: 'DIPS_NATS_INBOX_PREFIX',
+    },
+    tls: {
+      ca: { doc: 'CA certificate file for TLS to NATS (empty: no TLS).', format: String, default: '', env: 'DIPS_NATS_TLS_CA' },
+      cert: { doc: 'Client certificate file for TLS to NATS (empty: none).', format: String, default: '', env: 'DIPS_NATS_TLS_CERT' },
+      key: { doc: 'Client key file for TLS to NATS (empty: none).', format: String, default: '', env: 'DIPS_NATS_TLS_KEY' },
+    },
     requestTimeoutMs: {
       doc: 'How long a caller waits for a function reply, in milliseconds.',
       format: 'nat', default: 30000, env: 'DIPS_NATS_REQUEST_TIMEOUT_MS',
@@ -98,6 +108,8 @@ export const schema = {
     metricsPort: { doc: 'Port the node agent serves Prometheus metrics on, its workers\' included (0: none).', format: 'port', default: 9464, env: 'DIPS_AGENT_METRICS_PORT' },
     restartMinMs: { doc: 'First delay before restarting a crashed worker; doubles per crash in a row.', format: 'nat', default: 500, env: 'DIPS_AGENT_RESTART_MIN_MS' },
     restartMaxMs: { doc: 'Longest delay before restarting a crashed worker.', format: 'nat', default: 30000, env: 'DIPS_AGENT_RESTART_MAX_MS' },
+    workerUser: { doc: 'NATS user the agent gives its workers (empty: the agent\'s own identity).', format: String, default: '', env: 'DIPS_AGENT_WORKER_USER' },
+    workerPass: { doc: 'NATS password the agent gives its workers (never logged).', format: String, default: '', env: 'DIPS_AGENT_WORKER_PASS', sensitive: true },
   },
   control: {
     timeoutMs: { doc: 'How long dipsctl gathers answers from agents, in milliseconds.', format: 'nat', default: 1500, env: 'DIPS_CONTROL_TIMEOUT_MS' },
@@ -144,9 +156,13 @@ export const schema = {
 };
 
 export type DipsConfig = {
-  nats: { servers: string[]; user: string; pass: string; token: string; requestTimeoutMs: number; maxPayloadBytes: number; name: string };
+  nats: {
+    servers: string[]; user: string; pass: string; token: string; passFile: string; inboxPrefix: string;
+    tls: { ca: string; cert: string; key: string };
+    requestTimeoutMs: number; maxPayloadBytes: number; name: string;
+  };
   worker: { functions: string[]; concurrency: number; maxQueued: number; processes: number; metricsPort: number };
-  agent: { node: string; metricsPort: number; restartMinMs: number; restartMaxMs: number };
+  agent: { node: string; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
   control: { timeoutMs: number };
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;

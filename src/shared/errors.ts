@@ -32,3 +32,16 @@ export function badRequest(fn: string, message: string): DipsError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+const MAX_ERROR_LENGTH = 1000;
+
+/**
+ * An error message made safe for the Nats-Service-Error header: control
+ * characters (a parser may quote the caller's bytes, CR/LF included) would
+ * break the header block and lose the reply, so they become '?'; long
+ * messages are cut.
+ */
+export function headerSafe(message: string): string {
+  const clean = message.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > MAX_ERROR_LENGTH ? `${clean.slice(0, MAX_ERROR_LENGTH)}…` : clean;
+}

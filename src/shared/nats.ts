@@ -1,9 +1,15 @@
 /** Opening a NATS connection the way every DIPS process needs it. */
+import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
 import type { DipsConfig } from './config.js';
 import type { Logger } from './log.js';
 
 export type { NatsConnection };
+
+/** Connecting failed for good (bad credentials, TLS): callers exit with "unavailable". */
+export class NatsConnectError extends Error {
+  override name = 'NatsConnectError';
+}
 
 export interface ConnectOptions {
   /** Shown in the server's connection list: role and pid. */
@@ -31,10 +37,22 @@ export async function connectNats(config: DipsConfig, options: ConnectOptions): 
   };
   if (config.nats.user) {
     opts.user = config.nats.user;
-    opts.pass = config.nats.pass;
+    opts.pass = config.nats.pass || (config.nats.passFile ? readFileSync(config.nats.passFile, 'utf8').trim() : '');
   }
   if (config.nats.token) opts.token = config.nats.token;
-  const nc = await connect(opts);
+  if (config.nats.inboxPrefix !== '_INBOX') opts.inboxPrefix = config.nats.inboxPrefix;
+  if (config.nats.tls.ca || config.nats.tls.cert) {
+    opts.tls = {
+      ...(config.nats.tls.ca ? { caFile: config.nats.tls.ca } : {}),
+      ...(config.nats.tls.cert ? { certFile: config.nats.tls.cert, keyFile: config.nats.tls.key } : {}),
+    };
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect(opts);
+  } catch (err) {
+    throw new NatsConnectError(`cannot connect to NATS (${opts.servers}): ${(err as Error).message}`, { cause: err });
+  }
   if (options.log) watchStatus(nc, options.log);
   return nc;
 }
@@ -48,6 +66,11 @@ function watchStatus(nc: NatsConnection, log: Logger): void {
       log[level]({ status: s.type, data: typeof s.data === 'string' ? s.data : undefined }, 'NATS connection status');
     }
   })().catch(() => undefined);
+}
+
+/** The inbox prefix this connection was opened with (private per identity in the secure setup). */
+export function inboxPrefixOf(nc: NatsConnection): string | undefined {
+  return (nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
 }
 
 /** The payload limit in force: the smaller of ours and the server's. */

@@ -36,6 +36,10 @@ export function runMain(main: () => Promise<number | void>): void {
         process.stderr.write(`${err.message}\n`);
         process.exit(ExitCode.config);
       }
+      if (err instanceof Error && err.name === 'NatsConnectError') {
+        process.stderr.write(`${err.message}\n`);
+        process.exit(ExitCode.unavailable);
+      }
       process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(ExitCode.software);
     },

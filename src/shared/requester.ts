@@ -13,6 +13,7 @@ import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsC
 import { ErrorCode } from './errors.js';
 import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './events.js';
 import { Header } from './headers.js';
+import { inboxPrefixOf } from './nats.js';
 import { functionSubject } from './subjects.js';
 
 export class CallError extends Error {
@@ -59,15 +60,18 @@ const BUSY_BACKOFF_MS = 20;
 export const NO_WORKER_GRACE_MS = 600;
 
 export class Requester {
-  private readonly inbox = createInbox();
+  private readonly inbox: string;
   private readonly pending = new Map<string, Pending>();
   private readonly sub: Subscription;
   private generation = 0;
   private nextToken = 0;
+  /** Requests sent again (lost with a NATS node or a worker, or refused busy): for soak reports and metrics. */
+  resent = 0;
 
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly nc: NatsConnection, private readonly maxPending = 100_000) {
+    this.inbox = createInbox(inboxPrefixOf(nc));
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => !err && this.onReply(msg) });
     void this.watchReconnects();
     this.watchdog = setInterval(() => this.checkLiveness(), 250);
@@ -119,7 +123,7 @@ export class Requester {
         timer: setTimeout(() => this.fail(token, new CallError(ErrorCode.timeout, `${fn}: no reply within ${options.timeoutMs} ms`)), options.timeoutMs),
       };
       this.pending.set(token, pending);
-      this.send(token, pending);
+      this.send(token, pending, false);
     });
   }
 
@@ -130,7 +134,8 @@ export class Requester {
     if (!this.sub.isClosed()) this.sub.unsubscribe();
   }
 
-  private send(token: string, p: Pending): void {
+  private send(token: string, p: Pending, again = true): void {
+    if (again) this.resent++;
     p.sentIn = this.generation;
     p.lastHeard = Date.now();
     p.acknowledged = false;

@@ -37,7 +37,8 @@ runMain(async () => {
   const restarts = new Counter({ name: 'dips_agent_worker_restarts_total', help: 'Crashed workers restarted', registers: [registry] });
   const state: { node?: NodeState } = {};
   const supervisor = new Supervisor({
-    env: {},
+    // in the secure setup workers have an identity of their own, not the agent's
+    env: config.agent.workerUser ? { DIPS_NATS_USER: config.agent.workerUser, DIPS_NATS_PASS: config.agent.workerPass, DIPS_NATS_INBOX_PREFIX: '_INBOX' } : {},
     restartMinMs: config.agent.restartMinMs,
     restartMaxMs: config.agent.restartMaxMs,
     log,

@@ -8,6 +8,7 @@ import { badRequest } from '../../../shared/errors.js';
 import { bytesResult, type FunctionDef } from '../../job.js';
 import { Params } from '../../params.js';
 import { CELLS, drawCard, layoutFor } from './card.js';
+import { greyPng } from './png.js';
 
 const FORMATS = ['png', 'webp', 'jpeg'] as const;
 const CONTENT_TYPE = { png: 'image/png', webp: 'image/webp', jpeg: 'image/jpeg' } as const;
@@ -45,13 +46,9 @@ export const ecard: FunctionDef = {
     const scale = p.int('scale', 1, 4, 1);
     const layout = await layoutFor(scale);
     const pixels = drawCard(layout, serial, values);
-    const image = sharp(pixels, { raw: { width: layout.width, height: layout.height, channels: 1 } });
-    const encoded =
-      format === 'png'
-        ? image.png({ compressionLevel: 6, adaptiveFiltering: false })
-        : format === 'webp'
-          ? image.webp({ lossless: true, effort: 2 })
-          : image.jpeg({ quality: 92 });
+    if (format === 'png') return bytesResult(await greyPng(pixels, layout.width, layout.height), CONTENT_TYPE.png);
+    const image = sharp(pixels, { raw: { width: layout.width, height: layout.height, channels: 1 } }).toColourspace('b-w');
+    const encoded = format === 'webp' ? image.webp({ lossless: true, effort: 2 }) : image.jpeg({ quality: 92 });
     return bytesResult(await encoded.toBuffer(), CONTENT_TYPE[format]);
   },
 };

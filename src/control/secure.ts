@@ -1,0 +1,35 @@
+/**
+ * The identities of the secure NATS variant (config/nats-auth.conf): which
+ * user each role connects as, where its password comes from, and its private
+ * inbox prefix. The launcher and the tests make passwords per run.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { projectRoot } from '../shared/config.js';
+
+export const AUTH_CONF = path.join(projectRoot, 'config', 'nats-auth.conf');
+
+export const IDENTITIES = {
+  worker: { user: 'dips-worker', passEnv: 'DIPS_NATS_WORKER_PASS', inbox: '_INBOX' },
+  caller: { user: 'dips-caller', passEnv: 'DIPS_NATS_CALLER_PASS', inbox: '_INBOX_caller' },
+  gateway: { user: 'dips-gateway', passEnv: 'DIPS_NATS_GATEWAY_PASS', inbox: '_INBOX_gateway' },
+  agent: { user: 'dips-agent', passEnv: 'DIPS_NATS_AGENT_PASS', inbox: '_INBOX' },
+  admin: { user: 'dips-admin', passEnv: 'DIPS_NATS_ADMIN_PASS', inbox: '_INBOX_admin' },
+} as const;
+export type Identity = keyof typeof IDENTITIES;
+
+/** Fresh passwords, as the environment nats-server reads them from. */
+export function makePasswords(): Record<string, string> {
+  return Object.fromEntries(Object.values(IDENTITIES).map((id) => [id.passEnv, randomBytes(18).toString('base64url')]));
+}
+
+/** The DIPS_* environment a process of `identity` connects with. */
+export function identityEnv(identity: Identity, passwords: Record<string, string>): Record<string, string> {
+  const id = IDENTITIES[identity];
+  const env: Record<string, string> = { DIPS_NATS_USER: id.user, DIPS_NATS_PASS: passwords[id.passEnv], DIPS_NATS_INBOX_PREFIX: id.inbox };
+  if (identity === 'agent') {
+    env.DIPS_AGENT_WORKER_USER = IDENTITIES.worker.user;
+    env.DIPS_AGENT_WORKER_PASS = passwords[IDENTITIES.worker.passEnv];
+  }
+  return env;
+}

@@ -1,0 +1,110 @@
+/**
+ * The secure NATS variant (config/nats-auth.conf): every DIPS role works with
+ * its own identity, and every forbidden action is refused by the real server.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { connect, type NatsConnection } from 'nats';
+import { freePort } from '../src/control/nats-node.js';
+import { AUTH_CONF, IDENTITIES, identityEnv, makePasswords, type Identity } from '../src/control/secure.js';
+import { Executables } from '../src/control/spawn.js';
+import { DipsClient } from '../src/client/index.js';
+import { loadConfig } from '../src/shared/config.js';
+import { startCluster, startProcess, type Cluster, type Proc } from './harness.js';
+import { runPhp } from './php.js';
+
+const passwords = makePasswords();
+let cluster: Cluster;
+let procs: Proc[] = [];
+let gatewayPort: number;
+
+test.before(async () => {
+  cluster = await startCluster({ includes: [AUTH_CONF], env: passwords });
+  gatewayPort = await freePort();
+  procs = await Promise.all([
+    startProcess('worker', cluster, { ...identityEnv('worker', passwords), DIPS_WORKER_FUNCTIONS: 'ecard,echo' }),
+    startProcess('gateway', cluster, { ...identityEnv('gateway', passwords), DIPS_GATEWAY_PORT: String(gatewayPort) }),
+    startProcess('agent', cluster, { ...identityEnv('agent', passwords), DIPS_WORKER_PROCESSES: '1', DIPS_AGENT_NODE: 'secure-node', DIPS_AGENT_METRICS_PORT: '0', DIPS_WORKER_FUNCTIONS: 'echo' }, '"msg":"agent ready"'),
+  ]);
+});
+test.after(async () => {
+  await Promise.all(procs.map((p) => p.stop()));
+  await cluster?.stop();
+});
+
+function as(identity: Identity): Promise<NatsConnection> {
+  const id = IDENTITIES[identity];
+  return connect({ servers: cluster.servers, user: id.user, pass: passwords[id.passEnv], inboxPrefix: id.inbox });
+}
+
+/**
+ * Run one action on a fresh connection of `identity`; true when the server
+ * answered it with a permissions violation (the connection is fresh, so the
+ * violation is this action's).
+ */
+async function refused(identity: Identity, action: (nc: NatsConnection) => unknown): Promise<boolean> {
+  const nc = await as(identity);
+  let violation = false;
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'error' && /PERMISSIONS_VIOLATION/i.test(String(s.data))) violation = true;
+  })();
+  action(nc);
+  await nc.flush().catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 150));
+  await nc.close();
+  return violation;
+}
+
+test('no credentials, or wrong ones: the connection is refused', async () => {
+  for (const opts of [{}, { user: 'dips-caller', pass: 'wrong' }]) {
+    try {
+      const nc = await connect({ servers: cluster.servers, ...opts, maxReconnectAttempts: 0, reconnect: false });
+      await nc.close();
+      assert.unreachable('connected without valid credentials');
+    } catch (err) {
+      assert.match(String(err), /AUTHORIZATION_VIOLATION|Authorization Violation/i);
+    }
+  }
+});
+
+test('each role does its job: a caller gets a card from a worker; PHP through the gateway; dipsctl as admin', async () => {
+  const caller = new DipsClient({ config: loadConfig({ argv: [], env: identityEnv('caller', passwords), overrides: { nats: { servers: cluster.servers } } }) });
+  const card = (await caller.call('ecard', { pSN: '1', pData: Array(80).fill(7) })) as Uint8Array;
+  assert.is(Buffer.from(card.subarray(1, 4)).toString(), 'PNG');
+  await caller.close();
+  const php = await runPhp(`$c = new GearmanClient(); $c->addServer('127.0.0.1', ${gatewayPort}); echo $c->doNormal('echo', 'via gateway');`);
+  assert.is(php.stdout.toString(), 'via gateway', php.stderr);
+  const status = spawnSync(process.execPath, [Executables.ctl, '--servers', cluster.servers.join(','), 'status'], { env: { ...process.env, ...identityEnv('admin', passwords), DIPS_CONFIG: '' }, encoding: 'utf8' });
+  assert.is(status.status, 0, status.stderr);
+  assert.match(status.stdout, /^secure-node\s+\d+\s+running/m);
+});
+
+test('a worker may not call functions, publish control messages or read replies', async () => {
+  assert.ok(await refused('worker', (nc) => nc.publish('dips.fn.ecard', 'x')), 'publish dips.fn.ecard');
+  assert.ok(await refused('worker', (nc) => nc.publish('dips.control.stop', '{}')), 'publish dips.control.stop');
+  assert.ok(await refused('worker', (nc) => nc.subscribe('_INBOX_caller.>')), 'subscribe _INBOX_caller.>');
+  assert.not.ok(await refused('worker', (nc) => nc.subscribe('dips.fn.ecard', { queue: 'ecard' })), 'serving is allowed');
+});
+
+test('a caller may not serve functions, read other inboxes or publish control messages', async () => {
+  assert.ok(await refused('caller', (nc) => nc.subscribe('dips.fn.ecard', { queue: 'ecard' })), 'subscribe dips.fn.ecard');
+  assert.ok(await refused('caller', (nc) => nc.subscribe('_INBOX_gateway.>')), "subscribe the gateway's inbox");
+  assert.ok(await refused('caller', (nc) => nc.subscribe('_INBOX.>')), 'subscribe _INBOX.>');
+  assert.ok(await refused('caller', (nc) => nc.publish('dips.control.stop', '{}')), 'publish dips.control.stop');
+  assert.ok(await refused('caller', (nc) => nc.subscribe('dips.control.*')), 'subscribe dips.control.*');
+  assert.not.ok(await refused('caller', (nc) => nc.publish('dips.fn.echo', 'x')), 'calling is allowed');
+});
+
+test('only the admin identity may publish dips.control.*', async () => {
+  for (const identity of ['gateway', 'agent', 'worker', 'caller'] as const) {
+    assert.ok(await refused(identity, (nc) => nc.publish('dips.control.stop', '{}')), identity);
+  }
+  assert.not.ok(await refused('admin', (nc) => nc.publish('dips.control.ping', '{}')), 'admin may');
+});
+
+test('credentials never appear in the logs', () => {
+  for (const p of procs) for (const secret of Object.values(passwords)) assert.not.ok(p.logs().includes(secret), 'a password was logged');
+});
+
+test.run();
