@@ -1,5 +1,6 @@
 /** A minimal Gearman client speaking raw packets, for tests that need exact bytes on the wire. */
 import net from 'node:net';
+import { splitArgs } from '../src/gateway/protocol/parser.js';
 
 export interface ResPacket {
   type: number;
@@ -100,17 +101,9 @@ export class WireClient {
       const type = this.buffer.readUInt32BE(4);
       const body = this.buffer.subarray(12, 12 + size);
       this.buffer = this.buffer.subarray(12 + size);
-      const args: Buffer[] = [];
-      let start = 0;
       // responses we read carry at most one binary argument, last
       const argc = { 8: 1, 13: 2, 14: 1, 12: 3, 17: 1, 19: 2, 20: 5, 25: 2, 27: 1, 28: 2, 29: 2, 42: 6 }[type] ?? 1;
-      for (let i = 0; i < argc - 1; i++) {
-        const nul = body.indexOf(0, start);
-        if (nul < 0) break;
-        args.push(body.subarray(start, nul));
-        start = nul + 1;
-      }
-      args.push(body.subarray(start));
+      const args = splitArgs(body, argc);
       this.packets.push({ type, args });
     }
   }
