@@ -68,7 +68,7 @@ runMain(async () => {
 
   for (const n of NODES) {
     const conf = path.join(projectRoot, 'config', opts.secure ? n.conf.replace('nats-', 'nats-secure-') : n.conf);
-    nodes.push(await startNatsServer(n.name, conf, n.clientPort, n.httpPort, '127.0.0.1', { ...process.env, ...passwords }));
+    nodes.push(await startNatsServer(n.name, conf, n.clientPort, n.httpPort, '127.0.0.1', { ...process.env, ...passwords }, true));
   }
   await waitForRoutes(NODES[0].httpPort, 1);
 

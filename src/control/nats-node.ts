@@ -84,9 +84,13 @@ export interface RunningNode {
 }
 
 /** Start nats-server on a config file and wait until its client port answers. `env` carries the secure config's passwords. */
-export async function startNatsServer(name: string, confPath: string, clientPort: number, httpPort: number, host = '127.0.0.1', env: NodeJS.ProcessEnv = process.env): Promise<RunningNode> {
+export async function startNatsServer(
+  name: string, confPath: string, clientPort: number, httpPort: number, host = '127.0.0.1', env: NodeJS.ProcessEnv = process.env,
+  /** Own process group: a terminal's Ctrl-C then reaches the launcher and workers (which drain through NATS), not NATS; the launcher stops it last. */
+  detached = false,
+): Promise<RunningNode> {
   const bin = findNatsServer();
-  const child = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  const child = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'], env, detached });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
