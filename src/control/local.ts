@@ -21,6 +21,8 @@ export interface LocalClusterOptions {
   includes?: string[];
   /** Environment of nats-server (the secure variant's passwords). */
   env?: NodeJS.ProcessEnv;
+  /** TLS for clients and routes. */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
@@ -32,13 +34,14 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     httpPort: ports[i * 3 + 2],
     routes: [ports[(1 - i) * 3 + 1]],
     includes: options.includes,
+    tls: options.tls,
   }));
   const env = { ...process.env, ...options.env };
   const nodes = await Promise.all(specs.map((s) => startNode(s, undefined, env)));
   await Promise.all(nodes.map((n) => waitForRoutes(n.httpPort, 1)));
   return {
     nodes,
-    servers: nodes.map((n) => n.clientUrl),
+    servers: nodes.map((n) => (options.tls ? n.clientUrl.replace('nats://', 'tls://') : n.clientUrl)),
     async restart(index) {
       nodes[index] = await startNode(specs[index], path.dirname(nodes[index].confPath), env);
       await waitForRoutes(nodes[index].httpPort, 1);

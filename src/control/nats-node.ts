@@ -50,13 +50,16 @@ export interface NodeSpec {
   routes: number[];
   /** Extra configuration files to include (absolute paths; e.g. config/nats-auth.conf). */
   includes?: string[];
-  /** Extra configuration text appended (TLS blocks). */
-  extra?: string;
+  /** TLS for clients and routes: PEM files (the certificate must name the host). */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 /** Config text for a node whose file will live in `dir` (nats-server resolves includes relative to it). */
 export function nodeConfig(spec: NodeSpec, dir: string): string {
   const host = spec.host ?? '127.0.0.1';
+  const tls = spec.tls
+    ? `tls { cert_file: ${JSON.stringify(spec.tls.cert)}, key_file: ${JSON.stringify(spec.tls.key)}, ca_file: ${JSON.stringify(spec.tls.ca)}, timeout: 2 }`
+    : '';
   return [
     `server_name: ${spec.name}`,
     `include ${JSON.stringify(path.relative(dir, COMMON_CONF))}`,
@@ -68,9 +71,10 @@ export function nodeConfig(spec: NodeSpec, dir: string): string {
     `  host: ${host}`,
     `  port: ${spec.clusterPort}`,
     `  routes: [ ${spec.routes.map((p) => `nats-route://${host}:${p}`).join(', ')} ]`,
+    `  ${tls}`,
     '}',
+    tls,
     ...(spec.includes ?? []).map((file) => `include ${JSON.stringify(path.relative(dir, file))}`),
-    spec.extra ?? '',
   ].join('\n');
 }
 

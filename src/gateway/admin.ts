@@ -6,7 +6,7 @@
  */
 import { version } from '../shared/process.js';
 import type { Discovery } from './discovery.js';
-import type { Jobs } from './jobs.js';
+import type { Job, Jobs } from './jobs.js';
 
 export interface AdminContext {
   jobs: Jobs;
@@ -85,7 +85,7 @@ async function statusLines(ctx: AdminContext): Promise<Array<[string, number, nu
   return [...names].sort().map((fn) => [fn, total.get(fn) ?? 0, running.get(fn) ?? 0, workers.get(fn) ?? 0]);
 }
 
-function countJobs(ctx: AdminContext, filter: (j: import('./jobs.js').Job) => boolean, key: (j: import('./jobs.js').Job) => string): Map<string, number> {
+function countJobs(ctx: AdminContext, filter: (j: Job) => boolean, key: (j: Job) => string): Map<string, number> {
   const counts = new Map<string, number>();
   for (const job of ctx.jobs.all()) if (filter(job)) counts.set(key(job), (counts.get(key(job)) ?? 0) + 1);
   return counts;

@@ -18,6 +18,7 @@ import { Jobs } from './jobs.js';
 import { LegacyBridge } from './legacy.js';
 import { version } from '../shared/process.js';
 import { ErrorName, PACKET_NAMES } from './protocol/constants.js';
+import type { Packet } from './protocol/parser.js';
 
 export class Gateway {
   private readonly server: net.Server;
@@ -43,7 +44,7 @@ export class Gateway {
     const maxPacketBytes = Math.min(config.gateway.maxPacketBytes, effectiveMaxPayload(nc, config));
     const limits = { maxPacketBytes, idleTimeoutMs: config.gateway.idleTimeoutMs, highWaterBytes: 4 * maxPacketBytes };
     const handlers = {
-      packet: (conn: Connection, packet: import('./protocol/parser.js').Packet) => {
+      packet: (conn: Connection, packet: Packet) => {
         const handled =
           handleClientPacket({ jobs: this.jobs, maxJobsPerConnection: config.gateway.maxJobsPerConnection }, conn, packet) || this.legacy.handle(conn, packet);
         if (!handled) {
