@@ -69,8 +69,6 @@ export class Jobs {
   private readonly handlePrefix = `H:${os.hostname()}:${process.pid}`;
   private counter = 0;
   private backgroundCount = 0;
-  /** Completed jobs per function, for the admin protocol and metrics. */
-  readonly finished = new Map<string, { done: number; failed: number }>();
 
   constructor(private readonly requester: Requester, private readonly options: JobsOptions) {}
 
@@ -212,10 +210,6 @@ export class Jobs {
   }
 
   private count(job: Job, ok: boolean): void {
-    const c = this.finished.get(job.fn) ?? { done: 0, failed: 0 };
-    if (ok) c.done++;
-    else c.failed++;
-    this.finished.set(job.fn, c);
     this.options.metrics?.finished(job.fn, ok, (Date.now() - job.createdAt) / 1000);
   }
 }

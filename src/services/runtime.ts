@@ -13,6 +13,7 @@ import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { functionSubject, SERVICE_NAME } from '../shared/subjects.js';
 import { Admission } from './admission.js';
+import { shown } from './params.js';
 import { eventHeaders, startHeartbeat, statusPayload, WORKING, type JobEventKind } from '../shared/events.js';
 import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -231,15 +232,7 @@ function asParams(fn: string, value: unknown): Record<string, unknown> {
   if (value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)) {
     return value as Record<string, unknown>;
   }
-  throw new DipsError(ErrorCode.badRequest, `${fn}: the payload must be a map of parameters, got ${describeValue(value)}`);
-}
-
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `a list of ${value.length}`;
-  if (value instanceof Uint8Array) return `${value.length} bytes`;
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
-  return `${typeof value} ${String(value)}`;
+  throw new DipsError(ErrorCode.badRequest, `${fn}: the payload must be a map of parameters, got ${shown(value)}`);
 }
 
 function progressFor(msg: ServiceMsg): JobProgress {
