@@ -54,8 +54,9 @@ echo $image;
 ?>`;
 
 test("the seed's PHP client gets the card, byte for byte what a native caller gets", async () => {
-  const php = await runPhp(seedClient(ports[0], ports[1]));
-  assert.is(php.code, 0, php.stderr);
+  const php = await runPhp(seedClient(ports[0], ports[1]), undefined, 20_000);
+  // on a failure, show what the gateways saw
+  assert.is(php.code, 0, `${php.stderr}\n--- gateway logs:\n${gateways.map((g) => g.logs().slice(-3000)).join('\n---\n')}`);
   const dips = clientFor(cluster);
   const native = (await dips.call('ecard', { pSN: '1234567890', pData: SEED_PDATA })) as Uint8Array;
   await dips.close();

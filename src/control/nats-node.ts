@@ -157,15 +157,30 @@ export function portOpen(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** A port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port nothing listens on right now, chosen below the kernel's ephemeral
+ * range (32768-60999 on Linux): a port from that range (what listen(0) hands
+ * out) can be taken as the source port of any outgoing connection between
+ * the moment we pick it and the moment a server binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (usedPorts.has(port)) continue;
+    usedPorts.add(port); // claimed before the check, so concurrent callers never get the same one
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port found between 20000 and 32000');
+}
+
+/** Ports this process has handed out already: never hand one out twice. */
+const usedPorts = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
