@@ -10,9 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Command } from 'commander';
-import { loadConfig, projectRoot } from '../shared/config.js';
+import { loadConfig, projectRoot, type DipsConfig } from '../shared/config.js';
+import { connectNats } from '../shared/nats.js';
+import { SERVICE_NAME } from '../shared/subjects.js';
 import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
-import { ensureNatsServer, portOpen, startNatsServer, waitForRoutes, type RunningNode } from './nats-node.js';
+import { ensureNatsServer, portOpen, sleep, startNatsServer, waitForRoutes, type RunningNode } from './nats-node.js';
 import { identityEnv, makePasswords, type Identity } from './secure.js';
 import { spawnRole, stopChild, type Role } from './spawn.js';
 
@@ -91,6 +93,7 @@ runMain(async () => {
     writeFileSync(path.join(dir, 'caller.env'), envFile('caller'), { mode: 0o600 });
   }
 
+  await waitUntilServing(config, workerCount, gatewayPorts, passwords ? identityEnv('admin', passwords) : {});
   say('');
   say('DIPS mesh is up:');
   for (const n of NODES) say(`  NATS ${n.name.padEnd(8)} nats://127.0.0.1:${n.clientPort}  monitoring http://127.0.0.1:${n.httpPort}`);
@@ -105,3 +108,27 @@ runMain(async () => {
   say('Ctrl-C stops everything.');
   await new Promise(() => undefined); // run until a signal
 });
+
+/** Wait until every worker answers service discovery and every gateway accepts connections (at most 30 s). */
+async function waitUntilServing(config: DipsConfig, workers: number, gatewayPorts: number[], credentials: Record<string, string>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  const nc = await connectNats(
+    loadConfig({ argv: [], overrides: { nats: { user: credentials.DIPS_NATS_USER ?? config.nats.user, pass: credentials.DIPS_NATS_PASS ?? config.nats.pass, inboxPrefix: credentials.DIPS_NATS_INBOX_PREFIX ?? config.nats.inboxPrefix } } }),
+    { name: 'dips-mesh-launcher' },
+  );
+  try {
+    for (;;) {
+      const pids = new Set<string>();
+      try {
+        for await (const m of await nc.requestMany(`$SRV.PING.${SERVICE_NAME}`, undefined, { maxWait: 300 })) pids.add(m.json<{ metadata?: { pid?: string } }>().metadata?.pid ?? '');
+      } catch {
+        // nobody answers yet
+      }
+      const gatewaysUp = (await Promise.all(gatewayPorts.map((port) => portOpen('127.0.0.1', port)))).every(Boolean);
+      if ((pids.size >= workers && gatewaysUp) || Date.now() > deadline) return;
+      await sleep(200);
+    }
+  } finally {
+    await nc.close();
+  }
+}
