@@ -18,6 +18,8 @@ export interface MeshWorker {
 
 export class Discovery {
   private workers: MeshWorker[] = [];
+  /** Functions some worker declared non-idempotent: derived once per refresh, read on every job. */
+  private nonIdempotent = new Set<string>();
   private refreshedAt = 0;
   private inFlight?: Promise<void>;
 
@@ -36,7 +38,7 @@ export class Discovery {
    */
   isIdempotent(fn: string): boolean {
     if (Date.now() - this.refreshedAt > this.maxAgeMs * 5) void this.refresh();
-    return !this.workers.some((w) => w.fn === fn && !w.idempotent);
+    return !this.nonIdempotent.has(fn);
   }
 
   async countByFunction(): Promise<Map<string, number>> {
@@ -69,6 +71,7 @@ export class Discovery {
       // no responders: no workers at all
     }
     this.workers = found;
+    this.nonIdempotent = new Set(found.filter((w) => !w.idempotent).map((w) => w.fn));
     this.refreshedAt = Date.now();
   }
 }
