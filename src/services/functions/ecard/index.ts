@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { badRequest } from '../../../shared/errors.js';
 import { bytesResult, type FunctionDef } from '../../job.js';
 import { Params } from '../../params.js';
-import { CELLS, drawCard, layoutFor } from './card.js';
+import { CELLS, drawCard, layoutFor, packedPixels } from './card.js';
 import { greyPng } from './png.js';
 
 const FORMATS = ['png', 'webp', 'jpeg'] as const;
@@ -45,9 +45,9 @@ export const ecard: FunctionDef = {
     const format = p.oneOf('format', FORMATS, 'png');
     const scale = p.int('scale', 1, 4, 1);
     const layout = await layoutFor(scale);
-    const pixels = drawCard(layout, serial, values);
-    if (format === 'png') return bytesResult(await greyPng(pixels, layout.width, layout.height), CONTENT_TYPE.png);
-    const image = sharp(pixels, { raw: { width: layout.width, height: layout.height, channels: 1 } }).toColourspace('b-w');
+    const canvas = drawCard(layout, serial, values);
+    if (format === 'png') return bytesResult(greyPng(canvas, layout.width, layout.height), CONTENT_TYPE.png);
+    const image = sharp(packedPixels(layout, canvas), { raw: { width: layout.width, height: layout.height, channels: 1 } }).toColourspace('b-w');
     const encoded = format === 'webp' ? image.webp({ lossless: true, effort: 2 }) : image.jpeg({ quality: 92 });
     return bytesResult(await encoded.toBuffer(), CONTENT_TYPE[format]);
   },
