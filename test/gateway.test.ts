@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { connect, type NatsConnection } from 'nats';
+import { getsockopt } from 'sockopt';
 import { freePort } from '../src/control/nats-node.js';
 import { phpSerialize } from '../src/shared/codec/php.js';
 import { PacketType as P } from '../src/gateway/protocol/constants.js';
@@ -199,6 +201,28 @@ test('a 5 MB payload goes through and comes back intact', async () => {
     echo $r === $data ? 'same' : 'different ' . strlen($r);`);
   assert.is(php.code, 0, php.stderr);
   assert.is(php.stdout.toString(), 'same');
+});
+
+test('connections get the capped TCP segment size (large libgearman submissions do not stall on delayed ACKs)', async () => {
+  const socket = net.connect(ports[0], '127.0.0.1');
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const mss = getsockopt(socket, 6 /* IPPROTO_TCP */, 2 /* TCP_MAXSEG */);
+  socket.destroy();
+  // loopback's own MSS is about 65 KB; the gateway advertises gateway.maxSegmentBytes (16384)
+  assert.ok(mss > 0 && mss <= 16384, `MSS ${mss}`);
+});
+
+test("a slow job's JOB_CREATED does not wait for its result: GET_STATUS sees it running", async () => {
+  const c = await WireClient.connect(ports[0]);
+  c.send(P.SUBMIT_JOB, ['delay', '', phpSerialize({ ms: 1500 })]);
+  const created = await c.next();
+  assert.is(created.type, P.JOB_CREATED);
+  const status = await WireClient.connect(ports[0]); // another client, told the handle
+  status.send(P.GET_STATUS, [created.args[0]]);
+  assert.equal((await status.next()).args.slice(1, 3).map(String), ['1', '1'], 'known and running');
+  assert.is((await c.next()).type, P.WORK_COMPLETE);
+  c.close();
+  status.close();
 });
 
 async function delayRuns(): Promise<number> {

@@ -24,6 +24,15 @@ export interface ConnectionLimits {
 
 let nextId = 1;
 
+/**
+ * How long a foreground job's JOB_CREATED may wait to travel with the job's
+ * first result packet. A job that answers within this costs its client one
+ * wake-up and the gateway one socket write instead of two each; a slower one
+ * gets JOB_CREATED at this age. Nothing but the job's own packets can need the
+ * handle first: its client blocks until the job ends, and nobody else has it.
+ */
+const JOB_CREATED_HOLD_MS = 3;
+
 export class Connection implements Listener {
   readonly id = nextId++;
   readonly remote: string;
@@ -34,6 +43,9 @@ export class Connection implements Listener {
   private readonly parser: GearmanParser;
   private corked = false;
   private closed = false;
+  /** Encoded JOB_CREATED packets held back, in submission order (see JOB_CREATED_HOLD_MS). */
+  private held: Buffer[] = [];
+  private heldTimer: NodeJS.Timeout | undefined;
   /** Text commands answer asynchronously; keep their replies in order. */
   private textChain: Promise<void> = Promise.resolve();
 
@@ -56,6 +68,7 @@ export class Connection implements Listener {
     socket.on('error', (err) => this.log.debug({ err, conn: this.id }, 'socket error'));
     socket.on('close', () => {
       this.closed = true;
+      clearTimeout(this.heldTimer);
       this.handlers.closed(this);
     });
   }
@@ -72,8 +85,27 @@ export class Connection implements Listener {
   send(type: number, args: readonly Arg[]): void {
     if (this.closed) return;
     this.cork();
+    this.releaseHeld();
     for (const part of encodeResponse(type, args)) this.socket.write(part);
     this.applyBackPressure();
+  }
+
+  /** JOB_CREATED for a foreground job: goes out with the next packet to this client, or after JOB_CREATED_HOLD_MS. */
+  sendJobCreated(handle: string): void {
+    if (this.closed) return;
+    this.held.push(...encodeResponse(PacketType.JOB_CREATED, [handle]));
+    this.heldTimer ??= setTimeout(() => {
+      this.cork();
+      this.releaseHeld();
+    }, JOB_CREATED_HOLD_MS);
+  }
+
+  private releaseHeld(): void {
+    if (this.heldTimer === undefined) return;
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    for (const part of this.held) this.socket.write(part);
+    this.held = [];
   }
 
   jobEnded(): void {
@@ -87,6 +119,7 @@ export class Connection implements Listener {
   private sendText(text: string): void {
     if (this.closed) return;
     this.cork();
+    this.releaseHeld();
     this.socket.write(text, 'latin1');
     this.applyBackPressure();
   }

@@ -15,6 +15,7 @@ import { Connection } from './connection.js';
 import { Discovery } from './discovery.js';
 import { handleClientPacket } from './handlers/client.js';
 import { Jobs } from './jobs.js';
+import { capSegmentSize } from './segment-size.js';
 import { LegacyBridge } from './legacy.js';
 import { version } from '../shared/process.js';
 import { ErrorName, PACKET_NAMES } from './protocol/constants.js';
@@ -78,9 +79,18 @@ export class Gateway {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        this.capSegmentSize();
         resolve((this.server.address() as net.AddressInfo).port);
       });
     });
+  }
+
+  private capSegmentSize(): void {
+    const bytes = this.config.gateway.maxSegmentBytes;
+    if (!bytes) return;
+    const result = capSegmentSize(this.server, bytes);
+    if (result instanceof Error) this.log.warn({ err: result, bytes }, 'cannot cap the TCP segment size; large jobs from libgearman clients on loopback will be slow');
+    else this.log.debug({ mss: result }, 'TCP segment size capped');
   }
 
   /** SIGTERM: stop accepting, let foreground jobs finish (bounded), then close. */

@@ -131,6 +131,10 @@ export const schema = {
     maxBackgroundJobs: { doc: 'Background jobs a gateway keeps at once (queued or running); past this SUBMIT_JOB_BG gets an ERROR.', format: 'nat', default: 10000, env: 'DIPS_GATEWAY_MAX_BACKGROUND_JOBS' },
     retries: { doc: 'Times a job lost with a NATS node (no reply) is sent again before it fails.', format: 'nat', default: 2, env: 'DIPS_GATEWAY_RETRIES' },
     metricsPort: { doc: 'Port the gateway serves Prometheus metrics on (0: none).', format: 'port', default: 0, env: 'DIPS_GATEWAY_METRICS_PORT' },
+    maxSegmentBytes: {
+      doc: 'TCP segment size (MSS) the gateway advertises to clients (0: the kernel\'s). libgearman clients shrink their socket buffers to 32 KiB, and on loopback, with 64 KiB segments, each large job then stalls 40 ms per 64 KiB on delayed ACKs; 16 KiB keeps several segments in flight. No effect on Ethernet, whose segments are smaller.',
+      format: 'nat', default: 16384, env: 'DIPS_GATEWAY_MAX_SEGMENT_BYTES',
+    },
   },
   images: {
     maxPixels: {
@@ -166,7 +170,7 @@ export type DipsConfig = {
   control: { timeoutMs: number };
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
-    idleTimeoutMs: number; maxJobsPerConnection: number; maxBackgroundJobs: number; retries: number; metricsPort: number;
+    idleTimeoutMs: number; maxJobsPerConnection: number; maxBackgroundJobs: number; retries: number; metricsPort: number; maxSegmentBytes: number;
   };
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
   log: { level: string };

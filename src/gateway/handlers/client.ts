@@ -92,8 +92,11 @@ function submitJob(ctx: ClientHandlerContext, conn: Connection, packet: Packet, 
       { fn: fnArg.toString('latin1'), unique: uniqueArg.toString('latin1'), data: Buffer.from(data), priority, background, runAt },
       background ? null : conn,
     );
-    if (!background) conn.outstanding++;
-    conn.send(PacketType.JOB_CREATED, [job.handle]);
+    if (background) conn.send(PacketType.JOB_CREATED, [job.handle]);
+    else {
+      conn.outstanding++;
+      conn.sendJobCreated(job.handle);
+    }
   } catch (err) {
     if (!(err instanceof JobLimitError)) throw err;
     conn.sendError(ErrorName.queueError, err.message);

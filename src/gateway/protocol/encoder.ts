@@ -3,6 +3,9 @@ import { HEADER_SIZE, RES_MAGIC } from './constants.js';
 
 export type Arg = string | Uint8Array;
 
+/** Below this, a response is one buffer: one socket write costs more than copying a few KB. */
+const COPY_BELOW_BYTES = 16 * 1024;
+
 /** Encode one response. Returns a list of buffers so large data is never copied. */
 export function encodeResponse(type: number, args: readonly Arg[]): Buffer[] {
   const parts: Buffer[] = [];
@@ -20,6 +23,7 @@ export function encodeResponse(type: number, args: readonly Arg[]): Buffer[] {
   RES_MAGIC.copy(header, 0);
   header.writeUInt32BE(type, 4);
   header.writeUInt32BE(size, 8);
+  if (size < COPY_BELOW_BYTES) return [Buffer.concat([header, ...parts], HEADER_SIZE + size)];
   return [header, ...parts];
 }
 
