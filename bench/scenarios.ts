@@ -9,6 +9,8 @@ import { ecard } from '../src/services/functions/ecard/index.js';
 import sharp from 'sharp';
 import { phpCallers, phpHas, startGearmand, startPhpWorkers, stopAll } from './peers.js';
 import { benchPhoto } from './photo.js';
+import { natsFloor, tcpFloor } from './floors.js';
+import { cpuPerCall } from './cpu.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface Row extends Summary {
@@ -16,6 +18,8 @@ export interface Row extends Summary {
   system: string;
   concurrency: number;
   note?: string;
+  /** CPU milliseconds per call by kind of process, where measured. */
+  cpuMsPerCall?: Record<string, number>;
 }
 
 export interface BenchContext {
@@ -42,6 +46,8 @@ async function startMesh(workers: number, env: Record<string, string> = {}) {
   return {
     port,
     client,
+    servers: cluster.servers,
+    pids: { workers: procs.map((p) => p.child.pid), gateway: [gateway.child.pid], nats: cluster.nodes.map((n) => n.process.pid) },
     async stop() {
       await client.close();
       await Promise.all([gateway, ...procs].map((p) => p.stop()));
@@ -114,7 +120,7 @@ export const scenarios: Record<string, Scenario> = {
     async run(ctx) {
       const rows: Row[] = [];
       const payload = phpSerialize(CARD);
-      const calls = Math.round(400 * ctx.scale);
+      const calls = Math.round(1600 * ctx.scale);
       const anchor = await startAnchor(WORKERS);
       const mesh = await startMesh(WORKERS);
       try {
@@ -143,6 +149,10 @@ export const scenarios: Record<string, Scenario> = {
       const anchor = await startAnchor(WORKERS);
       const mesh = await startMesh(WORKERS);
       try {
+        ctx.progress('floors: a TCP round trip, and a round trip through nats-server with minimal protocol clients');
+        rows.push(row('echo floor', 'TCP round trip', 1, await tcpFloor(payload, calls), 'two sockets, one process'));
+        const natsPort = Number(new URL(mesh.servers[0]).port);
+        rows.push(row('echo floor', 'nats-server round trip', 1, await natsFloor(natsPort, payload, calls), 'hand-written clients, no library'));
         for (const c of [1, 8, 64]) {
           const per = Math.max(10, Math.ceil(calls / c));
           ctx.progress(`gearmand + PHP worker, ${c} callers`);
@@ -249,7 +259,11 @@ scenarios.scaling = {
       const mesh = await startMesh(workers);
       try {
         ctx.progress(`${workers} workers`);
-        rows.push(row('scaling ecard', `DIPS ${workers} workers`, 16, await nativeCalls(mesh.client, 'ecard', CARD, 16, Math.ceil(calls / 16))));
+        const cpu = cpuPerCall({ workers: mesh.pids.workers, nats: mesh.pids.nats });
+        const result = await nativeCalls(mesh.client, 'ecard', CARD, 16, Math.ceil(calls / 16));
+        const cpuMsPerCall = cpu(result.latencies.length + result.failed);
+        const note = `CPU ms/card: ${Object.entries(cpuMsPerCall).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`;
+        rows.push({ ...row('scaling ecard', `DIPS ${workers} workers`, 16, result, note), cpuMsPerCall });
       } finally {
         await mesh.stop();
       }

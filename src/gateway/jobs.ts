@@ -127,7 +127,7 @@ export class Jobs {
       throw new JobLimitError(`cannot schedule a job more than ${Math.floor(MAX_SCHEDULE_MS / 86_400_000)} days ahead`);
     }
     if (delayMs > 0) job.timer = setTimeout(() => this.run(job), delayMs);
-    else queueMicrotask(() => this.run(job));
+    else setImmediate(() => void this.run(job));
     return job;
   }
 
