@@ -11,8 +11,11 @@
  * ACKs go out at once, and the photo arrives in about 20 ms. On Ethernet (MSS
  * 1460) the cap changes nothing. Node has no setsockopt, hence `sockopt`.
  */
+import { createRequire } from 'node:module';
 import type net from 'node:net';
-import { setsockopt, getsockopt } from 'sockopt';
+
+// loaded on first use, so a platform without the addon's prebuilt binary still runs the gateway (uncapped, with a warning)
+const require = createRequire(import.meta.url);
 
 const IPPROTO_TCP = 6;
 const TCP_MAXSEG = 2;
@@ -20,6 +23,7 @@ const TCP_MAXSEG = 2;
 /** Returns the segment size now in force, or an Error saying why it could not be set. */
 export function capSegmentSize(server: net.Server, bytes: number): number | Error {
   try {
+    const { setsockopt, getsockopt } = require('sockopt') as typeof import('sockopt');
     setsockopt(server, IPPROTO_TCP, TCP_MAXSEG, bytes);
     return getsockopt(server, IPPROTO_TCP, TCP_MAXSEG);
   } catch (err) {
