@@ -19,8 +19,14 @@ export const IDENTITIES = {
 export type Identity = keyof typeof IDENTITIES;
 
 /** Fresh passwords, as the environment nats-server reads them from. */
+/**
+ * Random passwords for every identity. nats-server parses an environment
+ * variable it substitutes as a config value, so one starting with '-' (or
+ * shaped like a number) fails to parse and the server will not start: these
+ * are letters and digits, starting with a letter.
+ */
 export function makePasswords(): Record<string, string> {
-  return Object.fromEntries(Object.values(IDENTITIES).map((id) => [id.passEnv, randomBytes(18).toString('base64url')]));
+  return Object.fromEntries(Object.values(IDENTITIES).map((id) => [id.passEnv, `p${randomBytes(18).toString('hex')}`]));
 }
 
 /** The DIPS_* environment a process of `identity` connects with. */
