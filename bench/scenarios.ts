@@ -65,6 +65,18 @@ async function startAnchor(workers: number) {
   return { port, stop: () => stopAll([...phpWorkers, gearmand]) };
 }
 
+/** Run `body` with the anchor and a DIPS mesh up, the same worker count each, and stop both after. */
+async function withAnchorAndMesh<T>(workers: number, body: (anchor: { port: number }, mesh: Awaited<ReturnType<typeof startMesh>>) => Promise<T>): Promise<T> {
+  const anchor = await startAnchor(workers);
+  const mesh = await startMesh(workers);
+  try {
+    return await body(anchor, mesh);
+  } finally {
+    await mesh.stop();
+    await anchor.stop();
+  }
+}
+
 /** `concurrency` loops of sequential native calls. */
 async function nativeCalls(client: DipsClient, fn: string, input: Record<string, unknown> | Uint8Array, concurrency: number, calls: number, options: CallOptions = {}) {
   const latencies: number[] = [];
@@ -121,9 +133,7 @@ export const scenarios: Record<string, Scenario> = {
       const rows: Row[] = [];
       const payload = phpSerialize(CARD);
       const calls = Math.round(1600 * ctx.scale);
-      const anchor = await startAnchor(WORKERS);
-      const mesh = await startMesh(WORKERS);
-      try {
+      await withAnchorAndMesh(WORKERS, async (anchor, mesh) => {
         for (const c of [1, 8]) {
           ctx.progress(`gearmand + PHP GD, ${c} callers`);
           rows.push(row('ecard', 'gearmand + PHP GD', c, await phpCallers(anchor.port, 'ecard', payload, c, Math.ceil(calls / c))));
@@ -132,10 +142,7 @@ export const scenarios: Record<string, Scenario> = {
           ctx.progress(`DIPS native, ${c} callers`);
           rows.push(row('ecard', 'DIPS native client', c, await nativeCalls(mesh.client, 'ecard', CARD, c, Math.ceil(calls / c))));
         }
-      } finally {
-        await mesh.stop();
-        await anchor.stop();
-      }
+      });
       return rows;
     },
   },
@@ -146,9 +153,7 @@ export const scenarios: Record<string, Scenario> = {
       const rows: Row[] = [];
       const payload = Buffer.alloc(100, 0x61);
       const calls = Math.round(2000 * ctx.scale);
-      const anchor = await startAnchor(WORKERS);
-      const mesh = await startMesh(WORKERS);
-      try {
+      await withAnchorAndMesh(WORKERS, async (anchor, mesh) => {
         ctx.progress('floors: a TCP round trip, and a round trip through nats-server with minimal protocol clients');
         rows.push(row('echo floor', 'TCP round trip', 1, await tcpFloor(payload, calls), 'two sockets, one process'));
         const natsPort = Number(new URL(mesh.servers[0]).port);
@@ -162,10 +167,7 @@ export const scenarios: Record<string, Scenario> = {
           ctx.progress(`DIPS native NATS, ${c} callers`);
           rows.push(row('echo', 'DIPS native NATS', c, await nativeCalls(mesh.client, 'echo', payload, c, per)));
         }
-      } finally {
-        await mesh.stop();
-        await anchor.stop();
-      }
+      });
       return rows;
     },
   },
@@ -202,9 +204,7 @@ scenarios.thumbnail = {
       inProcess.push(performance.now() - t);
     }
     rows.push(row('thumbnail', 'sharp in-process', 1, { latencies: inProcess, failed: 0, seconds: (performance.now() - t0) / 1000 }, photo.source));
-    const anchor = await startAnchor(WORKERS);
-    const mesh = await startMesh(WORKERS);
-    try {
+    await withAnchorAndMesh(WORKERS, async (anchor, mesh) => {
       for (const c of [1, 2]) {
         if (phpHas('imagick')) {
           ctx.progress(`PHP Imagick behind gearmand, ${c} callers`);
@@ -216,10 +216,7 @@ scenarios.thumbnail = {
         // native callers send the photo as the raw body, parameters in the Dips-Params header
         rows.push(row('thumbnail', 'DIPS native client', c, await nativeCalls(mesh.client, 'thumbnail', photo.bytes, c, Math.ceil(calls / c), { params: { width: 200 } })));
       }
-    } finally {
-      await mesh.stop();
-      await anchor.stop();
-    }
+    });
     return rows;
   },
 };
@@ -230,9 +227,7 @@ scenarios.functions = {
     const photo = await benchPhoto();
     const calls = Math.max(3, Math.round(15 * ctx.scale));
     const rows: Row[] = [];
-    const anchor = await startAnchor(WORKERS);
-    const mesh = await startMesh(WORKERS);
-    try {
+    await withAnchorAndMesh(WORKERS, async (anchor, mesh) => {
       for (const [fn, params] of Object.entries(IMAGE_JOBS)) {
         const payload = phpSerialize({ image: photo.bytes, ...params });
         if (phpHas('imagick')) {
@@ -242,10 +237,7 @@ scenarios.functions = {
         ctx.progress(`${fn}: DIPS`);
         rows.push(row(`fn ${fn}`, 'DIPS via gateway', 1, await phpCallers(mesh.port, fn, payload, 1, calls)));
       }
-    } finally {
-      await mesh.stop();
-      await anchor.stop();
-    }
+    });
     return rows;
   },
 };
