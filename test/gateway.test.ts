@@ -76,6 +76,7 @@ test('doNormal, doHigh, doLow; doBackground with jobStatus until it finishes', a
     $out[] = $c->doLow('echo', 'low');
     $h = $c->doBackground('delay', serialize(['ms' => 700]));
     $out[] = $c->returnCode() == GEARMAN_SUCCESS && strlen($h) > 0 ? 'bg-handle' : 'no-handle';
+    usleep(100000); // running once the worker says it holds the job (within 25 ms)
     $s = $c->jobStatus($h);
     $out[] = json_encode($s);
     usleep(1200000);
@@ -91,26 +92,21 @@ test('doNormal, doHigh, doLow; doBackground with jobStatus until it finishes', a
   assert.is(out[6], 'bg-ok');
 });
 
-test('a worker error reaches PHP as an exception with its message; an unknown function fails at once', async () => {
+test('a worker error reaches PHP as an exception with its message', async () => {
   const php = await runPhp(`
     $c = new GearmanClient(); $c->addServer('127.0.0.1', ${ports[0]});
     $msgs = [];
     $c->setExceptionCallback(function ($t) use (&$msgs) { $msgs[] = 'exception: ' . $t->data(); });
     $c->setFailCallback(function ($t) use (&$msgs) { $msgs[] = 'fail'; });
     $c->addTask('ecard', serialize(['pSN' => '1', 'pData' => '1,2']));
-    $c->addTask('nosuchfunction', 'x');
-    $t0 = microtime(true);
     $c->runTasks();
-    $msgs[] = round(microtime(true) - $t0, 1) < 2 ? 'fast' : 'slow';
-    $r = $c->doNormal('nosuchfunction', 'x');
+    $r = $c->doNormal('ecard', serialize(['pSN' => '1']));
     $msgs[] = $c->returnCode() == GEARMAN_WORK_EXCEPTION ? 'rc=exception' : 'rc=' . $c->returnCode();
     echo json_encode($msgs);`);
   assert.is(php.code, 0, php.stderr);
   const msgs: string[] = JSON.parse(php.stdout.toString());
   assert.ok(msgs.includes('exception: ecard: pData has 2 values, expected 80'), msgs.join(' | '));
-  assert.ok(msgs.includes('exception: no worker for nosuchfunction'), msgs.join(' | '));
-  assert.ok(msgs.includes('fast'));
-  assert.ok(msgs.includes('rc=exception'));
+  assert.ok(msgs.includes('rc=exception'), msgs.join(' | '));
 });
 
 test('exceptions off: only WORK_FAIL; on: WORK_EXCEPTION with the message, then WORK_FAIL', async () => {
@@ -151,6 +147,7 @@ test('ECHO, GET_STATUS of an unknown handle, GET_STATUS_UNIQUE, unsupported pack
   assert.equal(status.args.map(String), ['H:nowhere:1', '0', '0', '0', '0']);
   c.send(P.SUBMIT_JOB_BG, ['delay', 'uniq-status', phpSerialize({ ms: 500 })]);
   await c.next();
+  await new Promise((r) => setTimeout(r, 100)); // running once the worker says it holds the job
   c.send(P.GET_STATUS_UNIQUE, ['uniq-status']);
   const su = await c.next();
   assert.is(su.type, P.STATUS_RES_UNIQUE);
@@ -218,6 +215,7 @@ test("a slow job's JOB_CREATED does not wait for its result: GET_STATUS sees it 
   const created = await c.next();
   assert.is(created.type, P.JOB_CREATED);
   const status = await WireClient.connect(ports[0]); // another client, told the handle
+  await new Promise((r) => setTimeout(r, 100)); // running once the worker says it holds the job (within 25 ms)
   status.send(P.GET_STATUS, [created.args[0]]);
   assert.equal((await status.next()).args.slice(1, 3).map(String), ['1', '1'], 'known and running');
   assert.is((await c.next()).type, P.WORK_COMPLETE);

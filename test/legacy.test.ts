@@ -172,15 +172,19 @@ test('a `gearman -w` worker from gearman-tools serves calls from PHP and native 
   assert.is(Buffer.from((await dips.call('rev', Buffer.from('native\n'))) as Uint8Array).toString(), 'evitan\n');
 });
 
-test('when the last legacy worker leaves, its function leaves the mesh ("no worker" at once)', async () => {
+test('when the last legacy worker leaves, its function leaves the mesh: calls wait for a new one', async () => {
   for (const w of legacyWorkers) w.kill('SIGKILL');
   await waitFor(async () => (await workerCount('shout', ports[1])) === 0, 10_000, 'the workers to leave');
   try {
-    await dips.call('shout', Buffer.from('anyone?'));
+    await dips.call('shout', Buffer.from('anyone?'), { timeoutMs: 500 });
     assert.unreachable();
   } catch (err) {
-    assert.is((err as Error).message, 'no worker for shout');
+    assert.is((err as Error).message, 'no worker for shout: none served it within 500 ms');
   }
+  const waiting = dips.call('shout', Buffer.from('later'), { timeoutMs: 20_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  startLegacyWorker(ports[1]);
+  assert.is(Buffer.from((await waiting) as Uint8Array).toString(), 'LATER', 'the call waited for the new worker');
 });
 
 test.run();

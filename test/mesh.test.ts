@@ -1,7 +1,7 @@
 /** Queue groups, node loss and drain on a real two-node cluster. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect } from 'nats';
+import { freePort } from '../src/control/nats-node.js';
 import { clientFor, startCluster, startWorker, waitFor, type Cluster } from './harness.js';
 
 let cluster: Cluster;
@@ -12,31 +12,21 @@ test.after(async () => {
   await cluster?.stop();
 });
 
-/** Requests each worker process has served, from $SRV.STATS (standard service discovery). */
-async function servedPerWorker(fn: string): Promise<Map<string, number>> {
-  const nc = await connect({ servers: cluster.servers });
-  const inbox = `_INBOX.stats.${Date.now()}`;
-  const sub = nc.subscribe(inbox);
-  setTimeout(() => sub.unsubscribe(), 500); // scatter-gather: whoever answered by then
-  nc.publish('$SRV.STATS.dips', undefined, { reply: inbox });
-  const counts = new Map<string, number>();
-  for await (const m of sub) {
-    const stats = m.json<any>();
-    for (const e of stats.endpoints) if (e.name === fn) counts.set(stats.metadata.pid, (counts.get(stats.metadata.pid) ?? 0) + e.num_requests);
-  }
-  await nc.close();
-  return counts;
+/** Jobs a worker process has run, from its Prometheus metrics (bounced requests do not count: they never ran). */
+async function jobsRun(metricsPort: number, fn: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`dips_worker_jobs_total{function="${fn}",outcome="ok"`));
+  return Number(line?.split(' ').pop() ?? 0);
 }
 
 test('two workers in one queue group share 100 requests: none lost, none duplicated', async () => {
-  const workers = await Promise.all([startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'delay' }), startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'delay' })]);
+  const metricsPorts = [await freePort(), await freePort()];
+  const workers = await Promise.all(metricsPorts.map((port) => startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'delay', DIPS_WORKER_METRICS_PORT: String(port) })));
   const dips = clientFor(cluster);
   const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => dips.call('delay', { ms: 5, value: i })));
   await dips.close();
   assert.equal(replies, Array.from({ length: 100 }, (_, i) => i), 'every request answered with its own value');
-  const served = await servedPerWorker('delay');
-  assert.is(served.size, 2, 'both workers answered discovery');
-  const counts = [...served.values()];
+  const counts = await Promise.all(metricsPorts.map((port) => jobsRun(port, 'delay')));
   assert.is(counts.reduce((a, b) => a + b, 0), 100, 'the workers ran exactly 100 jobs between them');
   assert.ok(counts.every((n) => n > 10), `both workers took a share: ${counts.join(' + ')}`);
   await Promise.all(workers.map((w) => w.stop()));
@@ -71,7 +61,7 @@ test('a worker connected to node A keeps serving after A dies (it reconnects to 
 });
 
 test('SIGTERM drains: jobs in flight finish and answer, then the worker exits 0', async () => {
-  const worker = await startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'delay' });
+  const worker = await startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'delay', DIPS_WORKER_CONCURRENCY: '4' });
   const dips = clientFor(cluster);
   const calls = Array.from({ length: 4 }, (_, i) => dips.call('delay', { ms: 600, value: `job ${i}` }));
   await new Promise((r) => setTimeout(r, 200));

@@ -9,13 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type Msg } from 'nats';
 import { decodeBody, encodeBody, encodingForContentType, type StructuredEncoding } from '../shared/codec/index.js';
-import { loadConfig, type DipsConfig } from '../shared/config.js';
+import { loadConfig, maxWaitingBytes, type DipsConfig } from '../shared/config.js';
 import { Header } from '../shared/headers.js';
 import { connectNats, type NatsConnection } from '../shared/nats.js';
 import { toJobEvent, type JobEvent } from '../shared/events.js';
-import { CallError, Requester } from '../shared/requester.js';
+import { CallError, Requester, type Priority } from '../shared/requester.js';
 
 export { CallError };
+export type { Priority };
 export type { JobEvent };
 
 export interface DipsClientOptions {
@@ -39,6 +40,10 @@ export interface CallOptions {
   idempotent?: boolean;
   /** Data, warnings and status the worker streams before the result, in order. */
   onEvent?: (event: JobEvent) => void;
+  /** While every worker is full, calls wait here: HIGH before NORMAL before LOW, oldest first (default normal). */
+  priority?: Priority;
+  /** Aborting withdraws the call (it rejects with code 409). */
+  signal?: AbortSignal;
 }
 
 export type StreamItem = JobEvent | { kind: 'result'; reply: Reply };
@@ -83,6 +88,8 @@ export class DipsClient {
       headers,
       idempotent: options.idempotent ?? true,
       retries: this.config.gateway.retries,
+      priority: options.priority,
+      signal: options.signal,
       onEvent: options.onEvent
         ? (m) => {
             const event = toJobEvent(m);
@@ -148,7 +155,7 @@ export class DipsClient {
   }
 
   private connect() {
-    this.connection ??= connectNats(this.config, { name: `dips-client-${process.pid}` }).then((nc) => ({ nc, requester: new Requester(nc) }));
+    this.connection ??= connectNats(this.config, { name: `dips-client-${process.pid}` }).then((nc) => ({ nc, requester: new Requester(nc, { maxPendingBytes: maxWaitingBytes(this.config), limitName: 'queue.maxWaitingBytes' }) }));
     return this.connection;
   }
 }

@@ -29,7 +29,7 @@ export async function runAdminCommand(line: string, ctx: AdminContext): Promise<
       return (await statusLines(ctx)).map(([fn, total, running, workers]) => `${fn}\t${total}\t${running}\t${workers}\n`).join('') + '.\n';
     case 'prioritystatus': {
       const rows = await statusLines(ctx);
-      const queued = countJobs(ctx, (j) => j.state === 'scheduled', (j) => `${j.fn}\0${j.priority}`);
+      const queued = countJobs(ctx, (j) => j.state === 'waiting', (j) => `${j.fn}\0${j.priority}`);
       return rows.map(([fn, , , workers]) => `${fn}\t${queued.get(`${fn}\0high`) ?? 0}\t${queued.get(`${fn}\0normal`) ?? 0}\t${queued.get(`${fn}\0low`) ?? 0}\t${workers}\n`).join('') + '.\n';
     }
     case 'workers': {
@@ -55,18 +55,23 @@ export async function runAdminCommand(line: string, ctx: AdminContext): Promise<
       return `OK ${process.pid}\n`;
     case 'verbose':
       return `OK ${ctx.logLevel.toUpperCase()}\n`;
-    case 'maxqueue':
-      // Queues live in the workers' admission control (worker.maxQueued), not here; accepted for compatibility.
-      return argv.length < 2 ? ERR_ARGS('maxqueue') : OK;
+    case 'maxqueue': {
+      // gearmand: `maxqueue fn` lifts the limit, `maxqueue fn n` sets it for every priority, `maxqueue fn h n l` for each
+      const sizes = argv.slice(2, 5).map(Number);
+      if (argv.length < 2 || sizes.some((n) => !Number.isSafeInteger(n) || n < 0)) return ERR_ARGS('maxqueue');
+      ctx.jobs.setMaxQueue(argv[1], sizes);
+      return OK;
+    }
     case 'show':
       if (argv.length === 2 && argv[1].toLowerCase() === 'jobs') {
-        return [...ctx.jobs.all()].map((j) => `${j.handle}\t0\t0\t${j.state === 'scheduled' ? 1 : 0}\n`).join('') + '.\n';
+        return [...ctx.jobs.all()].map((j) => `${j.handle}\t0\t0\t${j.state === 'waiting' ? 1 : 0}\n`).join('') + '.\n';
       }
       if (argv.length === 3 && argv[1].toLowerCase() === 'unique' && argv[2].toLowerCase() === 'jobs') {
         return [...ctx.jobs.all()].filter((j) => j.unique).map((j) => `${j.unique}\t${j.handle}\n`).join('') + '.\n';
       }
       return 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n';
     case 'cancel':
+      // the job never runs (or its result is dropped) and its waiting clients get WORK_FAIL
       if (argv.length === 3 && argv[1].toLowerCase() === 'job') return ctx.jobs.cancel(argv[2]) ? OK : 'ERR UNKNOWN_JOB\r\n';
       return ERR_ARGS('cancel');
     case 'shutdown':

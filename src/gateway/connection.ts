@@ -1,13 +1,12 @@
 /**
- * One client socket: framing in, batched writes out, back-pressure both ways,
- * idle reaping. A protocol violation costs this socket only.
+ * One client socket: framing in, batched writes out in request order,
+ * back-pressure both ways. A protocol violation costs this socket only.
  */
 import type net from 'node:net';
 import type { Logger } from '../shared/log.js';
 import { PACKET_NAMES, PacketType } from './protocol/constants.js';
 import { encodeResponse, type Arg } from './protocol/encoder.js';
 import { GearmanParser, type Packet } from './protocol/parser.js';
-import type { Listener } from './jobs.js';
 
 export interface ConnectionHandlers {
   packet(conn: Connection, packet: Packet): void;
@@ -17,6 +16,7 @@ export interface ConnectionHandlers {
 
 export interface ConnectionLimits {
   maxPacketBytes: number;
+  /** Close a connection idle this long with no job (0: never, as gearmand). */
   idleTimeoutMs: number;
   /** Bytes queued for a slow reader before we stop reading its requests. */
   highWaterBytes: number;
@@ -33,7 +33,7 @@ let nextId = 1;
  */
 const JOB_CREATED_HOLD_MS = 3;
 
-export class Connection implements Listener {
+export class Connection {
   readonly id = nextId++;
   readonly remote: string;
   clientId = '-';
@@ -43,6 +43,12 @@ export class Connection implements Listener {
   private readonly parser: GearmanParser;
   private corked = false;
   private closed = false;
+  /**
+   * Replies reserved in request order whose content is not known yet (a
+   * background job's JOB_CREATED waits for its disk write), and what was sent
+   * after them: libgearman pairs JOB_CREATED with its submissions by order.
+   */
+  private readonly outbox: Array<{ parts?: Buffer[] }> = [];
   /** Encoded JOB_CREATED packets held back, in submission order (see JOB_CREATED_HOLD_MS). */
   private held: Buffer[] = [];
   private heldTimer: NodeJS.Timeout | undefined;
@@ -59,10 +65,12 @@ export class Connection implements Listener {
     this.parser = new GearmanParser(limits.maxPacketBytes);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000); // finds half-open peers the idle timer would wait long for
-    socket.setTimeout(limits.idleTimeoutMs);
-    socket.on('timeout', () => {
-      if (this.outstanding === 0) this.destroy('idle');
-    });
+    if (limits.idleTimeoutMs > 0) {
+      socket.setTimeout(limits.idleTimeoutMs);
+      socket.on('timeout', () => {
+        if (this.outstanding === 0) this.destroy('idle');
+      });
+    }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => socket.resume());
     socket.on('error', (err) => this.log.debug({ err, conn: this.id }, 'socket error'));
@@ -83,16 +91,43 @@ export class Connection implements Listener {
 
   /** Queue a response; writes made in one tick go out together. */
   send(type: number, args: readonly Arg[]): void {
+    this.enqueue(encodeResponse(type, args));
+  }
+
+  /**
+   * Keep this reply's place in line: the returned function sends it (once its
+   * content is known), after everything queued before it and before anything after.
+   */
+  reserve(): (type: number, args: readonly Arg[]) => void {
+    this.releaseHeld();
+    const slot: { parts?: Buffer[] } = {};
+    this.outbox.push(slot);
+    return (type, args) => {
+      slot.parts = encodeResponse(type, args);
+      while (this.outbox[0]?.parts) this.write(this.outbox.shift()!.parts!);
+    };
+  }
+
+  private enqueue(parts: Buffer[]): void {
+    if (this.outbox.length) this.outbox.push({ parts });
+    else this.write(parts);
+  }
+
+  private write(parts: Buffer[]): void {
     if (this.closed) return;
     this.cork();
     this.releaseHeld();
-    for (const part of encodeResponse(type, args)) this.socket.write(part);
+    for (const part of parts) this.socket.write(part);
     this.applyBackPressure();
   }
 
   /** JOB_CREATED for a foreground job: goes out with the next packet to this client, or after JOB_CREATED_HOLD_MS. */
   sendJobCreated(handle: string): void {
     if (this.closed) return;
+    if (this.outbox.length) {
+      this.send(PacketType.JOB_CREATED, [handle]);
+      return;
+    }
     this.held.push(...encodeResponse(PacketType.JOB_CREATED, [handle]));
     this.heldTimer ??= setTimeout(() => {
       this.cork();
@@ -108,20 +143,12 @@ export class Connection implements Listener {
     this.held = [];
   }
 
-  jobEnded(): void {
-    this.outstanding--;
-  }
-
   sendError(code: string, message: string): void {
     this.send(PacketType.ERROR, [code, message]);
   }
 
   private sendText(text: string): void {
-    if (this.closed) return;
-    this.cork();
-    this.releaseHeld();
-    this.socket.write(text, 'latin1');
-    this.applyBackPressure();
+    this.enqueue([Buffer.from(text, 'latin1')]);
   }
 
   destroy(reason: string): void {

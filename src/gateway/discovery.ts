@@ -4,7 +4,7 @@
  * admin protocol's "available workers" and "workers" come from here.
  */
 import type { NatsConnection } from 'nats';
-import { SERVICE_NAME } from '../shared/subjects.js';
+import { functionFromToken, SERVICE_NAME } from '../shared/subjects.js';
 
 export interface MeshWorker {
   id: string;
@@ -62,7 +62,7 @@ export class Discovery {
         const info = msg.json<{ id: string; metadata?: Record<string, string>; endpoints?: Array<{ name: string }> }>();
         for (const endpoint of info.endpoints ?? []) {
           found.push({
-            id: info.id, fn: endpoint.name, host: info.metadata?.host ?? '?', pid: info.metadata?.pid ?? '?',
+            id: info.id, fn: functionFromToken(endpoint.name), host: info.metadata?.host ?? '?', pid: info.metadata?.pid ?? '?',
             gateway: info.metadata?.gateway, idempotent: info.metadata?.idempotent !== 'false',
           });
         }

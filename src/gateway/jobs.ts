@@ -1,8 +1,11 @@
 /**
- * The gateway's jobs: handles, coalescing by unique id, background and
- * scheduled (epoch) jobs, status, and dispatch of each job as one NATS request.
- * Jobs live only as long as someone can still learn their result.
+ * The gateway's job table: handles, coalescing by unique id, priorities,
+ * background and scheduled (epoch) jobs kept on disk, status, and dispatch of
+ * each job as one NATS request (which waits in the requester while every
+ * worker is full). It knows nothing of Gearman packets: it tells each job's
+ * listeners what happened (JobEvent) and the packet handlers speak Gearman.
  */
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { headers as natsHeaders, type Msg } from 'nats';
 import { sniffEncoding } from '../shared/codec/index.js';
@@ -11,66 +14,116 @@ import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { toJobEvent } from '../shared/events.js';
 import { CallError, type Requester } from '../shared/requester.js';
-import { isValidFunctionName } from '../shared/subjects.js';
-import { PacketType } from './protocol/constants.js';
-import type { Arg } from './protocol/encoder.js';
+import type { Priority } from '../shared/wait-queue.js';
+import type { JobStore, StoredJob } from './store.js';
 
-export type Priority = 'high' | 'normal' | 'low';
+export type { Priority };
 
-/** What a job needs of a client connection. */
-export interface Listener {
+/** What happened to a job, in the order it happens. */
+export type JobEvent =
+  | { kind: 'assigned' }
+  | { kind: 'status'; numerator: number; denominator: number }
+  | { kind: 'data' | 'warning'; data: Uint8Array }
+  | { kind: 'done'; data: Uint8Array }
+  /** `message` is absent for a plain failure (a Gearman worker's WORK_FAIL). */
+  | { kind: 'failed'; message?: string };
+
+/** Someone waiting for a job's events (a client connection). */
+export interface JobListener {
   readonly id: number;
-  /** The client sent OPTION_REQ "exceptions". */
-  readonly exceptions: boolean;
-  send(type: number, args: readonly Arg[]): void;
-  /** The job it waited for has ended (after its final packet). */
-  jobEnded(): void;
+  jobEvent(job: Job, event: JobEvent): void;
 }
 
 export interface Job {
+  seq: number;
   handle: string;
   fn: string;
   unique: string;
-  data: Buffer;
+  data: Uint8Array;
   priority: Priority;
   background: boolean;
-  listeners: Set<Listener>;
-  state: 'scheduled' | 'running';
+  /**
+   * One entry per submission waiting for it: a connection that submitted the
+   * same unique id twice is told twice, as gearmand does (clients pair each
+   * result with one of their submissions).
+   */
+  listeners: JobListener[];
+  /** waiting: for its time or for a worker with room; running: a worker holds it. */
+  state: 'waiting' | 'running';
   numerator: number;
   denominator: number;
   /** Epoch seconds a scheduled job runs at. */
   runAt?: number;
   timer?: NodeJS.Timeout;
+  abort: AbortController;
   createdAt: number;
 }
 
+export interface JobSpec {
+  fn: string;
+  unique: string;
+  data: Uint8Array;
+  priority: Priority;
+  background: boolean;
+  runAt?: number;
+}
+
 export interface JobsMetrics {
-  finished(fn: string, ok: boolean, seconds: number): void;
+  finished(fn: string, ok: boolean, seconds: number, background: boolean): void;
 }
 
 export interface JobsOptions {
   metrics?: JobsMetrics;
   /** May a lost request for this function be sent again? (From service discovery.) */
   isIdempotent?: (fn: string) => boolean;
+  /** How long a foreground job's caller waits, queueing included. */
   timeoutMs: number;
+  /** Longest a background job waits for a worker (0: until it runs). */
+  backgroundMaxAgeMs: number;
   retries: number;
-  maxBackgroundJobs: number;
+  /** Payload bytes of all jobs held here at once. */
+  maxBytes: number;
+  /** Host (and port) in job handles. */
+  handleHost: string;
+  store?: JobStore;
   log: Logger;
 }
 
+/** A job refused at submission: the Gearman caller gets QUEUE_ERROR with this message. */
 export class JobLimitError extends Error {}
 
 /** Longest a scheduled job may wait (setTimeout's limit, about 24.8 days). */
 const MAX_SCHEDULE_MS = 2 ** 31 - 1;
+/** libgearman keeps 64-byte handles (63 and a NUL) and cannot match a longer one. */
+export const MAX_HANDLE_BYTES = 63;
+/** Room kept in a handle for the job number (2^53 has 16 digits). */
+const NUMBER_DIGITS = 16;
+
+/** gearmand's handle prefix `H:<host>:`, the host cut so that every handle fits libgearman's 63 bytes. */
+export function handlePrefix(host: string): string {
+  const room = MAX_HANDLE_BYTES - 'H::'.length - NUMBER_DIGITS;
+  return `H:${Buffer.from(host, 'latin1').subarray(0, room).toString('latin1')}:`;
+}
+
+export function defaultHandleHost(port: number): string {
+  return `${os.hostname()}-${port}`;
+}
 
 export class Jobs {
   private readonly byHandle = new Map<string, Job>();
   private readonly byUnique = new Map<string, Job>();
-  private readonly handlePrefix = `H:${os.hostname()}:${process.pid}`;
-  private counter = 0;
-  private backgroundCount = 0;
+  private readonly prefix: string;
+  private counter: number;
+  private bytes = 0;
+  /** gearmand's maxqueue: per function, the most jobs waiting at each priority (absent: no limit). */
+  private readonly maxQueue = new Map<string, Record<Priority, number>>();
+  /** Set while the gateway stops: background jobs cut off by it stay on disk for the next start. */
+  private stopping = false;
 
-  constructor(private readonly requester: Requester, private readonly options: JobsOptions) {}
+  constructor(private readonly requester: Requester, private readonly options: JobsOptions) {
+    this.prefix = handlePrefix(options.handleHost);
+    this.counter = options.store?.counter ?? 0;
+  }
 
   get size(): number {
     return this.byHandle.size;
@@ -89,100 +142,170 @@ export class Jobs {
     return undefined;
   }
 
+  /** `maxqueue fn [all | high normal low]`; no sizes (or 0) lifts the limit, as in gearmand. */
+  setMaxQueue(fn: string, sizes: number[]): void {
+    if (sizes.length === 0 || sizes.every((n) => n === 0)) this.maxQueue.delete(fn);
+    else this.maxQueue.set(fn, { high: sizes[0], normal: sizes[1] ?? sizes[0], low: sizes[2] ?? sizes[0] });
+  }
+
+  /** Jobs of `fn` at `priority` not yet held by a worker. */
+  private waitingCount(fn: string, priority: Priority): number {
+    let n = 0;
+    for (const job of this.byHandle.values()) if (job.fn === fn && job.priority === priority && job.state === 'waiting') n++;
+    return n;
+  }
+
   /**
-   * Submit a job (or join the running one with the same function and unique id).
-   * `listener` is null for background jobs. Throws JobLimitError when full.
+   * Accept a job (or join the live one with the same function and unique id).
+   * `listener` is null for background jobs. Resolves once the job is accepted —
+   * for a background job, once it is on disk — so JOB_CREATED may be sent.
+   * Rejects with JobLimitError when it cannot be accepted.
    */
-  submit(spec: { fn: string; unique: string; data: Buffer; priority: Priority; background: boolean; runAt?: number }, listener: Listener | null): Job {
-    const key = `${spec.fn}\0${spec.unique}`;
-    const existing = spec.unique ? this.byUnique.get(key) : undefined;
+  async submit(spec: JobSpec, listener: JobListener | null): Promise<Job> {
+    // gearmand: "-" asks for a unique id made from the data; an empty one never coalesces
+    const unique = spec.unique === '-' ? createHash('sha1').update(spec.data).digest('hex') : spec.unique;
+    const key = `${spec.fn}\0${unique}`;
+    const existing = unique ? this.byUnique.get(key) : undefined;
     if (existing) {
-      if (listener) existing.listeners.add(listener);
+      if (listener) existing.listeners.push(listener);
       return existing;
     }
-    if (spec.background && this.backgroundCount >= this.options.maxBackgroundJobs) {
-      throw new JobLimitError(`Job queue is full: ${this.backgroundCount} background jobs waiting or running`);
-    }
-    const job: Job = {
-      handle: `${this.handlePrefix}-${++this.counter}`,
-      fn: spec.fn,
-      unique: spec.unique,
-      data: spec.data,
-      priority: spec.priority,
-      background: spec.background,
-      listeners: new Set(listener ? [listener] : []),
-      state: 'scheduled',
-      numerator: 0,
-      denominator: 0,
-      runAt: spec.runAt,
-      createdAt: Date.now(),
-    };
-    this.byHandle.set(job.handle, job);
-    if (spec.unique) this.byUnique.set(key, job);
-    if (job.background) this.backgroundCount++;
-
+    this.checkLimits(spec);
     const delayMs = spec.runAt ? spec.runAt * 1000 - Date.now() : 0;
-    if (delayMs > MAX_SCHEDULE_MS) {
-      this.forget(job);
-      throw new JobLimitError(`cannot schedule a job more than ${Math.floor(MAX_SCHEDULE_MS / 86_400_000)} days ahead`);
+    if (delayMs > MAX_SCHEDULE_MS) throw new JobLimitError(`cannot schedule a job more than ${Math.floor(MAX_SCHEDULE_MS / 86_400_000)} days ahead`);
+    const seq = ++this.counter;
+    const job = this.track({ ...spec, seq, unique, handle: `${this.prefix}${seq}`, createdAt: Date.now() }, listener);
+    if (job.background && this.options.store) {
+      try {
+        await this.options.store.add(stored(job), this.counter);
+      } catch (err) {
+        this.forget(job);
+        throw new JobLimitError(`cannot store the background job: ${errorMessage(err)}`);
+      }
     }
-    if (delayMs > 0) job.timer = setTimeout(() => this.run(job), delayMs);
-    else setImmediate(() => void this.run(job));
+    this.schedule(job);
     return job;
   }
 
-  /** A client went away: it stops listening; a foreground job nobody waits for is dropped. */
-  detach(listener: Listener): void {
-    for (const job of this.byHandle.values()) {
-      if (!job.listeners.delete(listener)) continue;
-      if (!job.background && job.listeners.size === 0) this.cancel(job.handle);
+  /** The gateway is stopping: what fails from now on because of it is not a job's failure. */
+  stop(): void {
+    this.stopping = true;
+    for (const job of this.byHandle.values()) clearTimeout(job.timer);
+  }
+
+  /** Background jobs stored by an earlier run of this gateway: they run again (at least once). */
+  restore(): number {
+    const stored = this.options.store?.jobs() ?? [];
+    for (const s of stored) {
+      if (this.byHandle.has(s.handle)) continue;
+      this.counter = Math.max(this.counter, s.seq);
+      this.schedule(this.track({ ...s, data: Buffer.from(s.data), background: true }, null));
+    }
+    return stored.length;
+  }
+
+  private checkLimits(spec: JobSpec): void {
+    if (this.bytes + spec.data.length > this.options.maxBytes) {
+      throw new JobLimitError(`Queue full: ${this.bytes} bytes of jobs held by this gateway, limit ${this.options.maxBytes} bytes (queue.maxWaitingBytes)`);
+    }
+    const max = this.maxQueue.get(spec.fn)?.[spec.priority];
+    if (max && this.waitingCount(spec.fn, spec.priority) >= max) {
+      throw new JobLimitError(`Job queue is full: ${max} ${spec.priority} jobs of ${spec.fn} already wait (maxqueue)`);
     }
   }
 
-  /** Forget a job: a scheduled one never runs; a running one's result is dropped (its deadline lets the worker skip it). */
+  private track(spec: JobSpec & { seq: number; handle: string; createdAt: number }, listener: JobListener | null): Job {
+    const job: Job = {
+      ...spec,
+      listeners: listener ? [listener] : [],
+      state: 'waiting',
+      numerator: 0,
+      denominator: 0,
+      abort: new AbortController(),
+    };
+    this.byHandle.set(job.handle, job);
+    if (job.unique) this.byUnique.set(`${job.fn}\0${job.unique}`, job);
+    this.bytes += job.data.length;
+    return job;
+  }
+
+  private schedule(job: Job): void {
+    const delayMs = job.runAt ? job.runAt * 1000 - Date.now() : 0;
+    // jobs read in one pass reach NATS together (setImmediate runs after the socket reads)
+    if (delayMs > 0) job.timer = setTimeout(() => void this.run(job), delayMs);
+    else setImmediate(() => void this.run(job));
+  }
+
+  /** A client went away: it stops listening; a foreground job nobody waits for is withdrawn. */
+  detach(listener: JobListener): void {
+    for (const job of this.byHandle.values()) {
+      const others = job.listeners.filter((l) => l !== listener);
+      if (others.length === job.listeners.length) continue;
+      job.listeners = others;
+      if (!job.background && others.length === 0) this.withdraw(job, 'its client went away');
+    }
+  }
+
+  /** gearmand's `cancel job`: the job never runs (or its result is dropped); whoever waits gets WORK_FAIL. */
   cancel(handle: string): boolean {
     const job = this.byHandle.get(handle);
     if (!job) return false;
-    clearTimeout(job.timer);
-    this.forget(job);
+    this.withdraw(job, 'cancelled by an administrator');
     return true;
+  }
+
+  private withdraw(job: Job, why: string): void {
+    clearTimeout(job.timer);
+    if (job.timer && job.runAt) {
+      // never dispatched: nothing will settle it
+      this.count(job, false);
+      this.end(job, { kind: 'failed' });
+      this.options.log.info({ handle: job.handle, fn: job.fn }, `scheduled job withdrawn: ${why}`);
+    }
+    job.abort.abort(new Error(why));
   }
 
   private forget(job: Job): void {
     if (!this.byHandle.delete(job.handle)) return;
     if (job.unique) this.byUnique.delete(`${job.fn}\0${job.unique}`);
-    if (job.background) this.backgroundCount--;
+    this.bytes -= job.data.length;
+    if (job.background) void this.options.store?.remove(job.handle).catch((err) => this.options.log.error({ err, handle: job.handle }, 'cannot remove a finished job from the store'));
   }
 
   private async run(job: Job): Promise<void> {
-    if (!this.byHandle.has(job.handle)) return; // cancelled while scheduled
-    job.state = 'running';
+    if (!this.byHandle.has(job.handle)) return;
+    job.timer = undefined;
     try {
-      if (!isValidFunctionName(job.fn)) throw new CallError(ErrorCode.badRequest, `invalid function name ${JSON.stringify(job.fn)}`);
       const headers = natsHeaders();
       headers.set(Header.encoding, sniffEncoding(job.data));
       headers.set(Header.jobId, job.handle);
       if (job.unique) headers.set(Header.unique, job.unique);
       const reply = await this.requester.call(job.fn, job.data, {
-        timeoutMs: this.options.timeoutMs,
+        timeoutMs: job.background ? this.options.backgroundMaxAgeMs || null : this.options.timeoutMs,
+        runTimeoutMs: this.options.timeoutMs,
         headers,
+        priority: job.priority,
         retries: this.options.retries,
         idempotent: this.options.isIdempotent?.(job.fn) ?? true,
+        signal: job.abort.signal,
+        onAssigned: () => {
+          job.state = 'running';
+          this.tell(job, { kind: 'assigned' });
+        },
         onEvent: (msg) => this.relayEvent(job, msg),
       });
       this.count(job, true);
-      this.finish(job, (l) => l.send(PacketType.WORK_COMPLETE, [job.handle, reply.data]));
+      this.end(job, { kind: 'done', data: reply.data });
     } catch (err) {
+      if (this.stopping && job.background) return; // stays on disk; runs when a gateway starts on this data directory
       this.count(job, false);
       const message = errorMessage(err);
       if (!(err instanceof CallError)) this.options.log.error({ err, handle: job.handle, fn: job.fn }, 'job failed in the gateway');
+      else if (job.background) this.options.log.error({ handle: job.handle, fn: job.fn, message }, 'background job failed');
       else this.options.log.debug({ handle: job.handle, fn: job.fn, message }, 'job failed');
-      // a plain failure (a Gearman worker's WORK_FAIL) has no message to raise as an exception
-      const plain = err instanceof CallError && err.code === ErrorCode.workFail;
-      this.finish(job, (l) => {
-        if (l.exceptions && !plain) l.send(PacketType.WORK_EXCEPTION, [job.handle, message]);
-        l.send(PacketType.WORK_FAIL, [job.handle]);
-      });
+      // a plain failure (a Gearman worker's WORK_FAIL, a cancelled job) has no message to raise as an exception
+      const plain = err instanceof CallError && (err.code === ErrorCode.workFail || err.code === ErrorCode.cancelled);
+      this.end(job, plain ? { kind: 'failed' } : { kind: 'failed', message });
     }
   }
 
@@ -193,23 +316,25 @@ export class Jobs {
     if (event.kind === 'status') {
       job.numerator = event.numerator ?? 0;
       job.denominator = event.denominator ?? 0;
-      for (const l of job.listeners) l.send(PacketType.WORK_STATUS, [job.handle, String(job.numerator), String(job.denominator)]);
-    } else {
-      const type = event.kind === 'data' ? PacketType.WORK_DATA : PacketType.WORK_WARNING;
-      for (const l of job.listeners) l.send(type, [job.handle, event.data]);
-    }
+      this.tell(job, { kind: 'status', numerator: job.numerator, denominator: job.denominator });
+    } else this.tell(job, { kind: event.kind, data: event.data });
   }
 
-  private finish(job: Job, notify: (l: Listener) => void): void {
-    if (!this.byHandle.has(job.handle)) return; // cancelled: nobody to tell
+  private tell(job: Job, event: JobEvent): void {
+    for (const l of job.listeners) l.jobEvent(job, event);
+  }
+
+  private end(job: Job, event: JobEvent): void {
+    if (!this.byHandle.has(job.handle)) return;
     this.forget(job);
-    for (const l of job.listeners) {
-      notify(l);
-      l.jobEnded();
-    }
+    this.tell(job, event);
   }
 
   private count(job: Job, ok: boolean): void {
-    this.options.metrics?.finished(job.fn, ok, (Date.now() - job.createdAt) / 1000);
+    this.options.metrics?.finished(job.fn, ok, (Date.now() - job.createdAt) / 1000, job.background);
   }
+}
+
+function stored(job: Job): StoredJob {
+  return { seq: job.seq, handle: job.handle, fn: job.fn, unique: job.unique, data: job.data, priority: job.priority, runAt: job.runAt, createdAt: job.createdAt };
 }

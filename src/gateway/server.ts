@@ -4,7 +4,8 @@
  */
 import net from 'node:net';
 import type { NatsConnection } from 'nats';
-import type { DipsConfig } from '../shared/config.js';
+import path from 'node:path';
+import { maxWaitingBytes, projectRoot, type DipsConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { effectiveMaxPayload } from '../shared/nats.js';
 import { Requester } from '../shared/requester.js';
@@ -13,8 +14,10 @@ import { gatewayMetrics } from './metrics.js';
 import { runAdminCommand } from './admin.js';
 import { Connection } from './connection.js';
 import { Discovery } from './discovery.js';
-import { handleClientPacket } from './handlers/client.js';
-import { Jobs } from './jobs.js';
+import { handleClientPacket, listenerOf } from './handlers/client.js';
+import { handleWorkerPacket } from './handlers/worker.js';
+import { defaultHandleHost, Jobs } from './jobs.js';
+import { JobStore } from './store.js';
 import { capSegmentSize } from './segment-size.js';
 import { LegacyBridge } from './legacy.js';
 import { version } from '../shared/process.js';
@@ -28,26 +31,37 @@ export class Gateway {
   private readonly discovery: Discovery;
   private readonly requester: Requester;
   private readonly legacy: LegacyBridge;
+  private readonly store: JobStore;
 
   constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger, registry?: Registry) {
-    this.requester = new Requester(nc);
+    const maxBytes = maxWaitingBytes(config);
+    this.requester = new Requester(nc, { maxPendingBytes: maxBytes, limitName: 'queue.maxWaitingBytes' });
     this.legacy = new LegacyBridge(nc, version, log);
     this.discovery = new Discovery(nc);
+    const port = config.gateway.port;
+    this.store = JobStore.open(config.gateway.dataDir || path.join(projectRoot, 'run', `gateway-${port || process.pid}`));
     this.jobs = new Jobs(this.requester, {
       isIdempotent: (fn) => this.discovery.isIdempotent(fn),
-      metrics: registry ? gatewayMetrics(registry, { connections: () => this.connections.size, jobs: () => this.jobs.size }) : undefined,
+      metrics: registry
+        ? gatewayMetrics(registry, { connections: () => this.connections.size, jobs: () => this.jobs.size, waiting: () => this.requester.waiting() })
+        : undefined,
       timeoutMs: config.nats.requestTimeoutMs,
+      backgroundMaxAgeMs: config.queue.backgroundMaxAgeMs,
       retries: config.gateway.retries,
-      maxBackgroundJobs: config.gateway.maxBackgroundJobs,
+      maxBytes,
+      handleHost: config.gateway.handleHost || defaultHandleHost(port),
+      store: this.store,
       log,
     });
+    const restored = this.jobs.restore();
+    if (restored) log.info({ jobs: restored }, 'background jobs restored from the store; they run again');
     // Never accept a packet NATS could not carry.
     const maxPacketBytes = Math.min(config.gateway.maxPacketBytes, effectiveMaxPayload(nc, config));
     const limits = { maxPacketBytes, idleTimeoutMs: config.gateway.idleTimeoutMs, highWaterBytes: 4 * maxPacketBytes };
     const handlers = {
       packet: (conn: Connection, packet: Packet) => {
         const handled =
-          handleClientPacket({ jobs: this.jobs, maxJobsPerConnection: config.gateway.maxJobsPerConnection }, conn, packet) || this.legacy.handle(conn, packet);
+          handleClientPacket({ jobs: this.jobs }, conn, packet) || handleWorkerPacket(this.legacy, conn, packet);
         if (!handled) {
           const name = PACKET_NAMES[packet.type];
           conn.sendError(ErrorName.invalidCommand, name ? `Command not expected: ${name}` : `Invalid command ${packet.type}`);
@@ -63,7 +77,7 @@ export class Gateway {
         }),
       closed: (conn: Connection) => {
         this.connections.delete(conn);
-        this.jobs.detach(conn);
+        this.jobs.detach(listenerOf(conn));
         void this.legacy.disconnected(conn);
       },
     };
@@ -93,15 +107,19 @@ export class Gateway {
     else this.log.debug({ mss: result }, 'TCP segment size capped');
   }
 
-  /** SIGTERM: stop accepting, let foreground jobs finish (bounded), then close. */
+  /** SIGTERM: stop accepting, let foreground jobs finish (bounded), then close; background jobs keep their place on disk. */
   async close(graceMs = 30_000): Promise<void> {
     this.server.close();
     const deadline = Date.now() + graceMs;
-    while ([...this.jobs.all()].some((j) => j.listeners.size > 0) && Date.now() < deadline) {
+    while ([...this.jobs.all()].some((j) => j.listeners.length > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const conn of this.connections) conn.destroy('gateway stopping');
+    this.jobs.stop();
+    await this.legacy.close();
     this.requester.close('gateway stopping');
     if (!this.nc.isClosed()) await this.nc.drain();
+    // background jobs stay on disk and run again when a gateway starts on this data directory
+    await this.store.close();
   }
 }

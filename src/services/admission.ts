@@ -1,14 +1,16 @@
 /**
  * Admission control for one worker process: at most `concurrency` jobs run,
- * at most `maxQueued` wait; anything more is refused at once so memory stays
- * bounded and the caller can go elsewhere (imgproxy's two semaphores).
+ * at most `maxQueued` wait behind them (default none: a job that finds every
+ * slot taken is bounced to wait at its caller, where it keeps its place and
+ * priority — see src/shared/room.ts).
  */
 export class Admission {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly concurrency: number, private readonly maxQueued: number) {}
+  /** `onFree` runs each time a slot frees (after the next waiting task, if any, took it). */
+  constructor(private readonly concurrency: number, private readonly maxQueued: number, private readonly onFree?: () => void) {}
 
   get inFlight(): number {
     return this.running;
@@ -16,8 +18,12 @@ export class Admission {
   get queued(): number {
     return this.waiting.length;
   }
+  /** Jobs this worker could take now without refusing. */
+  get free(): number {
+    return Math.max(0, this.concurrency + this.maxQueued - this.running - this.waiting.length);
+  }
 
-  /** Run `task` when a slot frees; false (and nothing runs) when the queue is full. */
+  /** Run `task` when a slot frees; false (and nothing runs) when the slots and the queue are full. */
   tryRun(task: () => Promise<void>): boolean {
     if (this.running < this.concurrency) {
       this.start(task);
@@ -47,6 +53,7 @@ export class Admission {
           this.idleWaiters = [];
           for (const resolve of waiters) resolve();
         }
+        this.onFree?.();
       });
   }
 }

@@ -6,12 +6,14 @@
  * so that functions only compute.
  */
 import os from 'node:os';
-import { headers as natsHeaders, type NatsConnection, type Service, type ServiceMsg } from 'nats';
+import { headers as natsHeaders, nuid, type NatsConnection, type Service, type ServiceMsg, type Subscription } from 'nats';
 import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../shared/codec/index.js';
-import { DipsError, ErrorCode, errorMessage, headerSafe } from '../shared/errors.js';
+import { DipsError, ErrorCode, errorMessage } from '../shared/errors.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
-import { functionSubject, SERVICE_NAME } from '../shared/subjects.js';
+import { directWildcard, functionFromToken, functionSubject, functionToken, SERVICE_NAME } from '../shared/subjects.js';
+import { finalHeaders, respondError, respondNoRoom, type JobMsg } from '../shared/replies.js';
+import { RoomAnnouncer } from '../shared/room.js';
 import { Admission } from './admission.js';
 import { shown } from './params.js';
 import { eventHeaders, startHeartbeat, statusPayload, WORKING, type JobEventKind } from '../shared/events.js';
@@ -41,6 +43,9 @@ const EMPTY = new Uint8Array(0);
 export class Worker {
   private readonly services = new Map<string, Service>();
   private readonly admission: Admission;
+  private readonly room: RoomAnnouncer;
+  /** Jobs sent to this worker alone, after it announced room. */
+  private direct?: Subscription;
   readonly stats = new Map<string, FunctionStats>();
   private draining = false;
   readonly startedAt = Date.now();
@@ -50,7 +55,8 @@ export class Worker {
     private readonly functions: FunctionDef[],
     private readonly options: WorkerOptions,
   ) {
-    this.admission = new Admission(options.concurrency, options.maxQueued);
+    this.room = new RoomAnnouncer(nc, nuid.next());
+    this.admission = new Admission(options.concurrency, options.maxQueued, () => this.room.settle((fn) => (this.services.has(fn) ? this.admission.free : 0)));
     for (const def of functions) this.stats.set(def.name, { done: 0, failed: 0, latencies: [] });
   }
 
@@ -73,6 +79,16 @@ export class Worker {
   /** Warm every function up, then start taking jobs (except for the functions an agent has paused). */
   async start(paused: ReadonlySet<string> = new Set()): Promise<void> {
     await Promise.all(this.functions.map((def) => def.init?.()));
+    this.direct = this.nc.subscribe(directWildcard(this.room.workerId), {
+      callback: (err, msg) => {
+        if (err) return;
+        const fn = functionFromToken(msg.subject.split('.')[2] ?? '');
+        const def = this.functions.find((d) => d.name === fn);
+        // a paused or unknown function has no room here: the caller waits for another worker
+        if (!def || !this.services.has(fn)) respondNoRoom(msg);
+        else this.admit(def, msg);
+      },
+    });
     for (const def of this.functions) if (!paused.has(def.name)) await this.resume(def.name);
   }
 
@@ -84,12 +100,12 @@ export class Worker {
       name: SERVICE_NAME,
       version: this.options.version,
       description: def.description,
-      queue: def.name,
+      queue: functionToken(def.name),
       metadata: { function: def.name, host: os.hostname(), pid: String(process.pid), idempotent: String(def.idempotent) },
     });
-    service.addEndpoint(def.name, {
+    service.addEndpoint(functionToken(def.name), {
       subject: functionSubject(def.name),
-      queue: def.name,
+      queue: functionToken(def.name),
       metadata: { idempotent: String(def.idempotent) },
       handler: (err, msg) => {
         if (err) {
@@ -100,6 +116,8 @@ export class Worker {
       },
     });
     this.services.set(fn, service);
+    // callers holding jobs for it (none served it, or all were full) hear of the room at once
+    this.room.announce(fn, this.admission.free);
   }
 
   /** Stop taking jobs for one function; jobs already taken finish. */
@@ -114,22 +132,29 @@ export class Worker {
   async drain(): Promise<void> {
     this.draining = true;
     await Promise.all([...this.services.keys()].map((fn) => this.pause(fn)));
+    await this.direct?.drain();
     await this.admission.idle();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
 
-  private admit(def: FunctionDef, msg: ServiceMsg): void {
+  private admit(def: FunctionDef, msg: JobMsg): void {
+    if (this.draining) {
+      respondNoRoom(msg);
+      return;
+    }
     // from now until the answer, the caller hears that the job is alive (waiting or running)
     const stopHeartbeat = startHeartbeat(() => msg.respond(EMPTY, { headers: eventHeaders(WORKING) }));
     const accepted = this.admission.tryRun(() => this.handle(def, msg).finally(stopHeartbeat));
     this.updateGauges();
     if (!accepted) {
+      // every slot is taken: the job waits at its caller, which hears when room frees here
       stopHeartbeat();
-      msg.respondError(ErrorCode.busy, `${def.name}: busy: ${this.options.concurrency} jobs running and ${this.options.maxQueued} waiting on worker ${process.pid}`);
+      this.room.owe(def.name);
+      respondNoRoom(msg);
     }
   }
 
-  private async handle(def: FunctionDef, msg: ServiceMsg): Promise<void> {
+  private async handle(def: FunctionDef, msg: JobMsg): Promise<void> {
     const started = performance.now();
     const h = msg.headers;
     const deadlineHeader = Number(h?.get(Header.deadline));
@@ -161,17 +186,17 @@ export class Worker {
     } catch (err) {
       this.record(def.name, false, performance.now() - started);
       if (err instanceof DipsError) {
-        msg.respondError(err.code, headerSafe(err.message));
+        respondError(msg, err.code, err.message, this.room.workerId);
       } else {
         this.options.log.error({ err, fn: def.name, jobId }, 'function failed unexpectedly');
-        msg.respondError(ErrorCode.internal, headerSafe(`${def.name}: internal error: ${errorMessage(err)}`));
+        respondError(msg, ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`, this.room.workerId);
       }
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private paramsOf(fn: string, msg: ServiceMsg, encoding: Encoding): Record<string, unknown> {
+  private paramsOf(fn: string, msg: JobMsg, encoding: Encoding): Record<string, unknown> {
     if (encoding === 'raw') {
       const header = msg.headers?.get(Header.params);
       if (!header) return {};
@@ -185,8 +210,8 @@ export class Worker {
     }
   }
 
-  private reply(msg: ServiceMsg, result: Result, encoding: Encoding): void {
-    const h = natsHeaders();
+  private reply(msg: JobMsg, result: Result, encoding: Encoding): void {
+    const h = finalHeaders(this.room.workerId);
     if (result.kind === 'bytes') {
       h.set(Header.contentType, result.contentType);
       msg.respond(result.bytes, { headers: h });
@@ -235,7 +260,7 @@ function asParams(fn: string, value: unknown): Record<string, unknown> {
   throw new DipsError(ErrorCode.badRequest, `${fn}: the payload must be a map of parameters, got ${shown(value)}`);
 }
 
-function progressFor(msg: ServiceMsg): JobProgress {
+function progressFor(msg: JobMsg): JobProgress {
   const send = (kind: JobEventKind, data: Uint8Array | string) => {
     msg.respond(typeof data === 'string' ? Buffer.from(data) : data, { headers: eventHeaders(kind) });
   };

@@ -87,12 +87,12 @@ export const schema = {
       format: 'function-list', default: [] as string[], env: 'DIPS_WORKER_FUNCTIONS',
     },
     concurrency: {
-      doc: 'Jobs a worker process runs at once; more requests wait in its queue.',
+      doc: 'Jobs a worker process runs at once (its slots); a job that finds every slot taken waits at its caller until room frees.',
       format: 'nat', default: Math.max(2, os.availableParallelism()), env: 'DIPS_WORKER_CONCURRENCY',
     },
     maxQueued: {
-      doc: 'Jobs a worker process holds waiting beyond its concurrency; past this it answers 503 busy.',
-      format: 'nat', default: 256, env: 'DIPS_WORKER_MAX_QUEUED',
+      doc: 'Jobs a worker process takes beyond its slots, waiting inside it (0: none, so a job never waits behind another in a worker while a slot is free elsewhere; the caller keeps it instead, in priority order).',
+      format: 'nat', default: 0, env: 'DIPS_WORKER_MAX_QUEUED',
     },
     processes: {
       doc: 'Worker processes a node agent (and `npm start`) runs (0: one per CPU).',
@@ -124,16 +124,32 @@ export const schema = {
     },
     maxConnections: { doc: 'Client connections a gateway accepts at once.', format: 'nat', default: 10000, env: 'DIPS_GATEWAY_MAX_CONNECTIONS' },
     idleTimeoutMs: {
-      doc: 'A connection with no traffic and no job for this long is closed (reaps half-open sockets).',
-      format: 'nat', default: 300000, env: 'DIPS_GATEWAY_IDLE_TIMEOUT_MS',
+      doc: 'A connection with no traffic and no job for this long is closed (0: never, as gearmand; TCP keepalive finds dead peers).',
+      format: 'nat', default: 0, env: 'DIPS_GATEWAY_IDLE_TIMEOUT_MS',
     },
-    maxJobsPerConnection: { doc: 'Jobs one client connection may have outstanding at once.', format: 'nat', default: 1024, env: 'DIPS_GATEWAY_MAX_JOBS_PER_CONNECTION' },
-    maxBackgroundJobs: { doc: 'Background jobs a gateway keeps at once (queued or running); past this SUBMIT_JOB_BG gets an ERROR.', format: 'nat', default: 10000, env: 'DIPS_GATEWAY_MAX_BACKGROUND_JOBS' },
+    handleHost: {
+      doc: 'Host part of the job handles this gateway hands out, H:<host>:<number> (empty: this machine\'s name and the port); cut so that a handle never passes libgearman\'s 63 bytes.',
+      format: String, default: '', env: 'DIPS_GATEWAY_HANDLE_HOST',
+    },
+    dataDir: {
+      doc: 'Directory where the gateway stores background and epoch jobs until they finish (empty: run/gateway-<port> in the project).',
+      format: String, default: '', env: 'DIPS_GATEWAY_DATA_DIR',
+    },
     retries: { doc: 'Times a job lost with a NATS node (no reply) is sent again before it fails.', format: 'nat', default: 2, env: 'DIPS_GATEWAY_RETRIES' },
     metricsPort: { doc: 'Port the gateway serves Prometheus metrics on (0: none).', format: 'port', default: 0, env: 'DIPS_GATEWAY_METRICS_PORT' },
     maxSegmentBytes: {
       doc: 'TCP segment size (MSS) the gateway advertises to clients (0: the kernel\'s). libgearman clients shrink their socket buffers to 32 KiB, and on loopback, with 64 KiB segments, each large job then stalls 40 ms per 64 KiB on delayed ACKs; 16 KiB keeps several segments in flight. No effect on Ethernet, whose segments are smaller.',
       format: 'nat', default: 16384, env: 'DIPS_GATEWAY_MAX_SEGMENT_BYTES',
+    },
+  },
+  queue: {
+    maxWaitingBytes: {
+      doc: 'Payload bytes of jobs one gateway or client holds at once, waiting for room or running (0: a quarter of this machine\'s memory); past it a job is refused (Gearman QUEUE_ERROR, NATS 503) naming this key.',
+      format: 'nat', default: 0, env: 'DIPS_QUEUE_MAX_WAITING_BYTES',
+    },
+    backgroundMaxAgeMs: {
+      doc: 'A background job still waiting for a worker after this long fails and is logged (0: it waits until it runs, as in gearmand).',
+      format: 'nat', default: 0, env: 'DIPS_QUEUE_BACKGROUND_MAX_AGE_MS',
     },
   },
   images: {
@@ -170,11 +186,17 @@ export type DipsConfig = {
   control: { timeoutMs: number };
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
-    idleTimeoutMs: number; maxJobsPerConnection: number; maxBackgroundJobs: number; retries: number; metricsPort: number; maxSegmentBytes: number;
+    idleTimeoutMs: number; handleHost: string; dataDir: string; retries: number; metricsPort: number; maxSegmentBytes: number;
   };
+  queue: { maxWaitingBytes: number; backgroundMaxAgeMs: number };
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
   log: { level: string };
 };
+
+/** queue.maxWaitingBytes in force: the configured bytes, or a quarter of this machine's memory. */
+export function maxWaitingBytes(config: DipsConfig): number {
+  return config.queue.maxWaitingBytes || Math.floor(os.totalmem() / 4);
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

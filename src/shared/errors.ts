@@ -9,9 +9,14 @@ export const ErrorCode = {
   timeout: 408,
   tooLarge: 413,
   unprocessable: 422,
+  /** The caller withdrew the job (Gearman `cancel job`, an aborted signal). */
+  cancelled: 409,
   internal: 500,
+  /** Refused for memory: the waiting jobs' byte limit is reached. */
   busy: 503,
   noWorker: 503,
+  /** The caller is shutting down. */
+  unavailable: 503,
   /** The function failed without a message (a Gearman worker's WORK_FAIL): callers get a plain failure. */
   workFail: 520,
 } as const;

@@ -19,7 +19,7 @@ export type JobEventKind = 'data' | 'warning' | 'status';
 export const WORKING = 'working';
 export const ACK_DELAY_MS = 25;
 export const HEARTBEAT_MS = 1000;
-export const ACK_TIMEOUT_MS = 2000;
+export const ACK_TIMEOUT_MS = 1000;
 export const LIVENESS_TIMEOUT_MS = 3500;
 
 /** Sends `working` for one job until stopped. */

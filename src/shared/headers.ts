@@ -12,6 +12,12 @@ export const Header = {
   unique: 'Dips-Unique',
   /** Correlates one job across gateway, worker and logs. */
   jobId: 'Dips-Job-Id',
+  /**
+   * On a job's final reply: the id of the worker that ran it, whose slot is
+   * free again. A caller holding more jobs for the function sends the next one
+   * straight there (see room.ts).
+   */
+  worker: 'Dips-Worker',
   /** Set by the service API on error replies. */
   serviceError: 'Nats-Service-Error',
   serviceErrorCode: 'Nats-Service-Error-Code',

@@ -2,11 +2,12 @@
  * Requests to DIPS functions over NATS, with the failure handling every caller
  * (native client, gateway) needs and nats.js's request() does not give:
  *
+ * - jobs wait here, in order and by priority, while every worker of their
+ *   function is full or none serves it yet (see room.ts), bounded by bytes;
  * - one muxed reply subscription, so a request can be cancelled or re-sent;
- * - "no worker" is answered at once (the server's no-responders status);
  * - a request that may have been lost with a NATS node (we reconnected while
- *   it was pending) is sent again, if the function is idempotent;
- * - a busy worker (503 from its admission control) is tried again elsewhere;
+ *   it was pending) or with a killed worker is sent again, if the function is
+ *   idempotent;
  * - the caller's deadline travels in a header so workers skip abandoned work.
  */
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
@@ -14,7 +15,11 @@ import { ErrorCode } from './errors.js';
 import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './events.js';
 import { Header } from './headers.js';
 import { inboxPrefixOf } from './nats.js';
-import { functionSubject } from './subjects.js';
+import { decodeRoom, NO_ROOM_HEADER } from './room.js';
+import { directSubject, functionSubject, roomSubject } from './subjects.js';
+import { WaitQueue, type Priority } from './wait-queue.js';
+
+export type { Priority };
 
 export class CallError extends Error {
   override name = 'CallError';
@@ -24,173 +29,345 @@ export class CallError extends Error {
 }
 
 export interface RequestOptions {
-  timeoutMs: number;
+  /** How long the caller waits, queueing included; null: until it runs (background jobs). */
+  timeoutMs: number | null;
+  /** With no overall deadline: how long one attempt may run on a worker (default 60 s). */
+  runTimeoutMs?: number;
   headers?: MsgHdrs;
-  /** Extra sends allowed after a lost or busy attempt. */
+  /** Extra sends allowed after a lost attempt. */
   retries?: number;
   /** Only idempotent work is sent again after a possible loss. */
   idempotent?: boolean;
+  /** Place in the wait queue while every worker is full (default normal). */
+  priority?: Priority;
   /** Called with each intermediate message (streamed data, warnings, status) before the final reply. */
   onEvent?: (msg: Msg) => void;
+  /** Called once, when a worker first says it holds the job. */
+  onAssigned?: () => void;
+  /** Aborting it withdraws the call: a waiting job never runs; a running one's result is dropped. */
+  signal?: AbortSignal;
+}
+
+export interface RequesterOptions {
+  /** Bytes of payload that may wait or run through this requester at once; past it a call is refused. */
+  maxPendingBytes: number;
+  /** Config key that sets it, named in the refusal. */
+  limitName?: string;
 }
 
 interface Pending {
+  token: string;
+  seq: number;
   fn: string;
-  subject: string;
+  priority: Priority;
   data: Uint8Array;
   headers: MsgHdrs;
   retriesLeft: number;
   idempotent: boolean;
+  /** Epoch ms the caller stops waiting; undefined: never. */
+  deadline?: number;
+  runTimeoutMs: number;
+  state: 'waiting' | 'sent';
   /** Connection generation (count of reconnects) when last sent. */
   sentIn: number;
   /** When we last sent it or heard anything about it (events, `working`). */
   lastHeard: number;
   /** Anything heard since the last send (an answer is on its way). */
   acknowledged: boolean;
-  /** When the server first said nobody serves the function. */
+  assigned: boolean;
+  /** Since when the server says nobody serves the function (cleared by any worker's answer). */
   noWorkerSince?: number;
   resolve(msg: Msg): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  timer?: NodeJS.Timeout;
   onEvent?: (msg: Msg) => void;
+  onAssigned?: () => void;
+  unlisten?: () => void;
 }
 
-const BUSY_BACKOFF_MS = 20;
-/** How long "no worker" is double-checked before the caller hears it (workers fail over between NATS nodes within this). */
-export const NO_WORKER_GRACE_MS = 600;
+/** One function's waiting jobs, and whether new jobs may go straight to its queue group. */
+interface Gate {
+  fn: string;
+  queue: WaitQueue<Pending>;
+  /** No worker was found full or missing since the queue last emptied. */
+  open: boolean;
+  /** No-room answers while open (a burst closes it after BOUNCE_RETRIES). */
+  bounces: number;
+  roomSub: Subscription;
+  lastRoomAt: number;
+  lastProbeAt: number;
+}
+
+/**
+ * No-room answers while the gate is open are tried again at once through the
+ * queue group, this many in all: NATS picks a member at random, and another
+ * worker may well have room. Past it, jobs wait for room in order.
+ */
+const BOUNCE_RETRIES = 3;
+/** While jobs wait and no room was announced for this long, the oldest is sent to the queue group anyway (announcements are at most once). */
+const PROBE_MS = 100;
+const TICK_MS = 50;
+const DEFAULT_RUN_TIMEOUT_MS = 60_000;
 
 export class Requester {
   private readonly inbox: string;
   private readonly pending = new Map<string, Pending>();
+  private readonly gates = new Map<string, Gate>();
   private readonly sub: Subscription;
   private generation = 0;
   private nextToken = 0;
-  /** Requests sent again (lost with a NATS node or a worker, or refused busy): for soak reports and metrics. */
+  private pendingBytes = 0;
+  private readonly ticker: NodeJS.Timeout;
+  /** Requests sent again (lost with a NATS node or a worker): for soak reports and metrics. */
   resent = 0;
 
-  private readonly watchdog: NodeJS.Timeout;
-
-  constructor(private readonly nc: NatsConnection, private readonly maxPending = 100_000) {
+  constructor(private readonly nc: NatsConnection, private readonly options: RequesterOptions) {
     this.inbox = createInbox(inboxPrefixOf(nc));
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => !err && this.onReply(msg) });
     void this.watchReconnects();
-    this.watchdog = setInterval(() => this.checkLiveness(), 250);
-    this.watchdog.unref();
-  }
-
-  /**
-   * A request nobody acknowledged, or whose worker went silent, was lost (with
-   * a NATS node, or with a killed worker): send it again while retries last.
-   */
-  private checkLiveness(): void {
-    const now = Date.now();
-    for (const [token, p] of this.pending) {
-      const silence = now - p.lastHeard;
-      if (silence < (p.acknowledged ? LIVENESS_TIMEOUT_MS : ACK_TIMEOUT_MS)) continue;
-      if (p.idempotent && p.retriesLeft > 0) {
-        p.retriesLeft--;
-        this.send(token, p);
-      } else p.lastHeard = now; // nothing more to do: the overall timeout decides
-    }
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    this.ticker.unref();
   }
 
   get outstanding(): number {
     return this.pending.size;
   }
 
+  /** Jobs waiting for room, by function and priority. */
+  waiting(): Map<string, Record<Priority, number>> {
+    const out = new Map<string, Record<Priority, number>>();
+    for (const [fn, gate] of this.gates) {
+      const q = gate.queue;
+      if (q.length) out.set(fn, { high: q.lengthOf('high'), normal: q.lengthOf('normal'), low: q.lengthOf('low') });
+    }
+    return out;
+  }
+
+  get bytesPending(): number {
+    return this.pendingBytes;
+  }
+
   /** Call a function; resolves with the final reply message, rejects with CallError. */
   call(fn: string, data: Uint8Array, options: RequestOptions): Promise<Msg> {
-    if (this.pending.size >= this.maxPending) {
-      return Promise.reject(new CallError(ErrorCode.busy, `${fn}: busy: ${this.pending.size} calls already waiting in this client`));
+    if (this.pendingBytes + data.length > this.options.maxPendingBytes) {
+      return Promise.reject(
+        new CallError(
+          ErrorCode.busy,
+          `${fn}: queue full: ${this.pendingBytes} bytes of jobs already waiting or running here, limit ${this.options.maxPendingBytes} (${this.options.limitName ?? 'maxPendingBytes'})`,
+        ),
+      );
     }
+    if (options.signal?.aborted) return Promise.reject(new CallError(ErrorCode.cancelled, `${fn}: cancelled`));
     return new Promise<Msg>((resolve, reject) => {
       const token = String(this.nextToken++);
-      const headers = options.headers ?? natsHeaders();
-      headers.set(Header.deadline, String(Date.now() + options.timeoutMs));
-      const pending: Pending = {
+      const p: Pending = {
+        token,
+        seq: Number(token),
         fn,
-        subject: functionSubject(fn),
+        priority: options.priority ?? 'normal',
         data,
-        headers,
+        headers: options.headers ?? natsHeaders(),
         retriesLeft: options.retries ?? 2,
         idempotent: options.idempotent ?? true,
+        deadline: options.timeoutMs === null ? undefined : Date.now() + options.timeoutMs,
+        runTimeoutMs: options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
+        state: 'waiting',
         sentIn: this.generation,
         lastHeard: Date.now(),
         acknowledged: false,
+        assigned: false,
         resolve,
         reject,
         onEvent: options.onEvent,
-        timer: setTimeout(() => this.fail(token, new CallError(ErrorCode.timeout, `${fn}: no reply within ${options.timeoutMs} ms`)), options.timeoutMs),
+        onAssigned: options.onAssigned,
       };
-      this.pending.set(token, pending);
-      this.send(token, pending, false);
+      if (options.timeoutMs !== null) {
+        p.timer = setTimeout(() => this.fail(token, this.timeoutError(p, options.timeoutMs!)), options.timeoutMs);
+      }
+      if (options.signal) {
+        const onAbort = () => this.fail(token, new CallError(ErrorCode.cancelled, `${fn}: cancelled`));
+        options.signal.addEventListener('abort', onAbort, { once: true });
+        p.unlisten = () => options.signal!.removeEventListener('abort', onAbort);
+      }
+      this.pending.set(token, p);
+      this.pendingBytes += data.length;
+      this.dispatch(p);
     });
   }
 
   /** Fail every outstanding call (the caller is shutting down). */
   close(reason = 'client closed'): void {
-    for (const token of [...this.pending.keys()]) this.fail(token, new CallError(ErrorCode.busy, reason));
-    clearInterval(this.watchdog);
+    for (const token of [...this.pending.keys()]) this.fail(token, new CallError(ErrorCode.unavailable, reason));
+    clearInterval(this.ticker);
+    for (const gate of this.gates.values()) if (!gate.roomSub.isClosed()) gate.roomSub.unsubscribe();
     if (!this.sub.isClosed()) this.sub.unsubscribe();
   }
 
-  private send(token: string, p: Pending, again = true): void {
+  private timeoutError(p: Pending, timeoutMs: number): CallError {
+    if (p.noWorkerSince !== undefined) return new CallError(ErrorCode.noWorker, `no worker for ${p.fn}: none served it within ${timeoutMs} ms`);
+    if (p.state === 'waiting') return new CallError(ErrorCode.timeout, `${p.fn}: no worker had room within ${timeoutMs} ms`);
+    return new CallError(ErrorCode.timeout, `${p.fn}: no reply within ${timeoutMs} ms`);
+  }
+
+  private gate(fn: string): Gate {
+    let gate = this.gates.get(fn);
+    if (!gate) {
+      gate = {
+        fn,
+        queue: new WaitQueue<Pending>(),
+        open: true,
+        bounces: 0,
+        roomSub: this.nc.subscribe(roomSubject(fn), { callback: (err, msg) => !err && this.onRoom(fn, msg.data) }),
+        lastRoomAt: 0,
+        lastProbeAt: 0,
+      };
+      this.gates.set(fn, gate);
+    }
+    return gate;
+  }
+
+  /** Send now when the function's workers may have room and nobody waits before it; else wait in line. */
+  private dispatch(p: Pending): void {
+    const gate = this.gate(p.fn);
+    if (gate.open && gate.queue.length === 0) this.send(p, functionSubject(p.fn));
+    else this.wait(gate, p);
+  }
+
+  private wait(gate: Gate, p: Pending): void {
+    p.state = 'waiting';
+    gate.queue.insert(p);
+  }
+
+  /** A worker has `free` slots: its share of the waiting jobs goes straight to it. */
+  private onRoom(fn: string, data: Uint8Array): void {
+    const gate = this.gates.get(fn);
+    const room = decodeRoom(data);
+    if (!gate || !room) return;
+    gate.lastRoomAt = Date.now();
+    for (let i = 0; i < room.free; i++) {
+      const p = gate.queue.shift();
+      if (!p) break;
+      this.send(p, room.subject);
+    }
+    if (gate.queue.length === 0) this.reopen(gate);
+  }
+
+  private reopen(gate: Gate): void {
+    gate.open = true;
+    gate.bounces = 0;
+  }
+
+  private send(p: Pending, subject: string, again = false): void {
     if (again) this.resent++;
+    p.state = 'sent';
     p.sentIn = this.generation;
     p.lastHeard = Date.now();
     p.acknowledged = false;
+    p.headers.set(Header.deadline, String(p.deadline ?? Date.now() + p.runTimeoutMs));
     try {
-      this.nc.publish(p.subject, p.data, { reply: `${this.inbox}.${token}`, headers: p.headers });
+      this.nc.publish(subject, p.data, { reply: `${this.inbox}.${p.token}`, headers: p.headers });
     } catch (err) {
-      this.fail(token, new CallError(ErrorCode.internal, `${p.fn}: cannot send the request: ${(err as Error).message}`));
+      this.fail(p.token, new CallError(ErrorCode.internal, `${p.fn}: cannot send the request: ${(err as Error).message}`));
+    }
+  }
+
+  /**
+   * Every TICK_MS: a sent request nobody acknowledged, or whose worker went
+   * silent, was lost (with a NATS node, or with a killed worker) — send it
+   * again while retries last; and functions whose jobs wait without hearing of
+   * room get their oldest job sent to the queue group (lost announcements,
+   * workers that came up before we listened).
+   */
+  private tick(): void {
+    const now = Date.now();
+    for (const p of this.pending.values()) {
+      if (p.state !== 'sent') continue;
+      const silence = now - p.lastHeard;
+      if (silence < (p.acknowledged ? LIVENESS_TIMEOUT_MS : ACK_TIMEOUT_MS)) continue;
+      if (p.idempotent && p.retriesLeft > 0) {
+        p.retriesLeft--;
+        this.send(p, functionSubject(p.fn), true);
+      } else p.lastHeard = now; // nothing more to do: the overall timeout decides
+    }
+    for (const gate of this.gates.values()) {
+      if (gate.queue.length === 0 || now - Math.max(gate.lastRoomAt, gate.lastProbeAt) < PROBE_MS) continue;
+      gate.lastProbeAt = now;
+      const p = gate.queue.shift();
+      if (p) this.send(p, functionSubject(p.fn));
     }
   }
 
   private onReply(msg: Msg): void {
     const token = msg.subject.slice(this.inbox.length + 1);
     const p = this.pending.get(token);
-    if (!p) return; // a late duplicate after a retry, or a reply to a call that timed out
+    if (!p || p.state !== 'sent') return; // a late duplicate, or a reply to a call that ended
     const h = msg.headers;
     p.lastHeard = Date.now();
+    if (h && h.status === '503' && msg.data.length === 0 && !h.get(Header.serviceError)) {
+      // the server says nobody serves the function (yet, or right now: workers of a
+      // NATS node that just died are moving to the other one): wait for one
+      p.noWorkerSince ??= Date.now();
+      this.bounced(p);
+      return;
+    }
+    p.noWorkerSince = undefined;
+    if (h?.get(NO_ROOM_HEADER)) {
+      this.bounced(p);
+      return;
+    }
     p.acknowledged = true;
+    if (!p.assigned) {
+      p.assigned = true;
+      p.onAssigned?.();
+    }
     const event = h?.get(EVENT_HEADER);
     if (event) {
       if (event !== WORKING) p.onEvent?.(msg);
       return;
     }
-    if (h && h.status === '503' && msg.data.length === 0 && !h.get(Header.serviceError)) {
-      // The server says no subscriber exists. Workers of a NATS node that just died are
-      // reconnecting to the other one for a moment, so look again briefly before saying so.
-      p.noWorkerSince ??= Date.now();
-      const waited = Date.now() - p.noWorkerSince;
-      if (waited < NO_WORKER_GRACE_MS) {
-        setTimeout(() => this.pending.has(token) && this.send(token, p), Math.min(200, 50 * 2 ** Math.floor(waited / 100)));
-        return;
-      }
-      this.fail(token, new CallError(ErrorCode.noWorker, `no worker for ${p.fn}`));
-      return;
-    }
+    // the worker that answered has a free slot now: the next job waiting for this function goes straight to it
+    const worker = h?.get(Header.worker);
+    if (worker) this.handOff(p.fn, worker);
     const serviceError = h?.get(Header.serviceError);
     if (serviceError) {
-      const code = Number(h?.get(Header.serviceErrorCode)) || ErrorCode.internal;
-      if (code === ErrorCode.busy && p.retriesLeft > 0) {
-        p.retriesLeft--;
-        setTimeout(() => this.pending.has(token) && this.send(token, p), BUSY_BACKOFF_MS);
-        return;
-      }
-      this.fail(token, new CallError(code, serviceError));
+      this.fail(token, new CallError(Number(h?.get(Header.serviceErrorCode)) || ErrorCode.internal, serviceError));
       return;
     }
-    clearTimeout(p.timer);
-    this.pending.delete(token);
+    this.finish(p);
     p.resolve(msg);
+  }
+
+  private handOff(fn: string, workerId: string): void {
+    const gate = this.gates.get(fn);
+    const next = gate?.queue.shift();
+    if (!gate || !next) return;
+    this.send(next, directSubject(fn, workerId));
+    if (gate.queue.length === 0) this.reopen(gate);
+  }
+
+  /** Nothing ran: try another member of the queue group a few times, then wait in line for room. */
+  private bounced(p: Pending): void {
+    const gate = this.gate(p.fn);
+    if (gate.open && ++gate.bounces <= BOUNCE_RETRIES && p.noWorkerSince === undefined) {
+      this.send(p, functionSubject(p.fn));
+      return;
+    }
+    gate.open = false;
+    this.wait(gate, p);
+  }
+
+  private finish(p: Pending): void {
+    clearTimeout(p.timer);
+    p.unlisten?.();
+    this.pending.delete(p.token);
+    this.pendingBytes -= p.data.length;
+    if (p.state === 'waiting') this.gates.get(p.fn)?.queue.remove(p);
   }
 
   private fail(token: string, err: Error): void {
     const p = this.pending.get(token);
     if (!p) return;
-    clearTimeout(p.timer);
-    this.pending.delete(token);
+    this.finish(p);
     p.reject(err);
   }
 
@@ -199,13 +376,13 @@ export class Requester {
     for await (const status of this.nc.status()) {
       if (status.type !== 'reconnect') continue;
       const lostIn = this.generation++;
-      for (const [token, p] of this.pending) {
-        if (p.sentIn > lostIn) continue;
+      for (const p of [...this.pending.values()]) {
+        if (p.state !== 'sent' || p.sentIn > lostIn) continue;
         if (p.idempotent && p.retriesLeft > 0) {
           p.retriesLeft--;
-          this.send(token, p);
+          this.send(p, functionSubject(p.fn), true);
         } else if (!p.idempotent) {
-          this.fail(token, new CallError(ErrorCode.internal, `${p.fn}: the request may have been lost with a NATS node; not retried because ${p.fn} is not idempotent`));
+          this.fail(p.token, new CallError(ErrorCode.internal, `${p.fn}: the request may have been lost with a NATS node; not retried because ${p.fn} is not idempotent`));
         }
       }
     }

@@ -1,22 +1,65 @@
 /** Every NATS subject DIPS uses is spelled here and nowhere else. */
 
 export const FUNCTION_PREFIX = 'dips.fn.';
+export const ROOM_PREFIX = 'dips.room.';
 export const CONTROL_PREFIX = 'dips.control.';
 /** Name every worker registers its services under; `$SRV.INFO.dips` lists them all. */
 export const SERVICE_NAME = 'dips';
 
-/** Subject a function is requested on; its queue group is the function name. */
+/** libgearman's longest function name. */
+export const MAX_FUNCTION_NAME_BYTES = 512;
+
+const PLAIN = /^[A-Za-z0-9-]$/;
+
+/**
+ * A function name as one subject token, queue group and service endpoint name
+ * (all three accept only [-A-Za-z0-9_]): letters, digits and '-' stand for
+ * themselves, every other byte of the UTF-8 name becomes `_` and two hex digits.
+ * Reversible, so `image.resize:v2` (token `image_2eresize_3av2`) shows as itself
+ * wherever the mesh lists it; plain names such as `ecard` are unchanged.
+ */
+export function functionToken(fn: string): string {
+  let token = '';
+  for (const byte of Buffer.from(fn, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    token += PLAIN.test(ch) ? ch : `_${byte.toString(16).padStart(2, '0')}`;
+  }
+  return token;
+}
+
+/** The function name a token stands for (inverse of functionToken). */
+export function functionFromToken(token: string): string {
+  return Buffer.from(token.replace(/_([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
+}
+
+/** Subject a function is requested on; its queue group is the function's token. */
 export function functionSubject(fn: string): string {
-  return FUNCTION_PREFIX + fn;
+  return FUNCTION_PREFIX + functionToken(fn);
+}
+
+/**
+ * Subject one worker process (or one gateway's Gearman workers) takes jobs on
+ * directly, after it announced room: `dips.fn.<token>.<workerId>`.
+ */
+export function directSubject(fn: string, workerId: string): string {
+  return `${functionSubject(fn)}.${workerId}`;
+}
+
+/** What a worker subscribes to for jobs sent to it directly, for every function. */
+export function directWildcard(workerId: string): string {
+  return `${FUNCTION_PREFIX}*.${workerId}`;
+}
+
+/** Where workers announce free slots for a function (see src/shared/dispatch.ts). */
+export function roomSubject(fn: string): string {
+  return ROOM_PREFIX + functionToken(fn);
 }
 
 export function controlSubject(verb: string): string {
   return CONTROL_PREFIX + verb;
 }
 
-const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Function names become subject tokens and queue groups, so they must be plain. */
+/** Gearman accepts any bytes but NUL in a function name, up to 512 of them. */
 export function isValidFunctionName(fn: string): boolean {
-  return FUNCTION_NAME.test(fn);
+  return fn.length > 0 && !fn.includes('\0') && Buffer.byteLength(fn, 'utf8') <= MAX_FUNCTION_NAME_BYTES;
 }

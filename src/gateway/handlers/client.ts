@@ -1,8 +1,12 @@
-/** Client-side packets: submitting jobs, asking their status, echo and options. */
+/**
+ * Client-side packets: submitting jobs, asking their status, echo and options;
+ * and the other way, a job's events turned into the packets its clients wait for.
+ */
+import { errorMessage } from '../../shared/errors.js';
 import { PacketType, MAX_UNIQUE_SIZE, ErrorName } from '../protocol/constants.js';
 import type { Packet } from '../protocol/parser.js';
 import type { Connection } from '../connection.js';
-import { JobLimitError, type Jobs, type Priority } from '../jobs.js';
+import { JobLimitError, type Job, type JobEvent, type JobListener, type Jobs, type Priority } from '../jobs.js';
 
 const SUBMIT: Partial<Record<number, { priority: Priority; background: boolean }>> = {
   [PacketType.SUBMIT_JOB]: { priority: 'normal', background: false },
@@ -17,7 +21,52 @@ const SUBMIT: Partial<Record<number, { priority: Priority; background: boolean }
 
 export interface ClientHandlerContext {
   jobs: Jobs;
-  maxJobsPerConnection: number;
+}
+
+/** A client connection as a job listener: job events become WORK_* packets. */
+class ClientListener implements JobListener {
+  constructor(private readonly conn: Connection) {}
+
+  get id(): number {
+    return this.conn.id;
+  }
+
+  jobEvent(job: Job, event: JobEvent): void {
+    const conn = this.conn;
+    switch (event.kind) {
+      case 'assigned':
+        return; // Gearman has no packet for it; GET_STATUS shows it
+      case 'status':
+        conn.send(PacketType.WORK_STATUS, [job.handle, String(event.numerator), String(event.denominator)]);
+        return;
+      case 'data':
+        conn.send(PacketType.WORK_DATA, [job.handle, event.data]);
+        return;
+      case 'warning':
+        conn.send(PacketType.WORK_WARNING, [job.handle, event.data]);
+        return;
+      case 'done':
+        conn.send(PacketType.WORK_COMPLETE, [job.handle, event.data]);
+        break;
+      case 'failed':
+        if (conn.exceptions && event.message !== undefined) conn.send(PacketType.WORK_EXCEPTION, [job.handle, event.message]);
+        conn.send(PacketType.WORK_FAIL, [job.handle]);
+        break;
+    }
+    conn.outstanding--;
+  }
+}
+
+const listeners = new WeakMap<Connection, ClientListener>();
+
+/** The job listener standing for a connection (made on first use). */
+export function listenerOf(conn: Connection): JobListener {
+  let listener = listeners.get(conn);
+  if (!listener) {
+    listener = new ClientListener(conn);
+    listeners.set(conn, listener);
+  }
+  return listener;
 }
 
 /** Returns false when the packet is not a client packet. */
@@ -31,15 +80,13 @@ export function handleClientPacket(ctx: ClientHandlerContext, conn: Connection, 
     case PacketType.GET_STATUS: {
       const handle = packet.args[0].toString('latin1');
       const job = ctx.jobs.get(handle);
-      conn.send(PacketType.STATUS_RES, [handle, job ? '1' : '0', job?.state === 'running' ? '1' : '0', String(job?.numerator ?? 0), String(job?.denominator ?? 0)]);
+      conn.send(PacketType.STATUS_RES, [handle, ...statusFields(job)]);
       return true;
     }
     case PacketType.GET_STATUS_UNIQUE: {
       const unique = packet.args[0].toString('latin1');
       const job = ctx.jobs.getByUnique(unique);
-      conn.send(PacketType.STATUS_RES_UNIQUE, [
-        unique, job ? '1' : '0', job?.state === 'running' ? '1' : '0', String(job?.numerator ?? 0), String(job?.denominator ?? 0), String(job?.listeners.size ?? 0),
-      ]);
+      conn.send(PacketType.STATUS_RES_UNIQUE, [unique, ...statusFields(job), String(job?.listeners.length ?? 0)]);
       return true;
     }
     case PacketType.ECHO_REQ:
@@ -61,6 +108,11 @@ export function handleClientPacket(ctx: ClientHandlerContext, conn: Connection, 
   }
 }
 
+/** known, running, numerator, denominator — as gearmand answers GET_STATUS. */
+function statusFields(job: Job | undefined): string[] {
+  return [job ? '1' : '0', job?.state === 'running' ? '1' : '0', String(job?.numerator ?? 0), String(job?.denominator ?? 0)];
+}
+
 function submitJob(ctx: ClientHandlerContext, conn: Connection, packet: Packet, priority: Priority, background: boolean): void {
   const isEpoch = packet.type === PacketType.SUBMIT_JOB_EPOCH;
   const [fnArg, uniqueArg] = packet.args;
@@ -71,11 +123,11 @@ function submitJob(ctx: ClientHandlerContext, conn: Connection, packet: Packet, 
     return;
   }
   if (uniqueArg.length > MAX_UNIQUE_SIZE) {
-    conn.sendError(ErrorName.argumentTooLarge, 'Unique value too large');
+    conn.sendError(ErrorName.argumentTooLarge, `Unique value too large (${uniqueArg.length} bytes; at most ${MAX_UNIQUE_SIZE})`);
     return;
   }
-  if (!background && conn.outstanding >= ctx.maxJobsPerConnection) {
-    conn.sendError(ErrorName.queueError, `Too many jobs on this connection (${ctx.maxJobsPerConnection} outstanding)`);
+  if (fnArg.length === 0) {
+    conn.sendError(ErrorName.invalidArgument, 'Function name is empty');
     return;
   }
   let runAt: number | undefined;
@@ -86,19 +138,21 @@ function submitJob(ctx: ClientHandlerContext, conn: Connection, packet: Packet, 
       return;
     }
   }
-  try {
-    // The packet's buffer may be a slice of a larger socket chunk: copy the payload once so it is not pinned.
-    const job = ctx.jobs.submit(
-      { fn: fnArg.toString('latin1'), unique: uniqueArg.toString('latin1'), data: Buffer.from(data), priority, background, runAt },
-      background ? null : conn,
-    );
-    if (background) conn.send(PacketType.JOB_CREATED, [job.handle]);
-    else {
-      conn.outstanding++;
-      conn.sendJobCreated(job.handle);
-    }
-  } catch (err) {
-    if (!(err instanceof JobLimitError)) throw err;
-    conn.sendError(ErrorName.queueError, err.message);
-  }
+  // JOB_CREATED keeps its place among this connection's replies while a background job is written to disk
+  const reply = background ? conn.reserve() : undefined;
+  if (!background) conn.outstanding++;
+  // The packet's buffer may be a slice of a larger socket chunk: copy the payload once so it is not pinned.
+  const spec = { fn: fnArg.toString('utf8'), unique: uniqueArg.toString('latin1'), data: Buffer.from(data), priority, background, runAt };
+  ctx.jobs.submit(spec, background ? null : listenerOf(conn)).then(
+    (job) => {
+      if (reply) reply(PacketType.JOB_CREATED, [job.handle]);
+      else conn.sendJobCreated(job.handle);
+    },
+    (err: unknown) => {
+      if (!background) conn.outstanding--;
+      const message = err instanceof JobLimitError ? err.message : `Cannot accept the job: ${errorMessage(err)}`;
+      if (reply) reply(PacketType.ERROR, [ErrorName.queueError, message]);
+      else conn.sendError(ErrorName.queueError, message);
+    },
+  );
 }

@@ -1,13 +1,13 @@
-/** Building response packets: header and arguments joined by NUL, data last and untouched. */
-import { HEADER_SIZE, RES_MAGIC } from './constants.js';
+/** Building packets: header and arguments joined by NUL, data last and untouched. */
+import { HEADER_SIZE, REQ_MAGIC, RES_MAGIC } from './constants.js';
 
 export type Arg = string | Uint8Array;
 
-/** Below this, a response is one buffer: one socket write costs more than copying a few KB. */
+/** Below this, a packet is one buffer: one socket write costs more than copying a few KB. */
 const COPY_BELOW_BYTES = 16 * 1024;
 
-/** Encode one response. Returns a list of buffers so large data is never copied. */
-export function encodeResponse(type: number, args: readonly Arg[]): Buffer[] {
+/** Encode one packet. Returns a list of buffers so large data is never copied. */
+function encodePacket(magic: Buffer, type: number, args: readonly Arg[]): Buffer[] {
   const parts: Buffer[] = [];
   let size = 0;
   args.forEach((arg, i) => {
@@ -19,12 +19,28 @@ export function encodeResponse(type: number, args: readonly Arg[]): Buffer[] {
       size += 1;
     }
   });
-  const header = Buffer.allocUnsafe(HEADER_SIZE);
-  RES_MAGIC.copy(header, 0);
-  header.writeUInt32BE(type, 4);
-  header.writeUInt32BE(size, 8);
-  if (size < COPY_BELOW_BYTES) return [Buffer.concat([header, ...parts], HEADER_SIZE + size)];
-  return [header, ...parts];
+  const head = header(magic, type, size);
+  if (size < COPY_BELOW_BYTES) return [Buffer.concat([head, ...parts], HEADER_SIZE + size)];
+  return [head, ...parts];
+}
+
+/** A packet header alone, declaring `size` bytes of arguments (tests use it to declare sizes never sent). */
+export function header(magic: Buffer, type: number, size: number): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_SIZE);
+  magic.copy(out, 0);
+  out.writeUInt32BE(type, 4);
+  out.writeUInt32BE(size, 8);
+  return out;
+}
+
+/** A response (server to client or worker). */
+export function encodeResponse(type: number, args: readonly Arg[]): Buffer[] {
+  return encodePacket(RES_MAGIC, type, args);
+}
+
+/** A request (client or worker to server), as one buffer: the tests' and the bench's clients send these. */
+export function encodeRequest(type: number, args: readonly Arg[]): Buffer {
+  return Buffer.concat(encodePacket(REQ_MAGIC, type, args));
 }
 
 const NUL = Buffer.from([0]);

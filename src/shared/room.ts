@@ -1,0 +1,73 @@
+/**
+ * How workers say they have room, and how callers hear it.
+ *
+ * Workers take at most as many jobs as they have slots. A job that reaches a
+ * worker with every slot taken is bounced at once with a `Dips-No-Room` reply
+ * (one round trip, nothing run), and the caller keeps it in its own queue —
+ * ordered by priority, first in first out — instead of failing it. When a slot
+ * frees on a worker that bounced somebody, the worker publishes one room
+ * announcement on `dips.room.<function>`: how many slots are free and the
+ * subject that reaches this worker directly. Callers holding jobs for that
+ * function send their oldest, highest-priority ones straight there.
+ *
+ * So a burst waits where it was submitted (the gateway or the client), in
+ * order; a worker never holds a queue while another idles; small jobs never
+ * sit behind big ones inside a worker; and when nothing is full, nothing
+ * extra is sent at all.
+ */
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
+import { directSubject, roomSubject } from './subjects.js';
+
+export const NO_ROOM_HEADER = 'Dips-No-Room';
+
+export function noRoomHeaders(): MsgHdrs {
+  const h = natsHeaders();
+  h.set(NO_ROOM_HEADER, '1');
+  return h;
+}
+
+export interface RoomAnnouncement {
+  /** Slots free on the announcing worker. */
+  free: number;
+  /** Subject that reaches that worker directly for this function. */
+  subject: string;
+}
+
+export function encodeRoom(room: RoomAnnouncement): Uint8Array {
+  return Buffer.from(`${room.free} ${room.subject}`, 'latin1');
+}
+
+export function decodeRoom(data: Uint8Array): RoomAnnouncement | undefined {
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
+  const space = text.indexOf(' ');
+  const free = Number(text.slice(0, space));
+  const subject = text.slice(space + 1);
+  return space > 0 && Number.isInteger(free) && free > 0 && subject ? { free, subject } : undefined;
+}
+
+/** A worker's side: remembers whom it turned away, and says so when room frees. */
+export class RoomAnnouncer {
+  private readonly owed = new Set<string>();
+
+  constructor(private readonly nc: NatsConnection, readonly workerId: string) {}
+
+  /** A job for `fn` was bounced: announce room for it once a slot frees. */
+  owe(fn: string): void {
+    this.owed.add(fn);
+  }
+
+  /** Slots freed: announce them for every function somebody was turned away from. */
+  settle(freeFor: (fn: string) => number): void {
+    for (const fn of this.owed) {
+      const free = freeFor(fn);
+      if (free <= 0) continue;
+      this.owed.delete(fn);
+      this.announce(fn, free);
+    }
+  }
+
+  announce(fn: string, free: number): void {
+    if (free <= 0 || this.nc.isClosed()) return;
+    this.nc.publish(roomSubject(fn), encodeRoom({ free, subject: directSubject(fn, this.workerId) }));
+  }
+}
