@@ -11,7 +11,7 @@ import { Fonts } from '../src/shared/fonts.js';
 import { portOpen, sleep } from '../src/control/nats-node.js';
 import { stopChild } from '../src/control/spawn.js';
 
-const anchors = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/anchors');
+export const anchorsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/anchors');
 
 export function gearmandPath(): string | undefined {
   for (const bin of ['gearmand', '/usr/sbin/gearmand']) if (spawnSync(bin, ['--version']).status === 0) return bin;
@@ -36,7 +36,7 @@ export async function startGearmand(port: number): Promise<ChildProcess> {
 }
 
 export function startPhpWorkers(port: number, count: number): ChildProcess[] {
-  return Array.from({ length: count }, () => spawn('php', [path.join(anchors, 'worker.php'), String(port), Fonts.monoBold.file], { stdio: 'ignore' }));
+  return Array.from({ length: count }, () => spawn('php', [path.join(anchorsDir, 'worker.php'), String(port), Fonts.monoBold.file], { stdio: 'ignore' }));
 }
 
 export const stopAll = (children: ChildProcess[]) => Promise.all(children.map((c) => stopChild(c, 'SIGKILL', 2000)));
@@ -48,7 +48,7 @@ export async function phpCallers(port: number, fn: string, payload: Uint8Array, 
   const results = await Promise.all(
     Array.from({ length: callers }, () =>
       new Promise<{ latencies: number[]; failed: number; seconds: number }>((resolve, reject) => {
-        const child = spawn('php', [path.join(anchors, 'client.php'), String(port), fn, file, String(calls)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn('php', [path.join(anchorsDir, 'client.php'), String(port), fn, file, String(calls)], { stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d));

@@ -7,7 +7,11 @@ import { startLocalCluster, startLocalProcess, type LocalProcess } from '../src/
 import { drawCard, layoutFor } from '../src/services/functions/ecard/card.js';
 import { ecard } from '../src/services/functions/ecard/index.js';
 import sharp from 'sharp';
-import { phpCallers, phpHas, startGearmand, startPhpWorkers, stopAll } from './peers.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { anchorsDir, phpCallers, phpHas, startGearmand, startPhpWorkers, stopAll } from './peers.js';
 import { benchPhoto } from './photo.js';
 import { natsFloor, tcpFloor } from './floors.js';
 import { cpuPerCall } from './cpu.js';
@@ -41,10 +45,14 @@ async function startMesh(workers: number, env: Record<string, string> = {}) {
   const cluster = await startLocalCluster();
   const procs: LocalProcess[] = await Promise.all(Array.from({ length: workers }, () => startLocalProcess('worker', cluster.servers, env)));
   const port = await freePort();
-  const gateway = await startLocalProcess('gateway', cluster.servers, { DIPS_LOG_LEVEL: 'info', DIPS_GATEWAY_PORT: String(port) });
+  const metricsPort = await freePort();
+  const gateway = await startLocalProcess('gateway', cluster.servers, {
+    DIPS_LOG_LEVEL: 'info', DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(metricsPort), DIPS_GATEWAY_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'dips-bench-gw-')),
+  });
   const client = new DipsClient({ config: loadConfig({ argv: [], env: {}, overrides: { nats: { servers: cluster.servers } } }) });
   return {
     port,
+    metricsPort,
     client,
     servers: cluster.servers,
     pids: { workers: procs.map((p) => p.child.pid), gateway: [gateway.child.pid], nats: cluster.nodes.map((n) => n.process.pid) },
@@ -65,10 +73,18 @@ async function startAnchor(workers: number) {
   return { port, stop: () => stopAll([...phpWorkers, gearmand]) };
 }
 
-/** Run `body` with the anchor and a DIPS mesh up, the same worker count each, and stop both after. */
-async function withAnchorAndMesh<T>(workers: number, body: (anchor: { port: number }, mesh: Awaited<ReturnType<typeof startMesh>>) => Promise<T>): Promise<T> {
-  const anchor = await startAnchor(workers);
-  const mesh = await startMesh(workers);
+/**
+ * Run `body` with the anchor and a DIPS mesh up, the same worker slots each,
+ * and stop both after. `slotsPerWorker` > 1 gives each DIPS worker process that
+ * many slots and the anchor as many PHP worker processes in all.
+ */
+async function withAnchorAndMesh<T>(
+  workers: number,
+  body: (anchor: { port: number }, mesh: Awaited<ReturnType<typeof startMesh>>) => Promise<T>,
+  slotsPerWorker = 0,
+): Promise<T> {
+  const anchor = await startAnchor(workers * Math.max(1, slotsPerWorker));
+  const mesh = await startMesh(workers, slotsPerWorker ? { DIPS_WORKER_CONCURRENCY: String(slotsPerWorker) } : {});
   try {
     return await body(anchor, mesh);
   } finally {
@@ -102,7 +118,64 @@ const row = (scenario: string, system: string, concurrency: number, r: { latenci
   scenario, system, concurrency, note, ...summarize(r.latencies, r.failed, r.seconds),
 });
 
+/** One burst through a Gearman server: foreground jobs in one runTasks, then background jobs until the server holds none. */
+function burst(port: number, fg: number, bg: number, ms: number): Promise<BurstResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('php', [path.join(anchorsDir, 'burst.php'), String(port), 'delay', String(fg), String(bg), String(ms)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('close', (code) => {
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`php burst failed (${code}): ${err || out}`));
+      }
+    });
+  });
+}
+
+interface BurstResult {
+  foreground: { latencies: number[]; failed: number; seconds: number };
+  background: { accepted: number; left: number; submitSeconds: number; seconds: number };
+}
+
+/** A counter from a gateway's Prometheus metrics. */
+async function gatewayCounter(metricsPort: number, prefix: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  return Number(text.split('\n').find((l) => l.startsWith(prefix))?.split(' ').pop() ?? 0);
+}
+
 export const scenarios: Record<string, Scenario> = {
+  burst: {
+    title: 'a peak: 1000 foreground then 2000 background 20 ms jobs from PHP, 4 worker slots each side (gearmand: 4 PHP workers; DIPS: 2 workers x 2 slots)',
+    async run(ctx) {
+      const fg = Math.round(1000 * ctx.scale);
+      const bg = Math.round(2000 * ctx.scale);
+      const rows: Row[] = [];
+      await withAnchorAndMesh(
+        WORKERS,
+        async (anchor, mesh) => {
+          for (const [system, port] of [['gearmand + PHP workers', anchor.port], ['DIPS via gateway', mesh.port]] as const) {
+            ctx.progress(`${system}: ${fg} foreground, then ${bg} background`);
+            const r = await burst(port, fg, bg, 20);
+            const ran = system.startsWith('DIPS') ? await gatewayCounter(mesh.metricsPort, 'dips_gateway_jobs_total{function="delay",outcome="ok"') - (fg - r.foreground.failed) : r.background.accepted - r.background.left;
+            rows.push(row('burst fg', system, fg, r.foreground, `${fg - r.foreground.failed}/${fg} completed in ${r.foreground.seconds.toFixed(2)} s`));
+            rows.push({
+              ...row('burst bg', system, bg, { latencies: [], failed: bg - ran, seconds: r.background.seconds }),
+              calls: bg,
+              perSecond: ran / r.background.seconds,
+              note: `${r.background.accepted}/${bg} accepted in ${r.background.submitSeconds.toFixed(2)} s, ${ran} ran; all done in ${r.background.seconds.toFixed(2)} s`,
+            });
+          }
+        },
+        2,
+      );
+      return rows;
+    },
+  },
+
   'ecard-render': {
     title: 'per-card render time inside one worker process (draw + PNG encode)',
     async run(ctx) {

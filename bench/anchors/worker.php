@@ -81,6 +81,8 @@ $worker = new GearmanWorker();
 $worker->addServer('127.0.0.1', (int)$port);
 $worker->addFunction('echo', function (GearmanJob $job) { return $job->workload(); });
 $worker->addFunction('ecard', 'ecard_gd');
+// the burst scenario's job: sleep as long as asked (DIPS's delay function does the same)
+$worker->addFunction('delay', function (GearmanJob $job) { usleep((int)unserialize($job->workload())['ms'] * 1000); return 'done'; });
 if (extension_loaded('imagick')) {
     foreach (['thumbnail', 'resize', 'crop', 'rotate', 'blur', 'grayscale', 'watermark', 'convert'] as $fn) $worker->addFunction($fn, 'imagick_job');
 }

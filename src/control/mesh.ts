@@ -29,6 +29,8 @@ const program = new Command('dips-mesh')
   .parse();
 
 const GATEWAY_METRICS_PORTS = [9465, 9466];
+/** Pause before a dead gateway or agent is started again (systemd's RestartSec in the units). */
+const RESTART_DELAY_MS = 1000;
 
 const NODES = [
   { name: 'dips-a', conf: 'nats-a.conf', clientPort: 4222, httpPort: 8222 },
@@ -75,12 +77,21 @@ runMain(async () => {
   await waitForRoutes(NODES[0].httpPort, 1);
 
   const workerCount = Number(opts.workers ?? config.worker.processes) || os.availableParallelism();
+  /** Run a child and bring it back when it dies, as systemd's Restart=always does in production. */
   const start = (role: Role, label: string, env: Record<string, string> = {}) => {
-    const child = spawnRole(role, { env, stdio: 'inherit' });
-    children.push({ role, label, child });
-    child.once('exit', (code, signal) => {
-      if (!stopping) say(`${label} exited (${signal ?? code})`);
-    });
+    const managed: Managed = { role, label, child: spawnRole(role, { env, stdio: 'inherit' }) };
+    children.push(managed);
+    const watch = () =>
+      managed.child.once('exit', (code, signal) => {
+        if (stopping) return;
+        say(`${label} exited (${signal ?? code}); starting it again in ${RESTART_DELAY_MS} ms`);
+        setTimeout(() => {
+          if (stopping) return;
+          managed.child = spawnRole(role, { env, stdio: 'inherit' });
+          watch();
+        }, RESTART_DELAY_MS);
+      });
+    watch();
   };
   start('agent', 'node agent', { DIPS_WORKER_PROCESSES: String(workerCount), DIPS_AGENT_NODE: 'local', ...identity('agent') });
   gatewayPorts.forEach((port, i) => start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(GATEWAY_METRICS_PORTS[i]), ...identity('gateway') }));
