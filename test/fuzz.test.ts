@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { connect, headers, type NatsConnection } from 'nats';
 import sharp from 'sharp';
 import { freePort } from '../src/control/nats-node.js';
-import { PacketType as P } from '../src/gateway/protocol/constants.js';
+import { PacketType as P, REQ_MAGIC } from '../src/gateway/protocol/constants.js';
+import { encodeRequest, header } from '../src/gateway/protocol/encoder.js';
 import { phpSerialize } from '../src/shared/codec/php.js';
 import { clientFor, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
 import { WireClient } from './gearman-wire.js';
@@ -39,14 +40,7 @@ test.after(async () => {
   await cluster?.stop();
 });
 
-function frame(type: number, args: Buffer[]): Buffer {
-  const body = Buffer.concat(args.flatMap((a, i) => [a, ...(i < args.length - 1 ? [Buffer.from([0])] : [])]));
-  const header = Buffer.alloc(12);
-  header.write('\0REQ', 0, 'latin1');
-  header.writeUInt32BE(type, 4);
-  header.writeUInt32BE(body.length, 8);
-  return Buffer.concat([header, body]);
-}
+const frame = encodeRequest;
 
 /** A good client making echo calls the whole time; returns its worst latency. */
 function goodTraffic() {
@@ -82,18 +76,10 @@ test('random, mutated, oversized and trickled frames: the gateway survives, othe
       for (let i = 0; i < 3; i++) mutated[Math.floor(Math.random() * mutated.length)] = Math.floor(Math.random() * 256);
       c.raw(mutated);
     } else if (kind === 2) {
-      const header = Buffer.alloc(12);
-      header.write('\0REQ', 0, 'latin1');
-      header.writeUInt32BE(P.SUBMIT_JOB, 4);
-      header.writeUInt32BE(0x7fffffff + Math.floor(Math.random() * 1000), 8);
-      c.raw(header);
+      c.raw(header(REQ_MAGIC, P.SUBMIT_JOB, 0x7fffffff + Math.floor(Math.random() * 1000)));
     } else {
       // a frame declaring 1 MiB that never finishes: held by the limit, reaped when idle
-      const header = Buffer.alloc(12);
-      header.write('\0REQ', 0, 'latin1');
-      header.writeUInt32BE(P.SUBMIT_JOB, 4);
-      header.writeUInt32BE(1024 * 1024, 8);
-      c.raw(Buffer.concat([header, Buffer.from('echo\0\0')]));
+      c.raw(Buffer.concat([header(REQ_MAGIC, P.SUBMIT_JOB, 1024 * 1024), Buffer.from('echo\0\0')]));
     }
     setTimeout(() => c.close(), 2500);
   }

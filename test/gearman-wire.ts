@@ -1,6 +1,7 @@
 /** A minimal Gearman client speaking raw packets, for tests that need exact bytes on the wire. */
 import net from 'node:net';
 import { splitArgs } from '../src/gateway/protocol/parser.js';
+import { encodeRequest } from '../src/gateway/protocol/encoder.js';
 
 export interface ResPacket {
   type: number;
@@ -35,12 +36,7 @@ export class WireClient {
   }
 
   send(type: number, args: (string | Buffer)[]): void {
-    const body = Buffer.concat(args.flatMap((a, i) => [Buffer.isBuffer(a) ? a : Buffer.from(a), ...(i < args.length - 1 ? [Buffer.from([0])] : [])]));
-    const header = Buffer.alloc(12);
-    header.write('\0REQ', 0, 'latin1');
-    header.writeUInt32BE(type, 4);
-    header.writeUInt32BE(body.length, 8);
-    this.socket.write(Buffer.concat([header, body]));
+    this.socket.write(encodeRequest(type, args.map((a) => (typeof a === 'string' ? Buffer.from(a) : a))));
   }
 
   raw(bytes: Buffer | string): void {

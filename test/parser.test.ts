@@ -2,16 +2,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GearmanParser, type ParsedItem } from '../src/gateway/protocol/parser.js';
-import { PacketType } from '../src/gateway/protocol/constants.js';
+import { PacketType, REQ_MAGIC } from '../src/gateway/protocol/constants.js';
+import { encodeRequest, header } from '../src/gateway/protocol/encoder.js';
 
-function frame(type: number, args: (string | Buffer)[]): Buffer {
-  const body = Buffer.concat(args.flatMap((a, i) => [Buffer.isBuffer(a) ? a : Buffer.from(a), ...(i < args.length - 1 ? [Buffer.from([0])] : [])]));
-  const header = Buffer.alloc(12);
-  header.write('\0REQ', 0, 'latin1');
-  header.writeUInt32BE(type, 4);
-  header.writeUInt32BE(body.length, 8);
-  return Buffer.concat([header, body]);
-}
+const frame = (type: number, args: (string | Buffer)[]) => encodeRequest(type, args.map((a) => (typeof a === 'string' ? Buffer.from(a) : a)));
 
 const stream = Buffer.concat([
   frame(PacketType.SUBMIT_JOB, ['ecard', 'uniq-1', Buffer.from('a:1:{s:1:"x";s:3:"\0\0\0";}')]),
@@ -41,12 +35,8 @@ test('whole stream and byte-at-a-time feeding give the same packets', () => {
 });
 
 test('a declared size over the limit is refused from the header alone', () => {
-  const header = Buffer.alloc(12);
-  header.write('\0REQ', 0, 'latin1');
-  header.writeUInt32BE(PacketType.SUBMIT_JOB, 4);
-  header.writeUInt32BE(0xffffffff, 8);
   const parser = new GearmanParser(1024);
-  const items = parser.push(header);
+  const items = parser.push(header(REQ_MAGIC, PacketType.SUBMIT_JOB, 0xffffffff));
   assert.equal(summary(items), ['violation:ARGUMENT_TOO_LARGE']);
   assert.is(parser.buffered, 0, 'nothing buffered');
   assert.equal(parser.push(Buffer.alloc(100)), [], 'after a violation the stream is ignored');

@@ -46,8 +46,12 @@ export function decodeRoom(data: Uint8Array): RoomAnnouncement | undefined {
 }
 
 /** A worker's side: remembers whom it turned away, and says so when room frees. */
+/** How long a freed slot waits for its caller's next job before it is announced to everyone. */
+const HAND_OFF_GRACE_MS = 2;
+
 export class RoomAnnouncer {
   private readonly owed = new Set<string>();
+  private settleTimer?: NodeJS.Timeout;
 
   constructor(private readonly nc: NatsConnection, readonly workerId: string) {}
 
@@ -56,8 +60,21 @@ export class RoomAnnouncer {
     this.owed.add(fn);
   }
 
-  /** Slots freed: announce them for every function somebody was turned away from. */
+  /**
+   * A slot freed: announce what is still free, a moment later, for every
+   * function somebody was turned away from. The moment lets the caller whose
+   * job just ended hand its next one to this worker first (see Header.worker);
+   * a slot it fills needs no announcement, so a sustained peak costs none.
+   */
   settle(freeFor: (fn: string) => number): void {
+    if (this.owed.size === 0 || this.settleTimer) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      this.announceOwed(freeFor);
+    }, HAND_OFF_GRACE_MS);
+  }
+
+  private announceOwed(freeFor: (fn: string) => number): void {
     for (const fn of this.owed) {
       const free = freeFor(fn);
       if (free <= 0) continue;
