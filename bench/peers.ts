@@ -27,10 +27,11 @@ export function versionOf(cmd: string, args = ['--version']): string {
   return (r.stdout || r.stderr || '').trim().split('\n')[0] || 'missing';
 }
 
-export async function startGearmand(port: number): Promise<ChildProcess> {
+/** gearmand on `port`; `extraArgs` for a persistent queue (`-q libsqlite3 --libsqlite3-db=…`). */
+export async function startGearmand(port: number, extraArgs: string[] = []): Promise<ChildProcess> {
   const bin = gearmandPath();
   if (!bin) throw new Error('gearmand is missing: apt-get install gearman-job-server');
-  const child = spawn(bin, ['--listen=127.0.0.1', `--port=${port}`, '--threads=2', '--log-file=none', '--verbose=ERROR'], { stdio: 'ignore' });
+  const child = spawn(bin, ['--listen=127.0.0.1', `--port=${port}`, '--threads=2', '--log-file=none', '--verbose=ERROR', ...extraArgs], { stdio: 'ignore' });
   for (let i = 0; i < 200 && !(await portOpen('127.0.0.1', port)); i++) await sleep(25);
   return child;
 }

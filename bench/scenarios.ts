@@ -64,10 +64,10 @@ async function startMesh(workers: number, env: Record<string, string> = {}) {
   };
 }
 
-async function startAnchor(workers: number) {
+async function startAnchor(workers: number, gearmandArgs: string[] = []) {
   // (one PHP worker process serves every anchor function, like the seed's workers)
   const port = await freePort();
-  const gearmand = await startGearmand(port);
+  const gearmand = await startGearmand(port, gearmandArgs);
   const phpWorkers = startPhpWorkers(port, workers);
   await new Promise((r) => setTimeout(r, 500)); // PHP workers connect and CAN_DO
   return { port, stop: () => stopAll([...phpWorkers, gearmand]) };
@@ -160,7 +160,11 @@ export const scenarios: Record<string, Scenario> = {
           // a freed slot gets its next job one round trip later: gateway -> NATS -> worker -> NATS -> gateway
           const rtt = summarize((await nativeCalls(mesh.client, 'echo', Buffer.from('x'), 1, 300)).latencies, 0, 1).p50;
           const slots = WORKERS * 2;
-          for (const [system, port] of [['gearmand + PHP workers', anchor.port], ['DIPS via gateway', mesh.port]] as const) {
+          // gearmand keeping background jobs on disk too (its libsqlite3 queue), as the gateway does
+          const durable = await startAnchor(slots, ['-q', 'libsqlite3', `--libsqlite3-db=${path.join(mkdtempSync(path.join(os.tmpdir(), 'dips-bench-gearmand-')), 'queue.db')}`]);
+          const systems = [['gearmand + PHP workers', anchor.port], ['gearmand, sqlite queue', durable.port], ['DIPS via gateway', mesh.port]] as const;
+          try {
+          for (const [system, port] of systems) {
             ctx.progress(`${system}: ${fg} foreground, then ${bg} background`);
             const r = await burst(port, fg, bg, 20);
             const ran = system.startsWith('DIPS') ? await gatewayCounter(mesh.metricsPort, 'dips_gateway_jobs_total{function="delay",outcome="ok"') - (fg - r.foreground.failed) : r.background.accepted - r.background.left;
@@ -172,6 +176,9 @@ export const scenarios: Record<string, Scenario> = {
               perSecond: ran / r.background.seconds,
               note: `${r.background.accepted}/${bg} accepted in ${r.background.submitSeconds.toFixed(2)} s, ${ran} ran; all done in ${r.background.seconds.toFixed(2)} s`,
             });
+          }
+          } finally {
+            await durable.stop();
           }
         },
         2,
