@@ -42,26 +42,31 @@ export function startPhpWorkers(port: number, count: number): ChildProcess[] {
 
 export const stopAll = (children: ChildProcess[]) => Promise.all(children.map((c) => stopChild(c, 'SIGKILL', 2000)));
 
+/** Run one of bench/anchors' PHP scripts and parse the JSON it prints. */
+export function phpJson<T>(script: string, args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('php', [path.join(anchorsDir, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('close', (code) => {
+      try {
+        resolve(JSON.parse(out) as T);
+      } catch {
+        reject(new Error(`php ${script} failed (${code}): ${err || out}`));
+      }
+    });
+  });
+}
+
 /** Run `callers` PHP processes, each making `calls` calls; returns all latencies (ms) and failures. */
 export async function phpCallers(port: number, fn: string, payload: Uint8Array, callers: number, calls: number): Promise<{ latencies: number[]; failed: number; seconds: number }> {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dips-bench-')), 'payload');
   writeFileSync(file, payload);
   const results = await Promise.all(
     Array.from({ length: callers }, () =>
-      new Promise<{ latencies: number[]; failed: number; seconds: number }>((resolve, reject) => {
-        const child = spawn('php', [path.join(anchorsDir, 'client.php'), String(port), fn, file, String(calls)], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d: Buffer) => (out += d));
-        child.stderr.on('data', (d: Buffer) => (err += d));
-        child.on('close', (code) => {
-          try {
-            resolve(JSON.parse(out));
-          } catch {
-            reject(new Error(`php caller failed (${code}): ${err || out}`));
-          }
-        });
-      }),
+      phpJson<{ latencies: number[]; failed: number; seconds: number }>('client.php', [String(port), fn, file, String(calls)]),
     ),
   );
     // Throughput over the callers' own loops: PHP start-up is not the server's time.

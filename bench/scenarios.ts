@@ -7,11 +7,10 @@ import { startLocalCluster, startLocalProcess, type LocalProcess } from '../src/
 import { drawCard, layoutFor } from '../src/services/functions/ecard/card.js';
 import { ecard } from '../src/services/functions/ecard/index.js';
 import sharp from 'sharp';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { anchorsDir, phpCallers, phpHas, startGearmand, startPhpWorkers, stopAll } from './peers.js';
+import { phpCallers, phpJson, phpHas, startGearmand, startPhpWorkers, stopAll } from './peers.js';
 import { benchPhoto } from './photo.js';
 import { natsFloor, tcpFloor } from './floors.js';
 import { cpuPerCall } from './cpu.js';
@@ -120,20 +119,7 @@ const row = (scenario: string, system: string, concurrency: number, r: { latenci
 
 /** One burst through a Gearman server: foreground jobs in one runTasks, then background jobs until the server holds none. */
 function burst(port: number, fg: number, bg: number, ms: number): Promise<BurstResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('php', [path.join(anchorsDir, 'burst.php'), String(port), 'delay', String(fg), String(bg), String(ms)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('close', (code) => {
-      try {
-        resolve(JSON.parse(out));
-      } catch {
-        reject(new Error(`php burst failed (${code}): ${err || out}`));
-      }
-    });
-  });
+  return phpJson<BurstResult>('burst.php', [String(port), 'delay', String(fg), String(bg), String(ms)]);
 }
 
 interface BurstResult {

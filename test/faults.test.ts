@@ -150,11 +150,13 @@ test('a function whose last worker died: calls wait for a new one, or say "no wo
 
 test('a worker skips jobs whose caller gave up; a flood waits and all of it runs; past the byte limit calls are refused naming it', async () => {
   const cluster2 = cluster;
-  const narrow = await startWorker(cluster2, { DIPS_WORKER_FUNCTIONS: 'delay', DIPS_WORKER_CONCURRENCY: '1', DIPS_WORKER_MAX_QUEUED: '4' });
+  // a worker that keeps up to 4 jobs waiting inside it (a generous prefetch budget), so that it holds abandoned ones
+  const narrow = await startWorker(cluster2, { DIPS_WORKER_FUNCTIONS: 'delay', DIPS_WORKER_CONCURRENCY: '1', DIPS_WORKER_MAX_QUEUED: '4', DIPS_WORKER_PREFETCH_MS: '60000' });
   const only = clientFor(cluster2, 30_000);
   // take the other delay workers out of the way: this one must be alone
   const others = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
   await Promise.all(others.map((w) => w.stop()));
+  await only.call('delay', { ms: 0 }); // it learns what a delay job costs
   const started = Date.now();
   const first = only.call('delay', { ms: 1000, value: 'first' });
   await new Promise((r) => setTimeout(r, 50));

@@ -18,6 +18,7 @@ import type { DipsClient } from '../src/client/index.js';
 import { clientFor, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 import { runPhp } from './php.js';
 import { WireClient } from './gearman-wire.js';
+import { phpSerialize } from '../src/shared/codec/php.js';
 
 let cluster: Cluster;
 let gateways: Proc[];
@@ -50,12 +51,13 @@ const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').s
 
 const gatewayEnv = (port: number) => ({ DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_DATA_DIR: path.join(tmp, `gw-${port}`) });
 
-/** dips_gateway_jobs_total for a function and outcome, from the first gateway's metrics. */
-async function jobsTotal(fn: string, outcome: 'ok' | 'error'): Promise<number> {
+/** A metric of the first gateway: the first line starting with `prefix`. */
+async function counter(prefix: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`dips_gateway_jobs_total{function="${fn}",outcome="${outcome}"`));
-  return Number(line?.split(' ').pop() ?? 0);
+  return Number(text.split('\n').find((l) => l.startsWith(prefix))?.split(' ').pop() ?? 0);
 }
+
+const jobsTotal = (fn: string, outcome: 'ok' | 'error') => counter(`dips_gateway_jobs_total{function="${fn}",outcome="${outcome}"`);
 
 test.before(async () => {
   writeFileSync(path.join(tmp, 'worker.php'), RECORDING_WORKER);
@@ -240,6 +242,27 @@ test('cancel job sends WORK_FAIL to the waiting client; maxqueue is enforced per
   assert.match(await admin.textReply(), /^capped\t1\t2\t2\t0$/m);
   admin.close();
   waiter.close();
+});
+
+test('unique ids up to 64 bytes; an empty one never coalesces; a background job that fails is logged with its handle and counted', async () => {
+  const c = await WireClient.connect(ports[0]);
+  c.send(P.SUBMIT_JOB, ['echo', 'u'.repeat(64), 'sixty-four']);
+  assert.is((await c.next()).type, P.JOB_CREATED);
+  assert.is((await c.next()).args[1].toString(), 'sixty-four');
+  c.send(P.SUBMIT_JOB, ['echo', 'u'.repeat(65), 'too long']);
+  const tooLong = await c.next();
+  assert.equal([tooLong.type, tooLong.args[0].toString()], [P.ERROR, 'ARGUMENT_TOO_LARGE']);
+  for (let i = 0; i < 2; i++) c.send(P.SUBMIT_JOB, ['delay', '', phpSerialize({ ms: 200, value: 'x' })]);
+  const handles = [(await c.next()).args[0].toString(), (await c.next()).args[0].toString()];
+  assert.is(new Set(handles).size, 2, 'two jobs, not one');
+  await c.next();
+  await c.next();
+  const failedBefore = await counter('dips_gateway_background_jobs_failed_total{function="ecard"');
+  c.send(P.SUBMIT_JOB_BG, ['ecard', '', phpSerialize({ pSN: '1', pData: '1,2' })]);
+  const handle = (await c.next()).args[0].toString();
+  await waitFor(async () => (await counter('dips_gateway_background_jobs_failed_total{function="ecard"')) === failedBefore + 1, 10_000, 'the failure to be counted');
+  assert.match(gateways[0].logs(), new RegExp(`"handle":"${handle}".*"msg":"background job failed"`));
+  c.close();
 });
 
 test('a task set of 20 echo jobs from the pure-Perl client (Gearman::Client) gets all 20 results, round after round', () => {

@@ -34,13 +34,8 @@ export interface JobListener {
   jobEvent(job: Job, event: JobEvent): void;
 }
 
-export interface Job {
-  seq: number;
-  handle: string;
-  fn: string;
-  unique: string;
-  data: Uint8Array;
-  priority: Priority;
+/** A job: what is stored of a background one, and what lives only here. */
+export interface Job extends StoredJob {
   background: boolean;
   /**
    * One entry per submission waiting for it: a connection that submitted the
@@ -52,21 +47,12 @@ export interface Job {
   state: 'waiting' | 'running';
   numerator: number;
   denominator: number;
-  /** Epoch seconds a scheduled job runs at. */
-  runAt?: number;
   timer?: NodeJS.Timeout;
   abort: AbortController;
-  createdAt: number;
 }
 
-export interface JobSpec {
-  fn: string;
-  unique: string;
-  data: Uint8Array;
-  priority: Priority;
-  background: boolean;
-  runAt?: number;
-}
+/** What a submission asks for. */
+export type JobSpec = Pick<StoredJob, 'fn' | 'unique' | 'data' | 'priority' | 'runAt'> & { background: boolean };
 
 export interface JobsMetrics {
   finished(fn: string, ok: boolean, seconds: number, background: boolean): void;

@@ -35,6 +35,7 @@ runMain(async () => {
   const worker = new Worker(nc, functions, {
     concurrency: config.worker.concurrency,
     maxQueued: config.worker.maxQueued,
+    prefetchMs: config.worker.prefetchMs,
     defaultTimeoutMs: config.nats.requestTimeoutMs,
     version,
     log,

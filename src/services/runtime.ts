@@ -23,6 +23,8 @@ import type { WorkerMetrics } from './metrics.js';
 export interface WorkerOptions {
   concurrency: number;
   maxQueued: number;
+  /** Longest wait a job may be kept for inside this worker, by the expected run time of those before it. */
+  prefetchMs: number;
   /** Default time a job may take when the caller sent no deadline. */
   defaultTimeoutMs: number;
   version: string;
@@ -35,6 +37,8 @@ export interface FunctionStats {
   failed: number;
   /** Recent job durations in ms, for p50: a ring of LATENCY_SAMPLES, overwritten in turn. */
   latencies: number[];
+  /** Moving average of recent durations in ms (undefined until the first job): a job's expected cost. */
+  typicalMs?: number;
 }
 
 const LATENCY_SAMPLES = 512;
@@ -56,7 +60,9 @@ export class Worker {
     private readonly options: WorkerOptions,
   ) {
     this.room = new RoomAnnouncer(nc, nuid.next());
-    this.admission = new Admission(options.concurrency, options.maxQueued, () => this.room.settle((fn) => (this.services.has(fn) ? this.admission.free : 0)));
+    this.admission = new Admission(options.concurrency, options.maxQueued, options.prefetchMs, () =>
+      this.room.settle((fn) => (this.services.has(fn) ? this.admission.free : 0)),
+    );
     for (const def of functions) this.stats.set(def.name, { done: 0, failed: 0, latencies: [] });
   }
 
@@ -144,7 +150,7 @@ export class Worker {
     }
     // from now until the answer, the caller hears that the job is alive (waiting or running)
     const stopHeartbeat = startHeartbeat(() => msg.respond(EMPTY, { headers: eventHeaders(WORKING) }));
-    const accepted = this.admission.tryRun(() => this.handle(def, msg).finally(stopHeartbeat));
+    const accepted = this.admission.tryRun(() => this.handle(def, msg).finally(stopHeartbeat), this.stats.get(def.name)?.typicalMs);
     this.updateGauges();
     if (!accepted) {
       // every slot is taken: the job waits at its caller, which hears when room frees here
@@ -181,15 +187,15 @@ export class Worker {
         progress: progressFor(msg),
       };
       const result = await def.run(job);
-      if (Date.now() < deadline) this.reply(msg, result, encoding);
+      if (Date.now() < deadline) this.reply(msg, result, encoding, this.roomAfter(def.name, performance.now() - started));
       this.record(def.name, true, performance.now() - started);
     } catch (err) {
       this.record(def.name, false, performance.now() - started);
       if (err instanceof DipsError) {
-        respondError(msg, err.code, err.message, this.room.workerId);
+        respondError(msg, err.code, err.message, this.room.workerId, this.roomAfter(def.name, performance.now() - started));
       } else {
         this.options.log.error({ err, fn: def.name, jobId }, 'function failed unexpectedly');
-        respondError(msg, ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`, this.room.workerId);
+        respondError(msg, ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`, this.room.workerId, this.roomAfter(def.name, performance.now() - started));
       }
     } finally {
       clearTimeout(timer);
@@ -210,8 +216,13 @@ export class Worker {
     }
   }
 
-  private reply(msg: JobMsg, result: Result, encoding: Encoding): void {
-    const h = finalHeaders(this.room.workerId);
+  /** Jobs of `fn` this worker would take once the job now answering (which took `ms`) has ended. */
+  private roomAfter(fn: string, ms: number): number {
+    return this.services.has(fn) && !this.draining ? this.admission.roomFor(this.stats.get(fn)?.typicalMs ?? ms, this.stats.get(fn)?.typicalMs) : 0;
+  }
+
+  private reply(msg: JobMsg, result: Result, encoding: Encoding, room: number): void {
+    const h = finalHeaders(this.room.workerId, room);
     if (result.kind === 'bytes') {
       h.set(Header.contentType, result.contentType);
       msg.respond(result.bytes, { headers: h });
@@ -242,6 +253,7 @@ export class Worker {
     if (ok) s.done++;
     else s.failed++;
     s.latencies[(s.done + s.failed - 1) % LATENCY_SAMPLES] = ms;
+    s.typicalMs = s.typicalMs === undefined ? ms : s.typicalMs + (ms - s.typicalMs) / 8;
   }
 }
 

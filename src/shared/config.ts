@@ -91,8 +91,12 @@ export const schema = {
       format: 'nat', default: Math.max(2, os.availableParallelism()), env: 'DIPS_WORKER_CONCURRENCY',
     },
     maxQueued: {
-      doc: 'Jobs a worker process takes beyond its slots, waiting inside it (0: none, so a job never waits behind another in a worker while a slot is free elsewhere; the caller keeps it instead, in priority order).',
-      format: 'nat', default: 0, env: 'DIPS_WORKER_MAX_QUEUED',
+      doc: 'Most jobs a worker process takes beyond its slots, waiting inside it (within worker.prefetchMs); others wait at their caller, in priority order.',
+      format: 'nat', default: 64, env: 'DIPS_WORKER_MAX_QUEUED',
+    },
+    prefetchMs: {
+      doc: 'Longest a job may be kept waiting inside a worker, by the typical run time of the jobs before it (about one NATS round trip: the cost of handing a freed slot its next job). Jobs of unknown or longer run time never wait inside a worker. 0: none do.',
+      format: 'nat', default: 2, env: 'DIPS_WORKER_PREFETCH_MS',
     },
     processes: {
       doc: 'Worker processes a node agent (and `npm start`) runs (0: one per CPU).',
@@ -181,7 +185,7 @@ export type DipsConfig = {
     tls: { ca: string; cert: string; key: string };
     requestTimeoutMs: number; maxPayloadBytes: number; name: string;
   };
-  worker: { functions: string[]; concurrency: number; maxQueued: number; processes: number; metricsPort: number };
+  worker: { functions: string[]; concurrency: number; maxQueued: number; prefetchMs: number; processes: number; metricsPort: number };
   agent: { node: string; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
   control: { timeoutMs: number };
   gateway: {

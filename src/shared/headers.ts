@@ -18,6 +18,8 @@ export const Header = {
    * straight there (see room.ts).
    */
   worker: 'Dips-Worker',
+  /** With Dips-Worker: how many jobs of this function that worker would take now (default 1). */
+  room: 'Dips-Room',
   /** Set by the service API on error replies. */
   serviceError: 'Nats-Service-Error',
   serviceErrorCode: 'Nats-Service-Error-Code',

@@ -9,16 +9,17 @@ export type JobMsg = Pick<Msg, 'data' | 'headers' | 'respond'>;
 
 const EMPTY = new Uint8Array(0);
 
-/** Headers of a job's final reply from worker `workerId`: its slot is free again. */
-export function finalHeaders(workerId: string): MsgHdrs {
+/** Headers of a job's final reply from worker `workerId`: its slot is free again, and `room` jobs would fit now. */
+export function finalHeaders(workerId: string, room = 1): MsgHdrs {
   const h = natsHeaders();
   h.set(Header.worker, workerId);
+  if (room !== 1) h.set(Header.room, String(room));
   return h;
 }
 
 /** The service API's error reply (Nats-Service-Error headers), made safe for the header block. */
-export function respondError(msg: JobMsg, code: number, message: string, workerId: string): void {
-  const h = finalHeaders(workerId);
+export function respondError(msg: JobMsg, code: number, message: string, workerId: string, room = 1): void {
+  const h = finalHeaders(workerId, room);
   h.set(Header.serviceErrorCode, String(code));
   h.set(Header.serviceError, headerSafe(message));
   msg.respond(EMPTY, { headers: h });

@@ -100,13 +100,15 @@ interface Gate {
 
 /**
  * No-room answers while the gate is open are tried again at once through the
- * queue group, this many in all: NATS picks a member at random, and another
+ * queue group, this many in a row: NATS picks a member at random, and another
  * worker may well have room. Past it, jobs wait for room in order.
  */
 const BOUNCE_RETRIES = 3;
 /** While jobs wait and no room was announced for this long, the oldest is sent to the queue group anyway (announcements are at most once). */
-const PROBE_MS = 100;
-const TICK_MS = 50;
+const PROBE_MS = 25;
+const TICK_MS = 25;
+/** Sent requests are checked for silence every 10th tick (250 ms): their timeouts are seconds. */
+const LIVENESS_EVERY_TICKS = 10;
 const DEFAULT_RUN_TIMEOUT_MS = 60_000;
 
 export class Requester {
@@ -116,6 +118,7 @@ export class Requester {
   private readonly sub: Subscription;
   private generation = 0;
   private nextToken = 0;
+  private ticks = 0;
   private pendingBytes = 0;
   private readonly ticker: NodeJS.Timeout;
   /** Requests sent again (lost with a NATS node or a worker): for soak reports and metrics. */
@@ -272,14 +275,24 @@ export class Requester {
   }
 
   /**
-   * Every TICK_MS: a sent request nobody acknowledged, or whose worker went
-   * silent, was lost (with a NATS node, or with a killed worker) — send it
-   * again while retries last; and functions whose jobs wait without hearing of
-   * room get their oldest job sent to the queue group (lost announcements,
-   * workers that came up before we listened).
+   * Every TICK_MS: functions whose jobs wait without hearing of room get their
+   * oldest job sent to the queue group (lost announcements, workers that came
+   * up before we listened); and now and then, a sent request nobody
+   * acknowledged, or whose worker went silent, was lost (with a NATS node, or
+   * with a killed worker) — it is sent again while retries last.
    */
   private tick(): void {
     const now = Date.now();
+    if (++this.ticks % LIVENESS_EVERY_TICKS === 0) this.checkLiveness(now);
+    for (const gate of this.gates.values()) {
+      if (gate.queue.length === 0 || now - Math.max(gate.lastRoomAt, gate.lastProbeAt) < PROBE_MS) continue;
+      gate.lastProbeAt = now;
+      const p = gate.queue.shift();
+      if (p) this.send(p, functionSubject(p.fn));
+    }
+  }
+
+  private checkLiveness(now: number): void {
     for (const p of this.pending.values()) {
       if (p.state !== 'sent') continue;
       const silence = now - p.lastHeard;
@@ -288,12 +301,6 @@ export class Requester {
         p.retriesLeft--;
         this.send(p, functionSubject(p.fn), true);
       } else p.lastHeard = now; // nothing more to do: the overall timeout decides
-    }
-    for (const gate of this.gates.values()) {
-      if (gate.queue.length === 0 || now - Math.max(gate.lastRoomAt, gate.lastProbeAt) < PROBE_MS) continue;
-      gate.lastProbeAt = now;
-      const p = gate.queue.shift();
-      if (p) this.send(p, functionSubject(p.fn));
     }
   }
 
@@ -315,6 +322,9 @@ export class Requester {
       this.bounced(p);
       return;
     }
+    // a worker took it: only bounces in a row close the gate
+    const gate = this.gates.get(p.fn);
+    if (gate?.open) gate.bounces = 0;
     p.acknowledged = true;
     if (!p.assigned) {
       p.assigned = true;
@@ -327,7 +337,7 @@ export class Requester {
     }
     // the worker that answered has a free slot now: the next job waiting for this function goes straight to it
     const worker = h?.get(Header.worker);
-    if (worker) this.handOff(p.fn, worker);
+    if (worker) this.handOff(p.fn, worker, Number(h?.get(Header.room) || 1));
     const serviceError = h?.get(Header.serviceError);
     if (serviceError) {
       this.fail(token, new CallError(Number(h?.get(Header.serviceErrorCode)) || ErrorCode.internal, serviceError));
@@ -337,11 +347,15 @@ export class Requester {
     p.resolve(msg);
   }
 
-  private handOff(fn: string, workerId: string): void {
+  private handOff(fn: string, workerId: string, room: number): void {
     const gate = this.gates.get(fn);
-    const next = gate?.queue.shift();
-    if (!gate || !next) return;
-    this.send(next, directSubject(fn, workerId));
+    if (!gate || gate.queue.length === 0) return;
+    const subject = directSubject(fn, workerId);
+    for (let i = 0; i < room; i++) {
+      const next = gate.queue.shift();
+      if (!next) break;
+      this.send(next, subject);
+    }
     if (gate.queue.length === 0) this.reopen(gate);
   }
 

@@ -101,5 +101,5 @@ export const ErrorName = {
   invalidArgument: 'INVALID_ARGUMENT',
 } as const;
 
-/** libgearman's limit on unique ids (GEARMAN_MAX_UNIQUE_SIZE - 1). */
-export const MAX_UNIQUE_SIZE = 63;
+/** gearmand's limit on unique ids (GEARMAN_MAX_UNIQUE_SIZE). */
+export const MAX_UNIQUE_SIZE = 64;
