@@ -257,10 +257,11 @@ test('unique ids up to 64 bytes; an empty one never coalesces; a background job 
   assert.is(new Set(handles).size, 2, 'two jobs, not one');
   await c.next();
   await c.next();
-  const failedBefore = await counter('dips_gateway_background_jobs_failed_total{function="ecard"');
-  c.send(P.SUBMIT_JOB_BG, ['ecard', '', phpSerialize({ pSN: '1', pData: '1,2' })]);
+  const failed = () => counter('dips_gateway_background_jobs_failed_total{function="delay"');
+  const failedBefore = await failed();
+  c.send(P.SUBMIT_JOB_BG, ['delay', '', phpSerialize({ ms: 'soon' })]);
   const handle = (await c.next()).args[0].toString();
-  await waitFor(async () => (await counter('dips_gateway_background_jobs_failed_total{function="ecard"')) === failedBefore + 1, 10_000, 'the failure to be counted');
+  await waitFor(async () => (await failed()) === failedBefore + 1, 10_000, 'the failure to be counted');
   assert.match(gateways[0].logs(), new RegExp(`"handle":"${handle}".*"msg":"background job failed"`));
   c.close();
 });
