@@ -160,11 +160,19 @@ test('a function named image.resize:v2 works end to end and shows as itself in s
   assert.is((await dips.call('image.resize:v2', Buffer.from('native'))) instanceof Uint8Array, true);
 });
 
-test('job handles stay within 63 bytes whatever the host name, and libgearman can use them', async () => {
+test('job handles stay within 63 bytes whatever the host name; past the byte limit a submission gets QUEUE_ERROR naming it', async () => {
   const port = await freePort();
   const longHost = 'a-very-long-host-name.'.repeat(5);
-  const gw = await startProcess('gateway', cluster, { ...gatewayEnv(port), DIPS_GATEWAY_HANDLE_HOST: longHost });
+  const gw = await startProcess('gateway', cluster, { ...gatewayEnv(port), DIPS_GATEWAY_HANDLE_HOST: longHost, DIPS_QUEUE_MAX_WAITING_BYTES: '4096' });
   try {
+    const c = await WireClient.connect(port);
+    c.send(P.SUBMIT_JOB_BG, ['nobody-serves-this', '', Buffer.alloc(3000)]);
+    assert.is((await c.next()).type, P.JOB_CREATED, 'within the limit');
+    c.send(P.SUBMIT_JOB_BG, ['nobody-serves-this', '', Buffer.alloc(3000)]);
+    const full = await c.next();
+    assert.equal([full.type, full.args[0].toString()], [P.ERROR, 'QUEUE_ERROR']);
+    assert.match(full.args[1].toString(), /^Queue full: 3000 bytes of jobs held by this gateway, limit 4096 bytes \(queue\.maxWaitingBytes\)$/);
+    c.close();
     const php = await runPhp(`
       $c = new GearmanClient(); $c->addServer('127.0.0.1', ${port});
       $h = $c->doBackground('delay', serialize(['ms' => 400]));
