@@ -178,6 +178,10 @@ test('metrics endpoint answers with job counters that move', async () => {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   assert.match(text, /dips_agent_worker_restarts_total\{role="agent"\} 2/);
   assert.match(text, /dips_worker_job_duration_seconds_bucket/);
+  const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+  assert.is(health.status, 200);
+  const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+  assert.equal([ready.status, await ready.text()], [200, 'ready\n']);
 });
 
 test('drain, stop and start; a targeted node that does not answer exits 69', async () => {

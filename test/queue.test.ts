@@ -109,6 +109,8 @@ test('2000 background jobs: all accepted, known to GET_STATUS while they wait, a
   assert.equal(out.last.slice(0, 2), [true, false], 'the last one is known and waiting');
   await waitFor(async () => (await jobsTotal('delay', 'ok')) - before >= 2000, 60_000, '2000 background jobs to run');
   assert.is(await jobsTotal('delay', 'error'), 0, 'none failed');
+  const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+  assert.equal([ready.status, await ready.text()], [200, 'ready\n'], 'the gateway says it is ready beside its metrics');
 });
 
 test('5000 concurrent native calls of a 20 ms function with 2 workers all complete', async () => {

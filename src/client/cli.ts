@@ -23,8 +23,13 @@ Examples:
   dips call ecard pSN=1234567890 pData="61, 61, 58, …" --out card.png
   dips call echo --in photo.jpg --out copy.jpg
 
-Exit codes: 0 ok, 1 the function answered an error, 69 no worker or no reply, 78 bad configuration.`)
+Exit codes: 0 ok, 1 the function answered an error, 64 bad usage, 69 no worker or no reply, 78 bad configuration.`)
   .action(async (fn: string, pairs: string[], opts: { in?: string; out?: string; timeout?: string; servers?: string }) => {
+    if (opts.timeout !== undefined && !(Number.isSafeInteger(Number(opts.timeout)) && Number(opts.timeout) > 0)) {
+      process.stderr.write(`--timeout takes a whole number of milliseconds above 0, got ${JSON.stringify(opts.timeout)}\n`);
+      process.exitCode = ExitCode.usage;
+      return;
+    }
     const params = parsePairs(pairs);
     const config = loadConfig({ overrides: opts.servers ? { nats: { servers: opts.servers.split(',') } } : undefined });
     const client = new DipsClient({ config });

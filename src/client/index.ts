@@ -102,7 +102,7 @@ export class DipsClient {
 
   /**
    * The job's streamed events, then its result, as an async iterator:
-   *   for await (const item of dips.stream('resize_legacy', params)) { … item.kind … }
+   *   for await (const item of dips.stream('delay', { ms: 300, steps: 3 })) { … item.kind … }
    * A failed call throws from the loop.
    */
   async *stream(fn: string, input: Record<string, unknown> | Uint8Array, options: CallOptions = {}): AsyncGenerator<StreamItem> {

@@ -5,7 +5,7 @@ import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { connectNats } from '../shared/nats.js';
 import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
-import { createRegistry, serveMetrics } from '../shared/metrics.js';
+import { createRegistry, natsReadiness, serveMetrics } from '../shared/metrics.js';
 import { Gateway } from './server.js';
 
 const program = new Command('dips-gateway')
@@ -39,6 +39,8 @@ runMain(async () => {
     await gateway.close();
     log.info('stopped');
   });
-  if (config.gateway.metricsPort) await serveMetrics(config.gateway.metricsPort, config.gateway.host, () => registry.metrics(), registry.contentType, log);
+  if (config.gateway.metricsPort) {
+    await serveMetrics(config.gateway.metricsPort, config.gateway.host, () => registry.metrics(), registry.contentType, log, natsReadiness(nc, () => gateway.readiness()));
+  }
   log.info({ host: config.gateway.host, port, metricsPort: config.gateway.metricsPort }, 'gateway ready');
 });

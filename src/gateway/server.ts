@@ -107,6 +107,11 @@ export class Gateway {
     else this.log.debug({ mss: result }, 'TCP segment size capped');
   }
 
+  /** Ready while it accepts connections (NATS is checked by the caller). */
+  readiness(): true | string {
+    return this.server.listening ? true : 'not listening';
+  }
+
   /** SIGTERM: stop accepting, let foreground jobs finish (bounded), then close; background jobs keep their place on disk. */
   async close(graceMs = 30_000): Promise<void> {
     this.server.close();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** dips-worker: one worker process serving image functions on the mesh. */
 import { Command } from 'commander';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig, workerConcurrency } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { connectNats } from '../shared/nats.js';
 import { onShutdown, runMain, version } from '../shared/process.js';
@@ -33,7 +33,7 @@ runMain(async () => {
   const nc = await connectNats(config, { name: `dips-worker-${process.pid}`, log });
   const registry = createRegistry('worker');
   const worker = new Worker(nc, functions, {
-    concurrency: config.worker.concurrency,
+    concurrency: workerConcurrency(config),
     maxQueued: config.worker.maxQueued,
     prefetchMs: config.worker.prefetchMs,
     defaultTimeoutMs: config.nats.requestTimeoutMs,
@@ -50,5 +50,5 @@ runMain(async () => {
   await worker.start(new Set((process.env.DIPS_WORKER_PAUSED ?? '').split(',').filter(Boolean)));
   if (config.worker.metricsPort) await serveMetrics(config.worker.metricsPort, '0.0.0.0', () => registry.metrics(), registry.contentType, log);
   serveAgent(worker, registry);
-  log.info({ functions: functions.map((f) => f.name), concurrency: config.worker.concurrency }, 'worker ready');
+  log.info({ functions: functions.map((f) => f.name), concurrency: workerConcurrency(config) }, 'worker ready');
 });

@@ -87,8 +87,8 @@ export const schema = {
       format: 'function-list', default: [] as string[], env: 'DIPS_WORKER_FUNCTIONS',
     },
     concurrency: {
-      doc: 'Jobs a worker process runs at once (its slots); a job that finds every slot taken waits at its caller until room frees.',
-      format: 'nat', default: Math.max(2, os.availableParallelism()), env: 'DIPS_WORKER_CONCURRENCY',
+      doc: 'Jobs a worker process runs at once (its slots; 0: one per CPU, at least 2); a job that finds every slot taken waits at its caller until room frees.',
+      format: 'nat', default: 0, env: 'DIPS_WORKER_CONCURRENCY',
     },
     maxQueued: {
       doc: 'Most jobs a worker process takes beyond its slots, waiting inside it (within worker.prefetchMs); others wait at their caller, in priority order.',
@@ -196,6 +196,11 @@ export type DipsConfig = {
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
   log: { level: string };
 };
+
+/** worker.concurrency in force: the configured slots, or one per CPU (at least 2). */
+export function workerConcurrency(config: DipsConfig): number {
+  return config.worker.concurrency || Math.max(2, os.availableParallelism());
+}
 
 /** queue.maxWaitingBytes in force: the configured bytes, or a quarter of this machine's memory. */
 export function maxWaitingBytes(config: DipsConfig): number {

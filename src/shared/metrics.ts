@@ -2,6 +2,7 @@
 import http from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from './log.js';
+import type { NatsConnection } from 'nats';
 
 export function createRegistry(role: string): Registry {
   const registry = new Registry();
@@ -10,11 +11,28 @@ export function createRegistry(role: string): Registry {
   return registry;
 }
 
-/** Serve `text()` at /metrics; resolves with the bound port. */
-export function serveMetrics(port: number, host: string, text: () => Promise<string>, contentType: string, log: Logger): Promise<http.Server> {
+/** Whether a process is ready to serve: true, or why not. */
+export type Readiness = () => true | string;
+
+/**
+ * Serve `text()` at /metrics, and beside it /healthz (the process answers) and
+ * /readyz (200 when `ready()` is true, else 503 with its reason), for load
+ * balancers, systemd watchdogs and orchestrators.
+ */
+export function serveMetrics(port: number, host: string, text: () => Promise<string>, contentType: string, log: Logger, ready: Readiness = () => true): Promise<http.Server> {
   const server = http.createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end('try /metrics\n');
+    const url = req.url?.split('?')[0];
+    if (url === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (url === '/readyz') {
+      const state = ready();
+      res.writeHead(state === true ? 200 : 503, { 'Content-Type': 'text/plain' }).end(state === true ? 'ready\n' : `not ready: ${state}\n`);
+      return;
+    }
+    if (url !== '/metrics') {
+      res.writeHead(404).end('try /metrics, /healthz or /readyz\n');
       return;
     }
     text().then(
@@ -33,4 +51,20 @@ export function serveMetrics(port: number, host: string, text: () => Promise<str
       resolve(server);
     });
   });
+}
+
+/** Readiness of a process whose work goes through NATS: connected, and whatever else `more` says. */
+export function natsReadiness(nc: NatsConnection, more: Readiness = () => true): Readiness {
+  let connected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') connected = false;
+      else if (status.type === 'reconnect') connected = true;
+    }
+  })().catch(() => undefined);
+  return () => {
+    if (nc.isClosed()) return 'NATS connection closed';
+    if (!connected) return 'NATS disconnected, reconnecting';
+    return more();
+  };
 }

@@ -36,7 +36,8 @@ export function runMain(main: () => Promise<number | void>): void {
         process.stderr.write(`${err.message}\n`);
         process.exit(ExitCode.config);
       }
-      if (err instanceof Error && err.name === 'NatsConnectError') {
+      // NATS unreachable, or nats-server not installed: "unavailable", with the one line that says why
+      if (err instanceof Error && (err.name === 'NatsConnectError' || err.name === 'NatsServerMissing')) {
         process.stderr.write(`${err.message}\n`);
         process.exit(ExitCode.unavailable);
       }

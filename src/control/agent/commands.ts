@@ -4,6 +4,9 @@ import type { ControlRequest, NodeReply, Verb } from '../../shared/control.js';
 import { codeVersion } from '../../shared/process.js';
 import type { Supervisor } from './supervisor.js';
 
+/** Longest `drain` waits for jobs in flight before it reports failure. */
+const DRAIN_TIMEOUT_MS = 60_000;
+
 export class NodeState {
   readonly paused = new Set<string>();
   readonly startedAt = Date.now();
@@ -23,7 +26,8 @@ export class NodeState {
         const names = fns.length ? fns : allFunctions(answers);
         for (const fn of names) this.paused.add(fn);
         if (verb === 'drain') {
-          await this.waitIdle();
+          const left = await this.waitIdle();
+          if (left > 0) return this.error(`drain timed out after ${DRAIN_TIMEOUT_MS / 1000} s with ${left} jobs still in flight; ${names.length} functions stay paused`);
           done = `drained: no jobs in flight, ${names.length} functions paused`;
         } else done = `paused ${names.join(', ')}`;
         break;
@@ -58,11 +62,13 @@ export class NodeState {
     return this.reply(done, true);
   }
 
-  private async waitIdle(timeoutMs = 60_000): Promise<void> {
+  /** Wait until no job is in flight on this node; resolves with how many still are when the time is up (0: drained). */
+  private async waitIdle(timeoutMs = DRAIN_TIMEOUT_MS): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    for (;;) {
       const rows = await this.supervisor.rows();
-      if (rows.every((r) => !r.inFlight && !r.queued)) return;
+      const left = rows.reduce((n, r) => n + (r.inFlight ?? 0) + (r.queued ?? 0), 0);
+      if (left === 0 || Date.now() >= deadline) return left;
       await new Promise((r) => setTimeout(r, 100));
     }
   }

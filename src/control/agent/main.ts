@@ -10,7 +10,7 @@ import { AggregatorRegistry, Counter, Gauge } from 'prom-client';
 import { loadConfig } from '../../shared/config.js';
 import { targets, VERBS, type ControlRequest, type Verb } from '../../shared/control.js';
 import { createLogger } from '../../shared/log.js';
-import { createRegistry, serveMetrics } from '../../shared/metrics.js';
+import { createRegistry, natsReadiness, serveMetrics } from '../../shared/metrics.js';
 import { connectNats } from '../../shared/nats.js';
 import { onShutdown, runMain, version } from '../../shared/process.js';
 import { CONTROL_PREFIX } from '../../shared/subjects.js';
@@ -92,6 +92,7 @@ runMain(async () => {
       },
       registry.contentType,
       log,
+      natsReadiness(nc, () => (supervisor.runningCount > 0 || supervisor.desiredCount === 0 ? true : 'no worker process running')),
     );
   }
 

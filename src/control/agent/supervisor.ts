@@ -42,6 +42,11 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {}
 
+  /** Worker processes up and serving. */
+  get runningCount(): number {
+    return this.workers.filter((w) => w.state === 'running').length;
+  }
+
   get desiredCount(): number {
     return this.desired;
   }

@@ -1,5 +1,5 @@
 /** Every function a DIPS worker can serve, by name. */
-import type { DipsConfig } from '../../shared/config.js';
+import { ConfigError, type DipsConfig } from '../../shared/config.js';
 import type { FunctionDef } from '../job.js';
 import { delay } from './delay.js';
 import { ecard } from './ecard/index.js';
@@ -16,7 +16,7 @@ export function selectFunctions(config: Pick<DipsConfig, 'images' | 'worker'>): 
   if (names.length === 0) return all;
   return names.map((name) => {
     const def = all.find((d) => d.name === name);
-    if (!def) throw new Error(`unknown function ${JSON.stringify(name)}; known: ${all.map((d) => d.name).join(', ')}`);
+    if (!def) throw new ConfigError(`invalid configuration: worker.functions: unknown function ${JSON.stringify(name)}; known: ${all.map((d) => d.name).join(', ')}`);
     return def;
   });
 }

@@ -1,0 +1,26 @@
+/** Exit codes the help texts and the README promise, checked on the paths that once broke them. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { Executables, type Role } from '../src/control/spawn.js';
+
+function run(role: Role, args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [Executables[role], ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, DIPS_CONFIG: '', ...env } });
+}
+
+test('a worker told to serve an unknown function exits 78 with one line naming the key, no stack trace', () => {
+  const r = run('worker', [], { DIPS_WORKER_FUNCTIONS: 'ecard,nosuchfunction' });
+  assert.is(r.status, 78, r.stderr);
+  assert.match(r.stderr, /^invalid configuration: worker\.functions: unknown function "nosuchfunction"; known: .*ecard/);
+  assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.match(run('worker', ['--help']).stdout, /78 bad configuration/);
+});
+
+test('dips call with a --timeout that is not a number exits 64 (usage) before calling anything', () => {
+  const r = run('cli', ['call', 'echo', '--timeout', 'abc']);
+  assert.is(r.status, 64, r.stderr);
+  assert.match(r.stderr, /--timeout takes a whole number of milliseconds above 0, got "abc"/);
+  assert.match(run('cli', ['call', '--help']).stdout, /64 bad usage/);
+});
+
+test.run();
