@@ -121,6 +121,8 @@ test('the client raises CallError with code and message; a function nobody serve
     assert.instance(err, CallError);
     assert.is((err as CallError).code, 400);
     assert.is((err as CallError).message, 'ecard: pData has 79 values, expected 80');
+    assert.instance((err as CallError).cause, CallError, 'what the requester saw is the cause');
+    assert.match((err as Error).stack ?? '', /ecard\.test\.js/, "the caller's stack");
   }
   try {
     await dips.call('nosuchfunction', {}, { timeoutMs: 400 });

@@ -63,6 +63,11 @@ export class DipsClient {
     this.config = options.config ?? loadConfig({ argv: [], overrides: options.servers ? { nats: { servers: options.servers } } : undefined });
   }
 
+  /** A client configured the way every DIPS process is: config/default.json, DIPS_CONFIG, DIPS_* variables. */
+  static fromEnv(options: Omit<DipsClientOptions, 'config'> = {}): DipsClient {
+    return new DipsClient({ ...options, config: loadConfig({ argv: [] }) });
+  }
+
   /** Call a function; resolves to bytes (images) or the decoded value (structured replies). */
   async call(fn: string, input: Record<string, unknown> | Uint8Array, options: CallOptions = {}): Promise<unknown> {
     const reply = await this.callForReply(fn, input, options);
@@ -70,6 +75,19 @@ export class DipsClient {
   }
 
   async callForReply(fn: string, input: Record<string, unknown> | Uint8Array, options: CallOptions = {}): Promise<Reply> {
+    // failures surface with the caller's stack; what the requester saw is their cause
+    const callSite = new Error();
+    try {
+      return await this.request(fn, input, options);
+    } catch (err) {
+      if (!(err instanceof CallError)) throw err;
+      const surfaced = new CallError(err.code, err.message, { cause: err });
+      surfaced.stack = `CallError: ${err.message}${callSite.stack?.slice(callSite.stack.indexOf('\n')) ?? ''}`;
+      throw surfaced;
+    }
+  }
+
+  private async request(fn: string, input: Record<string, unknown> | Uint8Array, options: CallOptions): Promise<Reply> {
     const { requester } = await this.connect();
     const headers = natsHeaders();
     headers.set(Header.jobId, options.jobId ?? randomUUID());

@@ -23,8 +23,8 @@ export type { Priority };
 
 export class CallError extends Error {
   override name = 'CallError';
-  constructor(readonly code: number, message: string) {
-    super(message);
+  constructor(readonly code: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
   }
 }
 
