@@ -2,7 +2,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Executables, type Role } from '../src/control/spawn.js';
+
+const MESH = fileURLToPath(new URL('../src/control/mesh.js', import.meta.url));
 
 function run(role: Role, args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [Executables[role], ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, DIPS_CONFIG: '', ...env } });
@@ -21,6 +24,12 @@ test('dips call with a --timeout that is not a number exits 64 (usage) before ca
   assert.is(r.status, 64, r.stderr);
   assert.match(r.stderr, /--timeout takes a whole number of milliseconds above 0, got "abc"/);
   assert.match(run('cli', ['call', '--help']).stdout, /64 bad usage/);
+});
+
+test('npm start without a runnable nats-server exits 69 with one line saying so', () => {
+  const r = spawnSync(process.execPath, [MESH], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, DIPS_CONFIG: '', DIPS_NATS_SERVER_BIN: '/nonexistent/nats-server' } });
+  assert.is(r.status, 69, r.stderr + r.stdout);
+  assert.match(r.stderr, /^DIPS_NATS_SERVER_BIN=\/nonexistent\/nats-server does not run\n$/);
 });
 
 test.run();

@@ -11,8 +11,28 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { command, ensurePackages } from '../src/control/debian.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+// The real peers the suite drives; installed here when we are root on Debian, else one line says what to install.
+try {
+  ensurePackages(
+    [
+      command('nats-server', 'nats-server'),
+      command('php8.2-cli', 'php', ['-v']),
+      command('php8.2-gearman', 'php', ['-r', 'exit(extension_loaded("gearman") ? 0 : 1);']),
+      command('gearman-tools', 'gearadmin', ['--help']),
+      command('libgearman-client-perl', 'perl', ['-MGearman::Client', '-e', '1']),
+      command('systemd', 'systemd-analyze', ['--version']),
+      command('openssl', 'openssl', ['version']),
+    ],
+    (line) => process.stdout.write(`${line}\n`),
+  );
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(69);
+}
 const filter = process.argv[2];
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.test.js') && (!filter || f.includes(filter)))

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../shared/config.js';
+import { ensurePackages } from './debian.js';
 
 export const COMMON_CONF = path.join(projectRoot, 'config', 'nats-common.conf');
 
@@ -18,26 +19,25 @@ export class NatsServerMissing extends Error {
 
 /** Path of nats-server, or an error that says how to get it. */
 export function findNatsServer(): string {
-  const candidates = [process.env.DIPS_NATS_SERVER_BIN, 'nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server'].filter(Boolean) as string[];
+  const named = process.env.DIPS_NATS_SERVER_BIN;
+  const candidates = named ? [named] : ['nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server'];
   for (const bin of candidates) {
     const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' });
     if (probe.status === 0) return bin;
   }
-  throw new NatsServerMissing('nats-server is not installed. On Debian: sudo apt-get install -y nats-server (or set DIPS_NATS_SERVER_BIN)');
+  throw new NatsServerMissing(named ? `DIPS_NATS_SERVER_BIN=${named} does not run` : 'nats-server is not installed. On Debian: sudo apt-get install -y nats-server (or set DIPS_NATS_SERVER_BIN)');
 }
 
-/** Install nats-server when we are root on Debian; otherwise explain. */
+/** Install nats-server when we are root on Debian; otherwise explain (exit 69). An explicit DIPS_NATS_SERVER_BIN is never second-guessed. */
 export function ensureNatsServer(log: (line: string) => void): string {
-  try {
-    return findNatsServer();
-  } catch (err) {
-    if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) throw err;
-    log('nats-server is missing; installing it with apt-get (running as root on Debian)…');
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    const install = spawnSync('apt-get', ['install', '-y', '-qq', 'nats-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (install.status !== 0) throw err;
-    return findNatsServer();
+  if (!process.env.DIPS_NATS_SERVER_BIN) {
+    try {
+      ensurePackages([{ pkg: 'nats-server', present: () => { try { findNatsServer(); return true; } catch { return false; } } }], log);
+    } catch (err) {
+      throw new NatsServerMissing((err as Error).message);
+    }
   }
+  return findNatsServer();
 }
 
 export interface NodeSpec {

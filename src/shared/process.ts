@@ -37,7 +37,7 @@ export function runMain(main: () => Promise<number | void>): void {
         process.exit(ExitCode.config);
       }
       // NATS unreachable, or nats-server not installed: "unavailable", with the one line that says why
-      if (err instanceof Error && (err.name === 'NatsConnectError' || err.name === 'NatsServerMissing')) {
+      if (err instanceof Error && ['NatsConnectError', 'NatsServerMissing', 'PrerequisiteMissing'].includes(err.name)) {
         process.stderr.write(`${err.message}\n`);
         process.exit(ExitCode.unavailable);
       }
