@@ -1,16 +1,21 @@
 /**
- * One error class for everything a DIPS function can refuse, carrying the
- * service-API status code that travels in the Nats-Service-Error-Code header.
- * Codes follow HTTP so they read the same in every tool.
+ * The one error registry: every way DIPS says no, in one place — the DIPS
+ * error codes (which are the NATS service-API codes in Nats-Service-Error-Code,
+ * HTTP-like so they read the same in every tool), what a Gearman caller
+ * receives for each, the gateway's Gearman ERROR packet names, and the process
+ * exit codes. The README's "Errors and exit codes" section lists every entry
+ * (a test checks it).
  */
+
+/** DIPS error codes = NATS service-API codes. */
 export const ErrorCode = {
   badRequest: 400,
   notFound: 404,
   timeout: 408,
-  tooLarge: 413,
-  unprocessable: 422,
   /** The caller withdrew the job (Gearman `cancel job`, an aborted signal). */
   cancelled: 409,
+  tooLarge: 413,
+  unprocessable: 422,
   internal: 500,
   /** Refused for memory: the waiting jobs' byte limit is reached. */
   busy: 503,
@@ -20,6 +25,66 @@ export const ErrorCode = {
   /** The function failed without a message (a Gearman worker's WORK_FAIL): callers get a plain failure. */
   workFail: 520,
 } as const;
+
+export interface ErrorEntry {
+  code: number;
+  meaning: string;
+  /** What a Gearman caller gets for a job that ends with it. */
+  gearman: string;
+}
+
+/** Every DIPS error code, what it means and what Gearman callers receive. */
+export const ERROR_CODES: readonly ErrorEntry[] = [
+  { code: ErrorCode.badRequest, meaning: 'a parameter or payload the caller got wrong (the message names it)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.notFound, meaning: 'a source or resource that does not exist', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.timeout, meaning: "the caller's deadline passed (waiting or running)", gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.cancelled, meaning: 'the job was withdrawn (cancel job, an aborted call)', gearman: 'WORK_FAIL' },
+  { code: ErrorCode.tooLarge, meaning: 'an input over a size limit (bytes, pixels, frames)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.unprocessable, meaning: 'an input that cannot be decoded (corrupt or unsupported image)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.internal, meaning: 'a fault inside DIPS or a Gearman worker exception', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.busy, meaning: 'no worker within the deadline, the byte limit on waiting jobs, or a caller shutting down', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.workFail, meaning: 'a Gearman worker reported WORK_FAIL', gearman: 'WORK_FAIL' },
+];
+
+/** gearmand's ERROR packet codes the gateway sends (gearman_strerror() names without GEARMAN_), with when. */
+export const ErrorName = {
+  invalidMagic: 'INVALID_MAGIC',
+  invalidCommand: 'INVALID_COMMAND',
+  argumentTooLarge: 'ARGUMENT_TOO_LARGE',
+  queueError: 'QUEUE_ERROR',
+  jobNotFound: 'JOB_NOT_FOUND',
+  unknownOption: 'INVALID_SERVER_OPTION',
+  invalidArgument: 'INVALID_ARGUMENT',
+} as const;
+
+export const GEARMAN_ERRORS: Readonly<Record<(typeof ErrorName)[keyof typeof ErrorName], string>> = {
+  INVALID_MAGIC: 'a packet without \\0REQ (the socket is closed after it)',
+  INVALID_COMMAND: 'an unknown or unsupported packet type (SUBMIT_JOB_SCHED, SUBMIT_REDUCE_JOB…)',
+  ARGUMENT_TOO_LARGE: 'a packet over gateway.maxPacketBytes, a unique id over 64 bytes',
+  QUEUE_ERROR: 'queue.maxWaitingBytes or a maxqueue limit reached, a background job that could not be stored',
+  JOB_NOT_FOUND: 'a worker result for a job it does not hold',
+  INVALID_SERVER_OPTION: 'OPTION_REQ for anything but "exceptions"',
+  INVALID_ARGUMENT: 'a submission missing arguments, an empty function name, a bad epoch time, a bad CAN_DO name',
+};
+
+/** Process exit codes (sysexits.h), the same for every DIPS command. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 64,
+  unavailable: 69,
+  software: 70,
+  config: 78,
+} as const;
+
+export const EXIT_CODES: Readonly<Record<(typeof ExitCode)[keyof typeof ExitCode], string>> = {
+  0: 'ok; a clean stop after SIGTERM/SIGINT (drained)',
+  1: 'the function answered an error (dips call); a node reported an error (dipsctl); a second signal',
+  64: 'bad usage (an option value that is not one)',
+  69: 'unavailable: no worker or no reply, NATS unreachable, a port taken, nats-server or another Debian package missing, a dipsctl node that did not answer',
+  70: 'crashed (a bug: the stack trace is printed)',
+  78: 'bad configuration (one line names the key)',
+};
 
 export class DipsError extends Error {
   override name = 'DipsError';

@@ -8,14 +8,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, projectRoot } from './config.js';
 
-export const ExitCode = {
-  ok: 0,
-  failure: 1,
-  usage: 64,
-  unavailable: 69,
-  software: 70,
-  config: 78,
-} as const;
+/** Exit codes live in the one error registry. */
+export { ExitCode } from './errors.js';
+import { ExitCode } from './errors.js';
 
 export const version: string = (() => {
   try {

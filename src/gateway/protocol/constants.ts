@@ -90,16 +90,8 @@ export const REQUEST_ARGS: Partial<Record<number, number>> = {
   [PacketType.OPTION_REQ]: 1,
 };
 
-/** gearmand's ERROR codes: gearman_strerror() names without the GEARMAN_ prefix. */
-export const ErrorName = {
-  invalidMagic: 'INVALID_MAGIC',
-  invalidCommand: 'INVALID_COMMAND',
-  argumentTooLarge: 'ARGUMENT_TOO_LARGE',
-  queueError: 'QUEUE_ERROR',
-  jobNotFound: 'JOB_NOT_FOUND',
-  unknownOption: 'INVALID_SERVER_OPTION',
-  invalidArgument: 'INVALID_ARGUMENT',
-} as const;
+/** gearmand's ERROR codes live in the one error registry. */
+export { ErrorName } from '../../shared/errors.js';
 
 /** gearmand's limit on unique ids (GEARMAN_MAX_UNIQUE_SIZE). */
 export const MAX_UNIQUE_SIZE = 64;
