@@ -5,7 +5,11 @@
  * and exits 0 with "Passed: 0", so a file passes only when every test it
  * declared passed. Prints "N passed, N failed" last.
  *
+ * The fast tier (test/fast: no server, seconds) runs first, then the files
+ * that drive real nats-server, PHP, Perl and gearman-tools.
+ *
  *   node dist/test/run.js [pattern]     e.g. node dist/test/run.js gateway
+ *   node dist/test/run.js --fast        the fast tier only (npm run test:fast)
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -15,28 +19,38 @@ import { command, ensurePackages } from '../src/control/debian.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-// The real peers the suite drives; installed here when we are root on Debian, else one line says what to install.
-try {
-  ensurePackages(
-    [
-      command('nats-server', 'nats-server'),
-      command('php8.2-cli', 'php', ['-v']),
-      command('php8.2-gearman', 'php', ['-r', 'exit(extension_loaded("gearman") ? 0 : 1);']),
-      command('gearman-tools', 'gearadmin', ['--help']),
-      command('libgearman-client-perl', 'perl', ['-MGearman::Client', '-e', '1']),
-      command('systemd', 'systemd-analyze', ['--version']),
-      command('openssl', 'openssl', ['version']),
-    ],
-    (line) => process.stdout.write(`${line}\n`),
-  );
-} catch (err) {
-  process.stderr.write(`${(err as Error).message}\n`);
-  process.exit(69);
+const fastOnly = process.argv.includes('--fast');
+const filter = process.argv.slice(2).find((a) => !a.startsWith('--'));
+const list = (dir: string) =>
+  readdirSync(path.join(here, dir))
+    .filter((f) => f.endsWith('.test.js') && (!filter || f.includes(filter)))
+    .sort()
+    .map((f) => path.join(dir, f));
+// the fast tier (no server, seconds) first; then the real-parts suite
+const fast = list('fast');
+const slow = fastOnly ? [] : list('.');
+const files = [...fast, ...slow];
+
+/** The real peers the slow suite drives; installed here when we are root on Debian, else one line says what to install. */
+function ensurePeers(): void {
+  try {
+    ensurePackages(
+      [
+        command('nats-server', 'nats-server'),
+        command('php8.2-cli', 'php', ['-v']),
+        command('php8.2-gearman', 'php', ['-r', 'exit(extension_loaded("gearman") ? 0 : 1);']),
+        command('gearman-tools', 'gearadmin', ['--help']),
+        command('libgearman-client-perl', 'perl', ['-MGearman::Client', '-e', '1']),
+        command('systemd', 'systemd-analyze', ['--version']),
+        command('openssl', 'openssl', ['version']),
+      ],
+      (line) => process.stdout.write(`${line}\n`),
+    );
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(69);
+  }
 }
-const filter = process.argv[2];
-const files = readdirSync(here)
-  .filter((f) => f.endsWith('.test.js') && (!filter || f.includes(filter)))
-  .sort();
 
 const FILE_TIMEOUT_MS = Number(process.env.DIPS_TEST_FILE_TIMEOUT_MS) || 4 * 60_000;
 let passed = 0;
@@ -44,6 +58,7 @@ let failed = 0;
 const failures: string[] = [];
 
 for (const file of files) {
+  if (file === slow[0]) ensurePeers();
   const started = Date.now();
   const { code, output } = await runFile(path.join(here, file));
   const plain = output.replace(/\x1b\[[0-9;]*m/g, '');

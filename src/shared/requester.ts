@@ -310,7 +310,7 @@ export class Requester {
     if (!p || p.state !== 'sent') return; // a late duplicate, or a reply to a call that ended
     const h = msg.headers;
     p.lastHeard = Date.now();
-    if (h && h.status === '503' && msg.data.length === 0 && !h.get(Header.serviceError)) {
+    if (h && h.code === 503 && msg.data.length === 0 && !h.get(Header.serviceError)) {
       // the server says nobody serves the function (yet, or right now: workers of a
       // NATS node that just died are moving to the other one): wait for one
       p.noWorkerSince ??= Date.now();

@@ -1,0 +1,96 @@
+/** The requester's rules, with no server: waiting by priority, deadlines, no worker, the byte limit, resend only when idempotent. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { headers as natsHeaders } from 'nats';
+import { Header } from '../../src/shared/headers.js';
+import { CallError, Requester, type Priority } from '../../src/shared/requester.js';
+import { noRoomHeaders } from '../../src/shared/room.js';
+import { LoopbackNats } from './loopback-nats.js';
+
+const text = (d: Uint8Array) => Buffer.from(d).toString();
+const requester = (nats: LoopbackNats, maxPendingBytes = 1 << 20) => new Requester(nats.asConnection(), { maxPendingBytes, limitName: 'queue.maxWaitingBytes' });
+
+test('with the only slot taken, waiting jobs run HIGH, NORMAL, LOW, first in first out within each', async () => {
+  const nats = new LoopbackNats();
+  const ran: string[] = [];
+  let busy = false;
+  // one worker with one slot, reached through its queue group or directly (dips.fn.f.w1)
+  const worker = (msg: Parameters<Parameters<LoopbackNats['serve']>[1]>[0], respond: (d: Uint8Array, h?: ReturnType<typeof natsHeaders>) => void) => {
+    if (busy) return respond(new Uint8Array(0), noRoomHeaders());
+    busy = true;
+    setTimeout(() => {
+      ran.push(text(msg.data));
+      busy = false;
+      const h = natsHeaders();
+      h.set(Header.worker, 'w1');
+      respond(msg.data, h);
+    }, 5);
+  };
+  nats.serve('dips.fn.f', worker);
+  nats.serve('dips.fn.f.w1', worker);
+  const r = requester(nats);
+  const order: Array<[string, Priority]> = [['first', 'normal'], ['L1', 'low'], ['N1', 'normal'], ['H1', 'high'], ['L2', 'low'], ['H2', 'high'], ['N2', 'normal']];
+  const calls = order.map(([name, priority]) => r.call('f', Buffer.from(name), { timeoutMs: 5000, priority }));
+  await Promise.all(calls);
+  assert.equal(ran, ['first', 'H1', 'H2', 'N1', 'N2', 'L1', 'L2']);
+  r.close();
+});
+
+test('a function nobody serves waits, then fails with "no worker" at the deadline; one that only bounces says no room', async () => {
+  const nats = new LoopbackNats();
+  const r = requester(nats);
+  const started = Date.now();
+  const err = await r.call('ghost', Buffer.from('x'), { timeoutMs: 150 }).catch((e: CallError) => e);
+  assert.instance(err, CallError);
+  assert.equal([(err as CallError).code, (err as CallError).message], [503, 'no worker for ghost: none served it within 150 ms']);
+  assert.ok(Date.now() - started >= 140);
+  nats.serve('dips.fn.full', (_msg, respond) => respond(new Uint8Array(0), noRoomHeaders()));
+  const full = await r.call('full', Buffer.from('x'), { timeoutMs: 120 }).catch((e: CallError) => e);
+  assert.equal([(full as CallError).code, (full as CallError).message], [408, 'full: no worker had room within 120 ms']);
+  r.close();
+});
+
+test('a job waiting for a worker that appears later runs', async () => {
+  const nats = new LoopbackNats();
+  const r = requester(nats);
+  const call = r.call('late', Buffer.from('hi'), { timeoutMs: 2000 });
+  await new Promise((res) => setTimeout(res, 60));
+  nats.serve('dips.fn.late', (msg, respond) => respond(msg.data));
+  assert.is(text((await call).data), 'hi');
+  r.close();
+});
+
+test('past the byte limit a call is refused with 503 naming the key; an aborted call is withdrawn', async () => {
+  const nats = new LoopbackNats();
+  const r = requester(nats, 10);
+  const held = r.call('slow', Buffer.alloc(8), { timeoutMs: 200 }).catch(() => 'gone');
+  const over = await r.call('slow', Buffer.alloc(8), { timeoutMs: 200 }).catch((e: CallError) => e);
+  assert.equal([(over as CallError).code, (over as CallError).message], [503, 'slow: queue full: 8 bytes of jobs already waiting or running here, limit 10 (queue.maxWaitingBytes)']);
+  await held;
+  const abort = new AbortController();
+  const withdrawn = r.call('slow', Buffer.alloc(1), { timeoutMs: 5000, signal: abort.signal }).catch((e: CallError) => e);
+  abort.abort();
+  assert.is(((await withdrawn) as CallError).code, 409);
+  assert.is(r.bytesPending, 0, 'nothing left held');
+  r.close();
+});
+
+test('a request nobody acknowledges is sent again if the function is idempotent, never if not', async () => {
+  const nats = new LoopbackNats();
+  let seen = 0;
+  nats.serve('dips.fn.lossy', (msg, respond) => {
+    if (++seen === 1) return; // the first copy is lost with its worker
+    respond(msg.data);
+  });
+  const r = requester(nats);
+  assert.is(text((await r.call('lossy', Buffer.from('again'), { timeoutMs: 5000 })).data), 'again');
+  assert.is(seen, 2);
+  assert.is(r.resent, 1);
+  seen = 0;
+  const once = await r.call('lossy', Buffer.from('once'), { timeoutMs: 1600, idempotent: false }).catch((e: CallError) => e);
+  assert.is(seen, 1, 'never sent twice');
+  assert.is((once as CallError).code, 408);
+  r.close();
+});
+
+test.run();

@@ -1,0 +1,77 @@
+/** Pure logic, no server: admission and its wait budget, the wait queue, parameter parsing, the PHP codec on odd input, function-name tokens. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Admission } from '../../src/services/admission.js';
+import { Params } from '../../src/services/params.js';
+import { phpSerialize, phpUnserialize, PhpSerializeError } from '../../src/shared/codec/php.js';
+import { functionFromToken, functionToken, isValidFunctionName } from '../../src/shared/subjects.js';
+import { WaitQueue } from '../../src/shared/wait-queue.js';
+
+const hold = () => {
+  let release!: () => void;
+  const done = new Promise<void>((r) => (release = r));
+  return { task: () => done, release };
+};
+
+test('admission: slots first; a short job may wait within the budget; never behind a job of unknown or long run time', async () => {
+  let freed = 0;
+  const a = new Admission(2, 10, 2, () => freed++);
+  const long = hold();
+  assert.ok(a.tryRun(long.task, 50));
+  assert.ok(a.tryRun(hold().task, 0.1));
+  assert.not.ok(a.tryRun(hold().task, 0.1), 'behind a 50 ms job a short one does not wait here');
+  const b = new Admission(1, 10, 2);
+  const short = hold();
+  assert.ok(b.tryRun(short.task, 0.5));
+  assert.ok(b.tryRun(hold().task, 0.5), '0.5 + 0.5 ms within the 2 ms budget');
+  assert.ok(b.tryRun(hold().task, 0.5));
+  assert.not.ok(b.tryRun(hold().task, 0.6), 'past the budget');
+  assert.not.ok(b.tryRun(hold().task), 'unknown cost never waits here');
+  assert.is(b.queued, 2);
+  long.release();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.is(freed, 1, 'a freed slot is reported');
+  assert.is(a.free, 1);
+});
+
+test('wait queue: HIGH, NORMAL, LOW, FIFO within each; a returning job keeps its place', () => {
+  const q = new WaitQueue<{ seq: number; priority: 'high' | 'normal' | 'low' }>();
+  const jobs = [[1, 'low'], [2, 'normal'], [3, 'high'], [4, 'normal'], [5, 'high']].map(([seq, priority]) => ({ seq: seq as number, priority: priority as 'high' }));
+  for (const j of jobs) q.insert(j);
+  const first = q.shift()!;
+  assert.is(first.seq, 3);
+  q.insert(first); // bounced: back to the front of its lane
+  assert.equal([...Array(5)].map(() => q.shift()!.seq), [3, 5, 2, 4, 1]);
+  assert.is(q.length, 0);
+});
+
+test('parameters: names, ranges and fallbacks, with messages that name the problem', () => {
+  const p = new Params('thumbnail', { width: '200', fit: 'cover', sharpen: 'yes', bad: -3 });
+  assert.is(p.int('width', 1, 16383), 200);
+  assert.is(p.int('height', 1, 16383, 0), 0);
+  assert.throws(() => p.int('bad', 0, 10), /thumbnail: bad/);
+  assert.throws(() => p.int('missing', 0, 10), /thumbnail: missing/);
+});
+
+test('PHP codec on odd input: truncated, wrong lengths, huge counts, trailing bytes are refused with the position', () => {
+  for (const bad of ['s:5:"abc";', 'a:2:{i:0;i:1;}', 'i:12', 's:-1:"";', 'a:99999999999:{}', 'x:1;', 'i:1;junk']) {
+    assert.throws(() => phpUnserialize(Buffer.from(bad)), (e: Error) => e instanceof PhpSerializeError && /\d/.test(e.message), bad);
+  }
+  const odd = { '': 'empty key', '0': 'numeric key', nul: 'a\0b', deep: [[[['x']]]], big: 2 ** 53 - 1, neg: -0.5, bool: false, none: null };
+  assert.equal(phpUnserialize(phpSerialize(odd)), odd);
+});
+
+test('function names: any bytes but NUL, up to 512; one reversible subject token', () => {
+  for (const name of ['ecard', 'image.resize:v2', 'a/b', 'app thumb', 'snake_case', 'ünï.cødé', '*>.']) {
+    const token = functionToken(name);
+    assert.match(token, /^[A-Za-z0-9_-]+$/);
+    assert.is(functionFromToken(token), name);
+  }
+  assert.is(functionToken('ecard'), 'ecard');
+  assert.not.ok(isValidFunctionName(''));
+  assert.not.ok(isValidFunctionName('a\0b'));
+  assert.not.ok(isValidFunctionName('x'.repeat(513)));
+  assert.ok(isValidFunctionName('x'.repeat(512)));
+});
+
+test.run();
