@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { CallError, type DipsClient } from '../src/client/index.js';
+import type { ImageFormat } from '../src/client/functions.js';
 import { clientFor, hasSharedFixtures, SHARED_FIXTURES, startCluster, startWorker, type Cluster, type Proc } from './harness.js';
 
 const image = (name: string) => readFileSync(path.join(SHARED_FIXTURES, 'images', name));
@@ -30,7 +31,7 @@ if (!hasSharedFixtures) {
     await cluster?.stop();
   });
 
-  const thumb = async (name: string, width = 100, format = 'png') => Buffer.from((await dips.call('thumbnail', image(name), { params: { width, format } })) as Uint8Array);
+  const thumb = async (name: string, width = 100, format: ImageFormat = 'png') => Buffer.from((await dips.call('thumbnail', image(name), { params: { width, format } })) as Uint8Array);
 
   async function greyPixels(b: Buffer): Promise<Buffer> {
     return sharp(b).resize(32, 24, { fit: 'fill' }).greyscale().raw().toBuffer();
@@ -53,7 +54,7 @@ if (!hasSharedFixtures) {
     const m = await sharp(out).metadata();
     assert.is(m.space, 'srgb');
     assert.is(m.channels, 3);
-    const info = (await dips.call('info', image('Channel_digital_image_CMYK_color.jpg'))) as Record<string, unknown>;
+    const info = (await dips.call('info', image('Channel_digital_image_CMYK_color.jpg')));
     assert.is(info.space, 'cmyk');
     assert.is(info.hasProfile, true);
   });
@@ -61,7 +62,7 @@ if (!hasSharedFixtures) {
   test('animated GIF and WebP keep every frame', async () => {
     for (const name of ['animated-loop-3.gif', 'animated-loop-3.webp']) {
       const format = name.endsWith('gif') ? 'gif' : 'webp';
-      const frames = ((await dips.call('info', image(name))) as Record<string, number>).pages;
+      const frames = ((await dips.call('info', image(name)))).pages;
       assert.ok(frames >= 9, `${name} has ${frames} frames`);
       const out = await thumb(name, 50, format);
       assert.is((await sharp(out).metadata()).pages, frames, name);

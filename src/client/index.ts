@@ -16,7 +16,13 @@ import { toJobEvent, type JobEvent } from '../shared/events.js';
 import { CallError, Requester, type Priority } from '../shared/requester.js';
 
 export { CallError };
+export { ErrorCode } from '../shared/errors.js';
 export type { Priority };
+export type * from './functions.js';
+import type { DipsFunction, DipsFunctions } from './functions.js';
+
+/** Options of a call to a known function: its parameters are typed. */
+export type TypedCallOptions<P> = Omit<CallOptions, 'params'> & { params?: P };
 export type { JobEvent };
 
 export interface DipsClientOptions {
@@ -68,7 +74,13 @@ export class DipsClient {
     return new DipsClient({ ...options, config: loadConfig({ argv: [] }) });
   }
 
-  /** Call a function; resolves to bytes (images) or the decoded value (structured replies). */
+  /**
+   * Call a function; resolves to bytes (images) or the decoded value (structured
+   * replies). Known functions are typed (`call('ecard', …)` is a `Uint8Array`,
+   * `call('info', …)` an `ImageInfo`); any other name resolves to `unknown`.
+   */
+  call<F extends DipsFunction>(fn: F, input: DipsFunctions[F]['input'], options?: TypedCallOptions<DipsFunctions[F]['params']>): Promise<DipsFunctions[F]['result']>;
+  call<F extends string>(fn: F extends DipsFunction ? never : F, input: Record<string, unknown> | Uint8Array, options?: CallOptions): Promise<unknown>;
   async call(fn: string, input: Record<string, unknown> | Uint8Array, options: CallOptions = {}): Promise<unknown> {
     const reply = await this.callForReply(fn, input, options);
     return reply.value !== undefined ? reply.value : reply.bytes;
