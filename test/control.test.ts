@@ -184,6 +184,18 @@ test('metrics endpoint answers with job counters that move', async () => {
   assert.equal([ready.status, await ready.text()], [200, 'ready\n']);
 });
 
+test('a drain whose jobs outlast --wait is an error (exit 1), not "drained"', async () => {
+  const slow = dips.call('delay', { ms: 2500, value: 'late' });
+  await new Promise((r) => setTimeout(r, 300));
+  const drain = await ctl('drain', '--wait', '0.5');
+  assert.is(drain.code, 1, drain.out + drain.err);
+  assert.match(drain.err, /node n1: drain timed out after 0\.5 s with 1 jobs still in flight; \d+ functions stay paused/);
+  assert.not.match(drain.out, /drained/);
+  assert.is(await slow, 'late', 'the job itself finishes');
+  assert.is((await ctl('drain', '--wait', 'soon')).code, 64);
+  assert.is((await ctl('resume')).code, 0);
+});
+
 test('drain, stop and start; a targeted node that does not answer exits 69', async () => {
   const drain = await ctl('drain');
   assert.is(drain.code, 0, drain.err);

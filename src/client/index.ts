@@ -28,7 +28,7 @@ export type { JobEvent };
 export interface DipsClientOptions {
   /** NATS servers; default: the configuration's nats.servers. */
   servers?: string[];
-  /** Full configuration (default: loaded from config/ and DIPS_* variables). */
+  /** Full configuration (default: the built-in defaults and `servers`; DipsClient.fromEnv() reads config files and DIPS_*). */
   config?: DipsConfig;
   /** Default per-call timeout in ms (default: nats.requestTimeoutMs). */
   timeoutMs?: number;
@@ -65,8 +65,9 @@ export class DipsClient {
   private readonly config: DipsConfig;
   private connection?: Promise<{ nc: NatsConnection; requester: Requester }>;
 
+  /** A client from explicit options alone: no DIPS_* variable or config file is read (see fromEnv for that). */
   constructor(private readonly options: DipsClientOptions = {}) {
-    this.config = options.config ?? loadConfig({ argv: [], overrides: options.servers ? { nats: { servers: options.servers } } : undefined });
+    this.config = options.config ?? loadConfig({ argv: [], env: {}, overrides: options.servers ? { nats: { servers: options.servers } } : undefined });
   }
 
   /** A client configured the way every DIPS process is: config/default.json, DIPS_CONFIG, DIPS_* variables. */

@@ -112,9 +112,17 @@ program.command('reload').description('rolling code update: new workers on the c
   .addOption(nodeOption())
   .action(async (o: { node?: string[] }) => finish(await run('reload', { nodes: o.node }, printDone)));
 
-program.command('drain').description('stop taking jobs and wait until none is in flight (before maintenance)')
+program.command('drain').description('stop taking jobs and wait until none is in flight (before maintenance); exit 1 if some still are after --wait')
   .addOption(nodeOption()).addOption(functionOption())
-  .action(async (o: { node?: string[]; function?: string[] }) => finish(await run('drain', { nodes: o.node, functions: o.function }, printDone)));
+  .option('-w, --wait <seconds>', 'longest wait for jobs in flight', '60')
+  .action(async (o: { node?: string[]; function?: string[]; wait: string }) => {
+    const seconds = Number(o.wait);
+    if (!(seconds > 0)) {
+      process.stderr.write(`--wait takes a number of seconds above 0, got ${JSON.stringify(o.wait)}\n`);
+      return finish(ExitCode.usage);
+    }
+    finish(await run('drain', { nodes: o.node, functions: o.function, waitMs: seconds * 1000 }, printDone));
+  });
 
 for (const verb of ['stop', 'start'] as const) {
   program.command(verb).description(verb === 'stop' ? 'stop every worker process (they drain first)' : 'start the worker processes again')

@@ -14,6 +14,8 @@ export interface ControlRequest {
   functions?: string[];
   /** Worker processes wanted (scale). */
   workers?: number;
+  /** Longest a drain waits for jobs in flight, in ms (default 60 s). */
+  waitMs?: number;
 }
 
 export interface WorkerStatus {

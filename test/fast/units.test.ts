@@ -1,6 +1,7 @@
 /** Pure logic, no server: admission and its wait budget, the wait queue, parameter parsing, the PHP codec on odd input, function-name tokens. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { DipsClient } from '../../src/client/index.js';
 import { Admission } from '../../src/services/admission.js';
 import { Params } from '../../src/services/params.js';
 import { phpSerialize, phpUnserialize, PhpSerializeError } from '../../src/shared/codec/php.js';
@@ -72,6 +73,18 @@ test('function names: any bytes but NUL, up to 512; one reversible subject token
   assert.not.ok(isValidFunctionName('a\0b'));
   assert.not.ok(isValidFunctionName('x'.repeat(513)));
   assert.ok(isValidFunctionName('x'.repeat(512)));
+});
+
+test('DipsClient: explicit options read no DIPS_* variable; DipsClient.fromEnv() does', () => {
+  process.env.DIPS_NATS_SERVERS = 'nats://127.0.0.1:1';
+  const servers = (c: DipsClient) => (c as unknown as { config: { nats: { servers: string[] } } }).config.nats.servers;
+  try {
+    assert.equal(servers(new DipsClient({ servers: ['nats://127.0.0.1:4222'] })), ['nats://127.0.0.1:4222']);
+    assert.equal(servers(new DipsClient()), ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223'], 'the built-in default, not the environment');
+    assert.equal(servers(DipsClient.fromEnv()), ['nats://127.0.0.1:1']);
+  } finally {
+    delete process.env.DIPS_NATS_SERVERS;
+  }
 });
 
 test.run();

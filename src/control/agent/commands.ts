@@ -4,7 +4,7 @@ import type { ControlRequest, NodeReply, Verb } from '../../shared/control.js';
 import { codeVersion } from '../../shared/process.js';
 import type { Supervisor } from './supervisor.js';
 
-/** Longest `drain` waits for jobs in flight before it reports failure. */
+/** Longest `drain` waits for jobs in flight before it reports failure, unless told otherwise. */
 const DRAIN_TIMEOUT_MS = 60_000;
 
 export class NodeState {
@@ -26,8 +26,9 @@ export class NodeState {
         const names = fns.length ? fns : allFunctions(answers);
         for (const fn of names) this.paused.add(fn);
         if (verb === 'drain') {
-          const left = await this.waitIdle();
-          if (left > 0) return this.error(`drain timed out after ${DRAIN_TIMEOUT_MS / 1000} s with ${left} jobs still in flight; ${names.length} functions stay paused`);
+          const waitMs = typeof req.waitMs === 'number' && req.waitMs > 0 ? req.waitMs : DRAIN_TIMEOUT_MS;
+          const left = await this.waitIdle(waitMs);
+          if (left > 0) return this.error(`drain timed out after ${waitMs / 1000} s with ${left} jobs still in flight; ${names.length} functions stay paused`);
           done = `drained: no jobs in flight, ${names.length} functions paused`;
         } else done = `paused ${names.join(', ')}`;
         break;
