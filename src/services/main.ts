@@ -7,7 +7,7 @@ import { connectNats } from '../shared/nats.js';
 import { onShutdown, runMain, version } from '../shared/process.js';
 import sharp from 'sharp';
 import { allFunctions, selectFunctions } from './functions/index.js';
-import { createRegistry, serveMetrics } from '../shared/metrics.js';
+import { createRegistry, natsReadiness, serveMetrics } from '../shared/metrics.js';
 import { serveAgent } from './ipc.js';
 import { workerMetrics } from './metrics.js';
 import { Worker } from './runtime.js';
@@ -48,7 +48,7 @@ runMain(async () => {
   });
   // an agent starting us while some functions are paused says which
   await worker.start(new Set((process.env.DIPS_WORKER_PAUSED ?? '').split(',').filter(Boolean)));
-  if (config.worker.metricsPort) await serveMetrics(config.worker.metricsPort, '0.0.0.0', () => registry.metrics(), registry.contentType, log);
+  if (config.worker.metricsPort) await serveMetrics(config.worker.metricsPort, '0.0.0.0', () => registry.metrics(), registry.contentType, log, natsReadiness(nc));
   serveAgent(worker, registry);
   log.info({ functions: functions.map((f) => f.name), concurrency: workerConcurrency(config) }, 'worker ready');
 });

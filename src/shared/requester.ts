@@ -270,7 +270,7 @@ export class Requester {
     try {
       this.nc.publish(subject, p.data, { reply: `${this.inbox}.${p.token}`, headers: p.headers });
     } catch (err) {
-      this.fail(p.token, new CallError(ErrorCode.internal, `${p.fn}: cannot send the request: ${(err as Error).message}`));
+      this.fail(p.token, new CallError(ErrorCode.internal, `${p.fn}: cannot send the request: ${(err as Error).message}`, { cause: err }));
     }
   }
 
