@@ -1,17 +1,16 @@
 /** The benchmark scenarios: each starts its systems, measures, stops them. */
 import { DipsClient, type CallOptions } from '../src/client/index.js';
-import { loadConfig } from '../src/shared/config.js';
 import { phpSerialize } from '../src/shared/codec/php.js';
-import { freePort } from '../src/control/nats-node.js';
-import { startLocalCluster, startLocalProcess, type LocalProcess } from '../src/control/local.js';
 import { drawCard, layoutFor } from '../src/services/functions/ecard/card.js';
 import { ecard } from '../src/services/functions/ecard/index.js';
 import sharp from 'sharp';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { phpCallers, phpJson, phpHas, startGearmand, startPhpWorkers, stopAll } from './peers.js';
+import { startAnchor, startMesh, withAnchorAndMesh } from './systems.js';
+import { phpCallers, phpJson, phpHas } from './peers.js';
 import { benchPhoto } from './photo.js';
+import { offload } from './offload.js';
 import { natsFloor, tcpFloor } from './floors.js';
 import { cpuPerCall } from './cpu.js';
 import { summarize, type Summary } from './stats.js';
@@ -38,59 +37,6 @@ export interface Scenario {
 const CARD = { pSN: '1234567890', pData: Array.from({ length: 80 }, (_, i) => String((i * 37) % 100).padStart(2, '0')).join(', ') };
 const WORKERS = 2;
 const IGNORE_PROGRESS = { data() {}, warning() {}, status() {} };
-
-/** A DIPS mesh on free ports: cluster, `workers` worker processes, one gateway. */
-async function startMesh(workers: number, env: Record<string, string> = {}) {
-  const cluster = await startLocalCluster();
-  const procs: LocalProcess[] = await Promise.all(Array.from({ length: workers }, () => startLocalProcess('worker', cluster.servers, env)));
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const gateway = await startLocalProcess('gateway', cluster.servers, {
-    DIPS_LOG_LEVEL: 'info', DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(metricsPort), DIPS_GATEWAY_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'dips-bench-gw-')),
-  });
-  const client = new DipsClient({ config: loadConfig({ argv: [], env: {}, overrides: { nats: { servers: cluster.servers } } }) });
-  return {
-    port,
-    metricsPort,
-    client,
-    servers: cluster.servers,
-    pids: { workers: procs.map((p) => p.child.pid), gateway: [gateway.child.pid], nats: cluster.nodes.map((n) => n.process.pid) },
-    async stop() {
-      await client.close();
-      await Promise.all([gateway, ...procs].map((p) => p.stop()));
-      await cluster.stop();
-    },
-  };
-}
-
-async function startAnchor(workers: number, gearmandArgs: string[] = []) {
-  // (one PHP worker process serves every anchor function, like the seed's workers)
-  const port = await freePort();
-  const gearmand = await startGearmand(port, gearmandArgs);
-  const phpWorkers = startPhpWorkers(port, workers);
-  await new Promise((r) => setTimeout(r, 500)); // PHP workers connect and CAN_DO
-  return { port, stop: () => stopAll([...phpWorkers, gearmand]) };
-}
-
-/**
- * Run `body` with the anchor and a DIPS mesh up, the same worker slots each,
- * and stop both after. `slotsPerWorker` > 1 gives each DIPS worker process that
- * many slots and the anchor as many PHP worker processes in all.
- */
-async function withAnchorAndMesh<T>(
-  workers: number,
-  body: (anchor: { port: number }, mesh: Awaited<ReturnType<typeof startMesh>>) => Promise<T>,
-  slotsPerWorker = 0,
-): Promise<T> {
-  const anchor = await startAnchor(workers * Math.max(1, slotsPerWorker));
-  const mesh = await startMesh(workers, slotsPerWorker ? { DIPS_WORKER_CONCURRENCY: String(slotsPerWorker) } : {});
-  try {
-    return await body(anchor, mesh);
-  } finally {
-    await mesh.stop();
-    await anchor.stop();
-  }
-}
 
 /** `concurrency` loops of sequential native calls. */
 async function nativeCalls(client: DipsClient, fn: string, input: Record<string, unknown> | Uint8Array, concurrency: number, calls: number, options: CallOptions = {}) {
@@ -362,3 +308,4 @@ scenarios.mixed = {
     return rows;
   },
 };
+scenarios.offload = offload;
