@@ -103,6 +103,8 @@ export class Jobs {
   private bytes = 0;
   /** gearmand's maxqueue: per function, the most jobs waiting at each priority (absent: no limit). */
   private readonly maxQueue = new Map<string, Record<Priority, number>>();
+  /** Jobs to send to NATS in the next check phase. */
+  private ready: Job[] = [];
   /** Set while the gateway stops: background jobs cut off by it stay on disk for the next start. */
   private stopping = false;
 
@@ -217,9 +219,21 @@ export class Jobs {
 
   private schedule(job: Job): void {
     const delayMs = job.runAt ? job.runAt * 1000 - Date.now() : 0;
-    // jobs read in one pass reach NATS together (setImmediate runs after the socket reads)
-    if (delayMs > 0) job.timer = setTimeout(() => void this.run(job), delayMs);
-    else setImmediate(() => void this.run(job));
+    if (delayMs > 0) {
+      job.timer = setTimeout(() => void this.run(job), delayMs);
+      return;
+    }
+    // Jobs read in one pass reach NATS in one socket write: all of them are sent from one
+    // check-phase callback, so nats.js flushes them together (a callback per job would
+    // flush, and write, once per job).
+    this.ready.push(job);
+    if (this.ready.length === 1) {
+      setImmediate(() => {
+        const batch = this.ready;
+        this.ready = [];
+        for (const j of batch) void this.run(j);
+      });
+    }
   }
 
   /** A client went away: it stops listening; a foreground job nobody waits for is withdrawn. */
