@@ -239,10 +239,9 @@ export class Jobs {
   /** A client went away: it stops listening; a foreground job nobody waits for is withdrawn. */
   detach(listener: JobListener): void {
     for (const job of this.byHandle.values()) {
-      const others = job.listeners.filter((l) => l !== listener);
-      if (others.length === job.listeners.length) continue;
-      job.listeners = others;
-      if (!job.background && others.length === 0) this.withdraw(job, 'its client went away');
+      if (!job.listeners.includes(listener)) continue;
+      job.listeners = job.listeners.filter((l) => l !== listener);
+      if (!job.background && job.listeners.length === 0) this.withdraw(job, 'its client went away');
     }
   }
 

@@ -18,7 +18,7 @@ import { ErrorCode } from '../shared/errors.js';
 import { eventHeaders, HEARTBEAT_MS, statusPayload, WORKING } from '../shared/events.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
-import { finalHeaders, respondError, respondNoRoom, type JobMsg } from '../shared/replies.js';
+import { EMPTY, finalHeaders, respondError, respondNoRoom, type JobMsg } from '../shared/replies.js';
 import { RoomAnnouncer } from '../shared/room.js';
 import { directWildcard, functionFromToken, functionSubject, functionToken, isValidFunctionName, SERVICE_NAME } from '../shared/subjects.js';
 import type { Connection } from './connection.js';
@@ -43,7 +43,6 @@ interface WorkerState {
   jobs: Set<QueuedJob>;
 }
 
-const EMPTY = new Uint8Array(0);
 
 export class LegacyBridge {
   private readonly workers = new Map<Connection, WorkerState>();
@@ -55,8 +54,8 @@ export class LegacyBridge {
   private counter = 0;
   readonly id = `${os.hostname()}:${process.pid}`;
 
-  constructor(private readonly nc: NatsConnection, private readonly version: string, private readonly log: Logger, handleHost = os.hostname()) {
-    this.prefix = handlePrefix(handleHost);
+  constructor(private readonly nc: NatsConnection, private readonly version: string, private readonly log: Logger) {
+    this.prefix = handlePrefix(os.hostname());
     this.room = new RoomAnnouncer(nc, nuid.next());
     this.direct = nc.subscribe(directWildcard(this.room.workerId), {
       callback: (err, msg) => !err && this.enqueue(functionFromToken(msg.subject.split('.')[2] ?? ''), msg),

@@ -6,13 +6,13 @@
  * so that functions only compute.
  */
 import os from 'node:os';
-import { headers as natsHeaders, nuid, type NatsConnection, type Service, type ServiceMsg, type Subscription } from 'nats';
+import { nuid, type NatsConnection, type Service, type Subscription } from 'nats';
 import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../shared/codec/index.js';
 import { DipsError, ErrorCode, errorMessage } from '../shared/errors.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { directWildcard, functionFromToken, functionSubject, functionToken, SERVICE_NAME } from '../shared/subjects.js';
-import { finalHeaders, respondError, respondNoRoom, type JobMsg } from '../shared/replies.js';
+import { EMPTY, finalHeaders, respondError, respondNoRoom, type JobMsg } from '../shared/replies.js';
 import { RoomAnnouncer } from '../shared/room.js';
 import { Admission } from './admission.js';
 import { shown } from './params.js';
@@ -42,7 +42,6 @@ export interface FunctionStats {
 }
 
 const LATENCY_SAMPLES = 512;
-const EMPTY = new Uint8Array(0);
 
 export class Worker {
   private readonly services = new Map<string, Service>();

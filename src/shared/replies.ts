@@ -7,7 +7,8 @@ import { noRoomHeaders } from './room.js';
 /** A job as it arrives: through a service's queue group, or directly after a room announcement. */
 export type JobMsg = Pick<Msg, 'data' | 'headers' | 'respond'>;
 
-const EMPTY = new Uint8Array(0);
+/** The body of replies that carry only headers (no room, errors, `working`). */
+export const EMPTY = new Uint8Array(0);
 
 /** Headers of a job's final reply from worker `workerId`: its slot is free again, and `room` jobs would fit now. */
 export function finalHeaders(workerId: string, room = 1): MsgHdrs {

@@ -87,7 +87,6 @@ interface Pending {
 
 /** One function's waiting jobs, and whether new jobs may go straight to its queue group. */
 interface Gate {
-  fn: string;
   queue: WaitQueue<Pending>;
   /** No worker was found full or missing since the queue last emptied. */
   open: boolean;
@@ -216,7 +215,6 @@ export class Requester {
     let gate = this.gates.get(fn);
     if (!gate) {
       gate = {
-        fn,
         queue: new WaitQueue<Pending>(),
         open: true,
         bounces: 0,
@@ -247,10 +245,15 @@ export class Requester {
     const room = decodeRoom(data);
     if (!gate || !room) return;
     gate.lastRoomAt = Date.now();
-    for (let i = 0; i < room.free; i++) {
+    this.release(gate, room.subject, room.free);
+  }
+
+  /** Send up to `count` waiting jobs, oldest and highest priority first, to `subject`; an emptied queue opens the gate. */
+  private release(gate: Gate, subject: string, count: number): void {
+    for (let i = 0; i < count; i++) {
       const p = gate.queue.shift();
       if (!p) break;
-      this.send(p, room.subject);
+      this.send(p, subject);
     }
     if (gate.queue.length === 0) this.reopen(gate);
   }
@@ -350,13 +353,7 @@ export class Requester {
   private handOff(fn: string, workerId: string, room: number): void {
     const gate = this.gates.get(fn);
     if (!gate || gate.queue.length === 0) return;
-    const subject = directSubject(fn, workerId);
-    for (let i = 0; i < room; i++) {
-      const next = gate.queue.shift();
-      if (!next) break;
-      this.send(next, subject);
-    }
-    if (gate.queue.length === 0) this.reopen(gate);
+    this.release(gate, directSubject(fn, workerId), room);
   }
 
   /** Nothing ran: try another member of the queue group a few times, then wait in line for room. */
