@@ -10,6 +10,12 @@
  */
 import net from 'node:net';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { connect } from 'nats';
+import { timedLoops } from './stats.js';
+
+/** The subject bench/nats-echo.ts answers on. */
+export const LIBRARY_FLOOR_SUBJECT = 'dips.floor.lib';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -98,4 +104,28 @@ export async function tcpFloor(payload: Buffer, calls: number) {
     socket.destroy();
     server.close();
   }
+}
+
+/**
+ * nats.js responders in `processes` child processes (bench/nats-echo.ts) and a
+ * nats.js requester here: the cost of the client library alone. Returns a
+ * caller for `concurrency` loops of requests and a stop().
+ */
+export async function startLibraryFloor(server: string, processes: number) {
+  const script = new URL('./nats-echo.js', import.meta.url).pathname;
+  const children = await Promise.all(Array.from({ length: processes }, async () => {
+    const child = spawn(process.execPath, [script, server], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await once(child.stdout!, 'data');
+    return child;
+  }));
+  const nc = await connect({ servers: server });
+  return {
+    pids: children.map((c) => c.pid),
+    calls: (payload: Buffer, concurrency: number, calls: number) =>
+      timedLoops(concurrency, calls, () => nc.request(LIBRARY_FLOOR_SUBJECT, payload, { timeout: 10_000 })),
+    async stop() {
+      await nc.close();
+      for (const c of children) c.kill('SIGTERM');
+    },
+  };
 }

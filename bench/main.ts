@@ -12,6 +12,7 @@ import { projectRoot } from '../src/shared/config.js';
 import { ExitCode, runMain } from '../src/shared/process.js';
 import { gearmandPath, phpHas, versionOf } from './peers.js';
 import { scenarios, type Row } from './scenarios.js';
+import { judgeTargets, renderTable, renderTargets } from './targets.js';
 
 const program = new Command('dips-bench')
   .description('Benchmark DIPS against gearmand + PHP workers on this machine')
@@ -49,20 +50,13 @@ runMain(async () => {
     process.stderr.write(`\n[${name}] ${scenario.title}\n`);
     rows.push(...(await scenario.run({ scale: Number(opts.scale) || 1, progress: (line) => process.stderr.write(`  ${line}\n`) })));
   }
-  const table = renderTable(rows);
+  const targets = judgeTargets(rows);
+  const table = [renderTable(rows), targets.length ? `\nTargets (issue 13), judged against the anchors of this run:\n\n${renderTargets(targets)}` : ''].join('\n');
   process.stdout.write(`\n${table}\n`);
   const dir = path.join(projectRoot, 'bench', 'reports');
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify({ machine, rows }, null, 2));
+  writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify({ machine, rows, targets }, null, 2));
   writeFileSync(path.join(dir, `${stamp}.md`), `# DIPS benchmark ${stamp}\n\nMachine: ${JSON.stringify(machine)}\n\n${table}\n`);
   process.stdout.write(`\nreports: bench/reports/${stamp}.json and .md\n`);
 });
-
-function renderTable(rows: Row[]): string {
-  const header = ['scenario', 'system', 'conc', 'calls', 'failed', 'per s', 'p50 ms', 'p99 ms', 'note'];
-  const body = rows.map((r) => [r.scenario, r.system, String(r.concurrency), String(r.calls), String(r.failed), r.perSecond.toFixed(1), r.p50.toFixed(3), r.p99.toFixed(3), r.note ?? '']);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
-}

@@ -11,9 +11,9 @@ import { startAnchor, startMesh, withAnchorAndMesh } from './systems.js';
 import { phpCallers, phpJson, phpHas } from './peers.js';
 import { benchPhoto } from './photo.js';
 import { offload } from './offload.js';
-import { natsFloor, tcpFloor } from './floors.js';
+import { natsFloor, startLibraryFloor, tcpFloor } from './floors.js';
 import { cpuPerCall } from './cpu.js';
-import { summarize, type Summary } from './stats.js';
+import { summarize, timedLoops, type Summary } from './stats.js';
 
 export interface Row extends Summary {
   scenario: string;
@@ -39,24 +39,13 @@ const WORKERS = 2;
 const IGNORE_PROGRESS = { data() {}, warning() {}, status() {} };
 
 /** `concurrency` loops of sequential native calls. */
-async function nativeCalls(client: DipsClient, fn: string, input: Record<string, unknown> | Uint8Array, concurrency: number, calls: number, options: CallOptions = {}) {
-  const latencies: number[] = [];
-  let failed = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = 0; i < calls; i++) {
-        const t = performance.now();
-        try {
-          await client.call(fn, input, options);
-          latencies.push(performance.now() - t);
-        } catch {
-          failed++;
-        }
-      }
-    }),
-  );
-  return { latencies, failed, seconds: (performance.now() - started) / 1000 };
+const nativeCalls = (client: DipsClient, fn: string, input: Record<string, unknown> | Uint8Array, concurrency: number, calls: number, options: CallOptions = {}) =>
+  timedLoops(concurrency, calls, () => client.call(fn, input, options));
+
+/** A row with the CPU microseconds per job of the named process groups in its note. */
+function withCpu(r: Row, cpuMsPerCall: Record<string, number>, shown: string[]): Row {
+  const cpu = shown.map((k) => `${k} ${(cpuMsPerCall[k] * 1000).toFixed(0)} µs`).join(', ');
+  return { ...r, cpuMsPerCall, note: [r.note, `CPU/job: ${cpu}`].filter(Boolean).join('; ') };
 }
 
 const row = (scenario: string, system: string, concurrency: number, r: { latencies: number[]; failed: number; seconds: number }, note?: string): Row => ({
@@ -150,7 +139,7 @@ export const scenarios: Record<string, Scenario> = {
       const payload = phpSerialize(CARD);
       const calls = Math.round(1600 * ctx.scale);
       await withAnchorAndMesh(WORKERS, async (anchor, mesh) => {
-        for (const c of [1, 8]) {
+        for (const c of [1, 4, 8]) {
           ctx.progress(`gearmand + PHP GD, ${c} callers`);
           rows.push(row('ecard', 'gearmand + PHP GD', c, await phpCallers(anchor.port, 'ecard', payload, c, Math.ceil(calls / c))));
           ctx.progress(`DIPS gateway, ${c} callers`);
@@ -164,24 +153,51 @@ export const scenarios: Record<string, Scenario> = {
   },
 
   echo: {
-    title: 'dispatch round-trip of a 100-byte echo job',
+    title: 'dispatch round-trip of an echo job: 100 bytes at 1, 8, 64 callers; 65 KB and 829 KB at 1; CPU per job at 64',
     async run(ctx) {
       const rows: Row[] = [];
       const payload = Buffer.alloc(100, 0x61);
       const calls = Math.round(2000 * ctx.scale);
       await withAnchorAndMesh(WORKERS, async (anchor, mesh) => {
-        ctx.progress('floors: a TCP round trip, and a round trip through nats-server with minimal protocol clients');
+        ctx.progress('floors: a TCP round trip, a round trip through nats-server with minimal protocol clients, and nats.js alone');
         rows.push(row('echo floor', 'TCP round trip', 1, await tcpFloor(payload, calls), 'two sockets, one process'));
         const natsPort = Number(new URL(mesh.servers[0]).port);
         rows.push(row('echo floor', 'nats-server round trip', 1, await natsFloor(natsPort, payload, calls), 'hand-written clients, no library'));
+        const library = await startLibraryFloor(mesh.servers[0], WORKERS);
+        try {
+          for (const c of [1, 8, 64]) {
+            const cpu = cpuPerCall({ responders: library.pids });
+            const r = await library.calls(payload, c, Math.max(10, Math.ceil(calls / c)));
+            rows.push(withCpu(row('echo floor', 'nats.js request/respond', c, r, `${WORKERS} responder processes, no DIPS code`), cpu(r.latencies.length), ['responders']));
+          }
+          const big = Buffer.alloc(65 * 1024, 0x62);
+          rows.push(row('echo 65 KB floor', 'nats-server round trip', 1, await natsFloor(natsPort, big, Math.round(calls / 2)), 'hand-written clients, no library'));
+          rows.push(row('echo 65 KB floor', 'nats.js request/respond', 1, await library.calls(big, 1, Math.round(calls / 2)), 'no DIPS code'));
+        } finally {
+          await library.stop();
+        }
         for (const c of [1, 8, 64]) {
-          const per = Math.max(10, Math.ceil(calls / c));
+          // 64 PHP callers take seconds to start on two cores: enough calls each that the loops overlap for most of the run
+          const per = Math.max(10, Math.ceil((c === 64 ? 3 * calls : calls) / c));
           ctx.progress(`gearmand + PHP worker, ${c} callers`);
-          rows.push(row('echo', 'gearmand + PHP worker', c, await phpCallers(anchor.port, 'echo', payload, c, per)));
+          const anchorCpu = cpuPerCall({ gearmand: anchor.pids.gearmand, workers: anchor.pids.workers });
+          const viaGearmand = await phpCallers(anchor.port, 'echo', payload, c, per);
+          rows.push(withCpu(row('echo', 'gearmand + PHP worker', c, viaGearmand), anchorCpu(viaGearmand.latencies.length), ['gearmand', 'workers']));
           ctx.progress(`DIPS gateway, ${c} callers`);
-          rows.push(row('echo', 'DIPS via gateway', c, await phpCallers(mesh.port, 'echo', payload, c, per)));
+          const gatewayCpu = cpuPerCall({ gateway: mesh.pids.gateway, workers: mesh.pids.workers });
+          const viaGateway = await phpCallers(mesh.port, 'echo', payload, c, per);
+          rows.push(withCpu(row('echo', 'DIPS via gateway', c, viaGateway), gatewayCpu(viaGateway.latencies.length), ['gateway', 'workers']));
           ctx.progress(`DIPS native NATS, ${c} callers`);
-          rows.push(row('echo', 'DIPS native NATS', c, await nativeCalls(mesh.client, 'echo', payload, c, per)));
+          const nativeCpu = cpuPerCall({ workers: mesh.pids.workers });
+          const native = await nativeCalls(mesh.client, 'echo', payload, c, per);
+          rows.push(withCpu(row('echo', 'DIPS native NATS', c, native), nativeCpu(native.latencies.length), ['workers']));
+        }
+        for (const [label, size] of [['65 KB', 65 * 1024], ['829 KB', 829 * 1024]] as const) {
+          const big = Buffer.alloc(size, 0x62);
+          const per = Math.max(10, Math.round((size > 100_000 ? 200 : 1000) * ctx.scale));
+          ctx.progress(`${label} echo: gearmand, gateway`);
+          rows.push(row(`echo ${label}`, 'gearmand + PHP worker', 1, await phpCallers(anchor.port, 'echo', big, 1, per)));
+          rows.push(row(`echo ${label}`, 'DIPS via gateway', 1, await phpCallers(mesh.port, 'echo', big, 1, per)));
         }
       });
       return rows;

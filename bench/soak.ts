@@ -17,7 +17,7 @@ import { phpSerialize } from '../src/shared/codec/php.js';
 import { runMain } from '../src/shared/process.js';
 import { startLocalCluster, startLocalProcess, type LocalProcess } from '../src/control/local.js';
 import { freePort } from '../src/control/nats-node.js';
-import { percentile } from './stats.js';
+import { markdownTable, percentile } from './stats.js';
 
 const program = new Command('dips-soak')
   .description('Soak DIPS under load while NATS nodes and workers are killed')
@@ -139,9 +139,7 @@ runMain(async () => {
   });
   const header = ['phase', 'calls', 'ok', 'failed', 'resent', 'p50 ms', 'p99 ms'];
   const body = rows.map((r) => [r.phase, String(r.calls), String(r.succeeded), String(r.failed), String(r.resent), r.p50.toFixed(1), r.p99.toFixed(1)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i])).join(' | ')} |`;
-  process.stdout.write([line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n') + '\n\npeak memory (RSS):\n');
+  process.stdout.write(markdownTable(header, body) + '\n\npeak memory (RSS):\n');
   for (const [name, kb] of peaks) process.stdout.write(`  ${name.padEnd(24)} ${(kb / 1024).toFixed(0)} MiB\n`);
   const total = rows.reduce((n, r) => n + r.failed, 0);
   process.stdout.write(`\n${samples.length} calls, ${total} failed\n`);

@@ -38,7 +38,7 @@ export async function startAnchor(workers: number, gearmandArgs: string[] = []) 
   const gearmand = await startGearmand(port, gearmandArgs);
   const phpWorkers = startPhpWorkers(port, workers);
   await new Promise((r) => setTimeout(r, 500)); // PHP workers connect and CAN_DO
-  return { port, stop: () => stopAll([...phpWorkers, gearmand]) };
+  return { port, pids: { gearmand: [gearmand.pid], workers: phpWorkers.map((w) => w.pid) }, stop: () => stopAll([...phpWorkers, gearmand]) };
 }
 
 /**
@@ -48,7 +48,7 @@ export async function startAnchor(workers: number, gearmandArgs: string[] = []) 
  */
 export async function withAnchorAndMesh<T>(
   workers: number,
-  body: (anchor: { port: number }, mesh: Awaited<ReturnType<typeof startMesh>>) => Promise<T>,
+  body: (anchor: Awaited<ReturnType<typeof startAnchor>>, mesh: Awaited<ReturnType<typeof startMesh>>) => Promise<T>,
   slotsPerWorker = 0,
 ): Promise<T> {
   const anchor = await startAnchor(workers * Math.max(1, slotsPerWorker));

@@ -1,0 +1,95 @@
+/**
+ * Issue 13's speed targets (and the two report tables), judged from the rows of one bench run: each names
+ * the figure, the goal computed from the anchor rows of the same run, whether
+ * it is met and, where a floor measured in the same run bounds it, that floor.
+ */
+import type { Row } from './scenarios.js';
+import { markdownTable } from './stats.js';
+
+export interface TargetResult {
+  target: string;
+  measured: string;
+  goal: string;
+  met: boolean;
+  floor?: string;
+}
+
+const find = (rows: Row[], scenario: string, system: string, concurrency: number) =>
+  rows.find((r) => r.scenario === scenario && r.system === system && r.concurrency === concurrency);
+
+const ms = (n: number) => `${n.toFixed(2)} ms`;
+const rate = (n: number) => `${n.toFixed(0)}/s`;
+const us = (n: number) => `${(n * 1000).toFixed(0)} µs`;
+
+export function judgeTargets(rows: Row[]): TargetResult[] {
+  const out: TargetResult[] = [];
+  const gearmandEcho = (c: number) => find(rows, 'echo', 'gearmand + PHP worker', c);
+  const library = (c: number) => find(rows, 'echo floor', 'nats.js request/respond', c);
+  const natsFloor = find(rows, 'echo floor', 'nats-server round trip', 1);
+  const libraryFloor = (c: number, goal: number) => {
+    const lib = library(c);
+    return lib ? `nats.js alone ${rate(lib.perSecond)}${lib.perSecond < goal ? ' (below the goal: out of reach with nats.js)' : ''}` : undefined;
+  };
+
+  for (const c of [8, 64]) {
+    const g = gearmandEcho(c);
+    const d = find(rows, 'echo', 'DIPS via gateway', c);
+    if (g && d) out.push({ target: `1. gateway echo, ${c} PHP callers`, measured: rate(d.perSecond), goal: `≥ ${rate(g.perSecond)} (gearmand)`, met: d.perSecond >= g.perSecond, floor: libraryFloor(c, g.perSecond) });
+  }
+  {
+    const g = gearmandEcho(1);
+    const d = find(rows, 'echo', 'DIPS via gateway', 1);
+    if (g && d && natsFloor) out.push({ target: '2. gateway echo p50, 1 caller', measured: ms(d.p50), goal: `≤ ${ms(g.p50 + natsFloor.p50)} (gearmand ${ms(g.p50)} + nats-server ${ms(natsFloor.p50)})`, met: d.p50 <= g.p50 + natsFloor.p50, floor: library(1) ? `nats.js alone p50 ${ms(library(1)!.p50)}` : undefined });
+  }
+  {
+    const g = gearmandEcho(8);
+    const d = find(rows, 'echo', 'DIPS native NATS', 8);
+    if (g && d) out.push({ target: '3a. native echo, 8 callers', measured: rate(d.perSecond), goal: `≥ ${rate(g.perSecond)} (gearmand)`, met: d.perSecond >= g.perSecond, floor: libraryFloor(8, g.perSecond) });
+    const n1 = find(rows, 'echo', 'DIPS native NATS', 1);
+    if (n1 && natsFloor) out.push({ target: '3b. native echo p50, 1 caller', measured: ms(n1.p50), goal: `≤ ${ms(2 * natsFloor.p50)} (2 x nats-server)`, met: n1.p50 <= 2 * natsFloor.p50, floor: library(1) ? `nats.js alone p50 ${ms(library(1)!.p50)}` : undefined });
+  }
+  for (const size of ['65 KB', '829 KB']) {
+    const g = find(rows, `echo ${size}`, 'gearmand + PHP worker', 1);
+    const d = find(rows, `echo ${size}`, 'DIPS via gateway', 1);
+    const lib = find(rows, `echo ${size} floor`, 'nats.js request/respond', 1);
+    const server = find(rows, `echo ${size} floor`, 'nats-server round trip', 1);
+    const floor = lib && server ? `nats-server alone ${ms(server.p50)}, nats.js alone ${ms(lib.p50)}${lib.p50 > 1.5 * (g?.p50 ?? Infinity) ? ' (above the goal: out of reach with nats.js)' : ''}` : undefined;
+    if (g && d) out.push({ target: `4. ${size} echo from PHP, p50`, measured: ms(d.p50), goal: `≤ ${ms(1.5 * g.p50)} (1.5 x gearmand ${ms(g.p50)})`, met: d.p50 <= 1.5 * g.p50, floor });
+  }
+  {
+    const gw = find(rows, 'echo', 'DIPS via gateway', 64);
+    const nat = find(rows, 'echo', 'DIPS native NATS', 64);
+    const gearmand = gearmandEcho(64)?.cpuMsPerCall?.gearmand;
+    if (gw?.cpuMsPerCall) out.push({ target: '5a. gateway CPU per job, 64 callers', measured: us(gw.cpuMsPerCall.gateway), goal: '≤ 50 µs', met: gw.cpuMsPerCall.gateway <= 0.05, floor: gearmand === undefined ? undefined : `gearmand (C) spends ${us(gearmand)}/job on the same client sockets` });
+    const responders = library(64)?.cpuMsPerCall?.responders;
+    if (nat?.cpuMsPerCall) out.push({ target: '5b. worker CPU per echo job, 64 native callers', measured: us(nat.cpuMsPerCall.workers), goal: '≤ 60 µs', met: nat.cpuMsPerCall.workers <= 0.06, floor: responders === undefined ? undefined : `a bare nats.js responder spends ${us(responders)}/job${responders > 0.06 ? ' (above the goal: out of reach with nats.js)' : ''}` });
+  }
+  {
+    const g = find(rows, 'ecard', 'gearmand + PHP GD', 4);
+    const d = find(rows, 'ecard', 'DIPS via gateway', 4);
+    if (g && d) {
+      out.push({ target: '6a. ecard via gateway, 4 PHP callers', measured: `${rate(d.perSecond)} = ${(d.perSecond / g.perSecond).toFixed(1)}x`, goal: `≥ 25x gearmand + GD (${rate(g.perSecond)})`, met: d.perSecond >= 25 * g.perSecond, floor: ecardFloor(rows, g.perSecond) });
+      out.push({ target: '6b. ecard via gateway p50, 4 PHP callers', measured: ms(d.p50), goal: '≤ 3.00 ms', met: d.p50 <= 3 });
+    }
+  }
+  return out;
+}
+
+/** Cards/s if the workers did nothing but draw and encode: the render row's time per card over 2 workers. */
+function ecardFloor(rows: Row[], gearmand: number): string | undefined {
+  const render = find(rows, 'ecard-render', 'draw + grey PNG (zlib)', 1);
+  if (!render) return undefined;
+  const ceiling = 2 * (1000 / render.mean);
+  return `render alone on 2 cores: ${rate(ceiling)} = ${(ceiling / gearmand).toFixed(1)}x`;
+}
+
+export function renderTargets(results: TargetResult[]): string {
+  return markdownTable(['target', 'measured', 'goal', 'met', 'floor measured in this run'], results.map((t) => [t.target, t.measured, t.goal, t.met ? 'met' : 'NOT met', t.floor ?? '']));
+}
+
+export function renderTable(rows: Row[]): string {
+  return markdownTable(
+    ['scenario', 'system', 'conc', 'calls', 'failed', 'per s', 'p50 ms', 'p99 ms', 'note'],
+    rows.map((r) => [r.scenario, r.system, String(r.concurrency), String(r.calls), String(r.failed), r.perSecond.toFixed(1), r.p50.toFixed(3), r.p99.toFixed(3), r.note ?? '']),
+  );
+}
