@@ -43,6 +43,8 @@ function ensurePeers(): void {
         command('libgearman-client-perl', 'perl', ['-MGearman::Client', '-e', '1']),
         command('systemd', 'systemd-analyze', ['--version']),
         command('openssl', 'openssl', ['version']),
+        command('nginx', 'nginx', ['-v']),
+        command('chromium', 'chromium', ['--version']),
       ],
       (line) => process.stdout.write(`${line}\n`),
     );

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 export const Executables = {
   worker: fileURLToPath(new URL('../services/main.js', import.meta.url)),
   gateway: fileURLToPath(new URL('../gateway/main.js', import.meta.url)),
+  http: fileURLToPath(new URL('../gateway/http/main.js', import.meta.url)),
   agent: fileURLToPath(new URL('./agent/main.js', import.meta.url)),
   ctl: fileURLToPath(new URL('./dipsctl.js', import.meta.url)),
   cli: fileURLToPath(new URL('../client/cli.js', import.meta.url)),

@@ -48,6 +48,37 @@ convict.addFormat({
   coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
 });
 
+/** `name=value,name=value` or a JSON object (env), a JSON object of strings (files). */
+convict.addFormat({
+  name: 'string-map',
+  validate(value: unknown) {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('must be a map of names to strings (env: name=value,name=value)');
+    for (const [k, v] of Object.entries(value)) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(k)) throw new Error(`names must be letters, digits, '_' or '-', got ${JSON.stringify(k)}`);
+      if (typeof v !== 'string' || !v) throw new Error(`${k} must be a non-empty string`);
+    }
+  },
+  coerce: (value: string) =>
+    value.trim().startsWith('{')
+      ? JSON.parse(value)
+      : Object.fromEntries(value.split(',').map((s) => s.trim()).filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
+});
+
+convict.addFormat({
+  name: 'string-list',
+  validate(value: unknown) {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Error('must be a comma-separated list');
+  },
+  coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
+});
+
+convict.addFormat({
+  name: 'hex',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(value)) throw new Error('must be hex digits (an even number of them), as imgproxy\'s IMGPROXY_KEY');
+  },
+});
+
 const MiB = 1024 * 1024;
 
 export const schema = {
@@ -146,6 +177,29 @@ export const schema = {
       format: 'nat', default: 16384, env: 'DIPS_GATEWAY_MAX_SEGMENT_BYTES',
     },
   },
+  http: {
+    host: { doc: 'Address the HTTP gateway (dips-http) listens on.', format: String, default: '127.0.0.1', env: 'DIPS_HTTP_HOST' },
+    port: { doc: 'Port of the HTTP gateway (`npm start` takes the next free one if it is taken).', format: 'port', default: 8080, env: 'DIPS_HTTP_PORT' },
+    publicUrl: { doc: 'Base URL browsers reach the HTTP gateway at, used by `dips url` (empty: http://<host>:<port>).', format: String, default: '', env: 'DIPS_HTTP_PUBLIC_URL' },
+    key: { doc: 'HMAC key for signed URLs, hex (imgproxy\'s IMGPROXY_KEY); empty: URLs cannot be signed (never logged).', format: 'hex', default: '', env: 'DIPS_HTTP_KEY', sensitive: true },
+    salt: { doc: 'Salt for signed URLs, hex (imgproxy\'s IMGPROXY_SALT) (never logged).', format: 'hex', default: '', env: 'DIPS_HTTP_SALT', sensitive: true },
+    allowUnsigned: { doc: 'Accept URLs whose signature is `_` or `insecure` (development only: anyone may then make the mesh do any work; a warning is logged at start).', format: Boolean, default: false, env: 'DIPS_HTTP_ALLOW_UNSIGNED' },
+    presets: { doc: 'Named operation lists, e.g. {"thumb": "thumbnail:width=200/format:auto"}, used as /<signature>/p/<name>/<source> (env: the same JSON).', format: 'string-map', default: {} as Record<string, string>, env: 'DIPS_HTTP_PRESETS' },
+    publicPresets: { doc: 'Serve /p/<preset>/<source> without a signature (sources are still checked against their rules).', format: Boolean, default: false, env: 'DIPS_HTTP_PUBLIC_PRESETS' },
+    localRoots: { doc: 'Local directories sources may name, e.g. {"photos": "/srv/photos"} for local:photos/a.jpg (env: photos=/srv/photos,cards=/srv/cards).', format: 'string-map', default: {} as Record<string, string>, env: 'DIPS_HTTP_LOCAL_ROOTS' },
+    origins: { doc: 'HTTP(S) URL prefixes sources may be fetched from, e.g. https://images.example.com/ (redirects are checked against them too).', format: 'string-list', default: [] as string[], env: 'DIPS_HTTP_ORIGINS' },
+    allowPrivateNetworks: { doc: 'Fetch sources from loopback, private and link-local addresses (off: such addresses are refused even for allowed origins — SSRF).', format: Boolean, default: false, env: 'DIPS_HTTP_ALLOW_PRIVATE_NETWORKS' },
+    allowedAddresses: { doc: 'Addresses exempt from the private-network rule (e.g. an internal image store at 10.0.0.5).', format: 'string-list', default: [] as string[], env: 'DIPS_HTTP_ALLOWED_ADDRESSES' },
+    sourceMaxBytes: { doc: 'Largest source image fetched or read, in bytes (never more than the NATS payload limit: larger ones get 413).', format: 'nat', default: 16 * MiB, env: 'DIPS_HTTP_SOURCE_MAX_BYTES' },
+    sourceTimeoutMs: { doc: 'Longest a remote source fetch may take, in milliseconds.', format: 'nat', default: 10000, env: 'DIPS_HTTP_SOURCE_TIMEOUT_MS' },
+    maxRedirects: { doc: 'Redirects followed when fetching a remote source.', format: 'nat', default: 5, env: 'DIPS_HTTP_MAX_REDIRECTS' },
+    cacheControl: { doc: 'Cache-Control of successful image responses.', format: String, default: 'public, max-age=31536000, immutable', env: 'DIPS_HTTP_CACHE_CONTROL' },
+    apiKey: { doc: 'Key POST /fn/<function> callers send (Authorization: Bearer <key> or X-Api-Key); empty: POST /fn is off (never logged).', format: String, default: '', env: 'DIPS_HTTP_API_KEY', sensitive: true },
+    placeholder: { doc: 'Image file sent (with the error status and a Dips-Error header) when an image URL fails, for <img> callers (empty: a JSON error body).', format: String, default: '', env: 'DIPS_HTTP_PLACEHOLDER' },
+    maxConcurrent: { doc: 'Requests handled at once; more get 503 with Retry-After (jobs beyond the workers\' slots wait in the queue, this bounds the memory they hold).', format: 'nat', default: 512, env: 'DIPS_HTTP_MAX_CONCURRENT' },
+    timeoutMs: { doc: 'Deadline of one image request, waiting and running, in milliseconds (408 after it).', format: 'nat', default: 30000, env: 'DIPS_HTTP_TIMEOUT_MS' },
+    requiredFunctions: { doc: 'Functions that must have a worker for /readyz to say ready.', format: 'function-list', default: ['pipeline', 'convert', 'info'], env: 'DIPS_HTTP_REQUIRED_FUNCTIONS' },
+  },
   queue: {
     maxWaitingBytes: {
       doc: 'Payload bytes of jobs one gateway or client holds at once, waiting for room or running (0: a quarter of this machine\'s memory); past it a job is refused (Gearman QUEUE_ERROR, NATS 503) naming this key.',
@@ -191,6 +245,12 @@ export type DipsConfig = {
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
     idleTimeoutMs: number; handleHost: string; dataDir: string; retries: number; metricsPort: number; maxSegmentBytes: number;
+  };
+  http: {
+    host: string; port: number; publicUrl: string; key: string; salt: string; allowUnsigned: boolean;
+    presets: Record<string, string>; publicPresets: boolean; localRoots: Record<string, string>; origins: string[];
+    allowPrivateNetworks: boolean; allowedAddresses: string[]; sourceMaxBytes: number; sourceTimeoutMs: number; maxRedirects: number;
+    cacheControl: string; apiKey: string; placeholder: string; maxConcurrent: number; timeoutMs: number; requiredFunctions: string[];
   };
   queue: { maxWaitingBytes: number; backgroundMaxAgeMs: number };
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };

@@ -10,6 +10,8 @@
 /** DIPS error codes = NATS service-API codes. */
 export const ErrorCode = {
   badRequest: 400,
+  /** A bad signature or API key, or a source the HTTP gateway's rules refuse. */
+  forbidden: 403,
   notFound: 404,
   timeout: 408,
   /** The caller withdrew the job (Gearman `cancel job`, an aborted signal). */
@@ -22,6 +24,8 @@ export const ErrorCode = {
   noWorker: 503,
   /** The caller is shutting down. */
   unavailable: 503,
+  /** A remote source (HTTP gateway) answered with an error or could not be reached. */
+  badGateway: 502,
   /** The function failed without a message (a Gearman worker's WORK_FAIL): callers get a plain failure. */
   workFail: 520,
 } as const;
@@ -31,20 +35,29 @@ export interface ErrorEntry {
   meaning: string;
   /** What a Gearman caller gets for a job that ends with it. */
   gearman: string;
+  /** The HTTP status the HTTP gateway answers with. */
+  http: number;
 }
 
 /** Every DIPS error code, what it means and what Gearman callers receive. */
 export const ERROR_CODES: readonly ErrorEntry[] = [
-  { code: ErrorCode.badRequest, meaning: 'a parameter or payload the caller got wrong (the message names it)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
-  { code: ErrorCode.notFound, meaning: 'a source or resource that does not exist', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
-  { code: ErrorCode.timeout, meaning: "the caller's deadline passed (waiting or running)", gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
-  { code: ErrorCode.cancelled, meaning: 'the job was withdrawn (cancel job, an aborted call)', gearman: 'WORK_FAIL' },
-  { code: ErrorCode.tooLarge, meaning: 'an input over a size limit (bytes, pixels, frames)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
-  { code: ErrorCode.unprocessable, meaning: 'an input that cannot be decoded (corrupt or unsupported image)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
-  { code: ErrorCode.internal, meaning: 'a fault inside DIPS or a Gearman worker exception', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
-  { code: ErrorCode.busy, meaning: 'no worker within the deadline, the byte limit on waiting jobs, or a caller shutting down', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
-  { code: ErrorCode.workFail, meaning: 'a Gearman worker reported WORK_FAIL', gearman: 'WORK_FAIL' },
+  { code: ErrorCode.badRequest, http: 400, meaning: 'a parameter or payload the caller got wrong (the message names it)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.forbidden, http: 403, meaning: 'a bad or missing URL signature or API key, a source the HTTP gateway may not read', gearman: '(HTTP only)' },
+  { code: ErrorCode.notFound, http: 404, meaning: 'a source or resource that does not exist', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.timeout, http: 408, meaning: "the caller's deadline passed (waiting or running)", gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.cancelled, http: 409, meaning: 'the job was withdrawn (cancel job, an aborted call)', gearman: 'WORK_FAIL' },
+  { code: ErrorCode.tooLarge, http: 413, meaning: 'an input over a size limit (bytes, pixels, frames)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.unprocessable, http: 415, meaning: 'an input that cannot be decoded (corrupt or unsupported image)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.internal, http: 500, meaning: 'a fault inside DIPS or a Gearman worker exception', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.badGateway, http: 502, meaning: 'a remote source answered with an error status or could not be reached', gearman: '(HTTP only)' },
+  { code: ErrorCode.busy, http: 503, meaning: 'no worker within the deadline, the byte limit on waiting jobs, or a caller shutting down', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.workFail, http: 502, meaning: 'a Gearman worker reported WORK_FAIL', gearman: 'WORK_FAIL' },
 ];
+
+/** The HTTP status for a DIPS error code (unknown codes: 500). */
+export function httpStatusOf(code: number): number {
+  return ERROR_CODES.find((e) => e.code === code)?.http ?? 500;
+}
 
 /** gearmand's ERROR packet codes the gateway sends (gearman_strerror() names without GEARMAN_), with when. */
 export const ErrorName = {
