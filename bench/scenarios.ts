@@ -11,6 +11,7 @@ import { startAnchor, startMesh, withAnchorAndMesh } from './systems.js';
 import { phpCallers, phpJson, phpHas } from './peers.js';
 import { benchPhoto } from './photo.js';
 import { offload } from './offload.js';
+import { httpScenario } from './http.js';
 import { natsFloor, startLibraryFloor, tcpFloor } from './floors.js';
 import { cpuPerCall } from './cpu.js';
 import { summarize, timedLoops, type Summary } from './stats.js';
@@ -325,3 +326,4 @@ scenarios.mixed = {
   },
 };
 scenarios.offload = offload;
+scenarios.http = httpScenario;

@@ -8,15 +8,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import puppeteer from 'puppeteer-core';
 import { freePort, portOpen, sleep } from '../src/control/nats-node.js';
-import { stopChild } from '../src/control/spawn.js';
+import { Executables, stopChild } from '../src/control/spawn.js';
+import { projectRoot } from '../src/shared/config.js';
 import { buildImagePath, sign, signedUrl, signingKey } from '../src/shared/url-signature.js';
 import { startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 
@@ -313,6 +314,26 @@ test('nginx proxy_cache in front: the second request is served from the cache an
     await browser?.close();
     await stopChild(nginx.child, 'SIGQUIT', 3000);
   }
+});
+
+test('URLs made by `dips url` and by the README\'s PHP snippet are served', async () => {
+  const env = { ...process.env, DIPS_CONFIG: '', DIPS_HTTP_KEY: KEY, DIPS_HTTP_SALT: SALT, DIPS_HTTP_PUBLIC_URL: `http://127.0.0.1:${port}` };
+  const cli = spawnSync(process.execPath, [Executables.cli, 'url', 'thumbnail', 'width=70', 'format=webp', '--source', 'local:photos/a.jpg'], { env, encoding: 'utf8' });
+  assert.is(cli.status, 0, cli.stderr);
+  const fromCli = await get(new URL(cli.stdout.trim()).pathname);
+  assert.is(fromCli.status, 200, fromCli.body.toString());
+  assert.is((await sharp(fromCli.body).metadata()).width, 70);
+
+  const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+  const snippet = /```php\n(<\?php\n\/\/ sign a DIPS image URL[\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(snippet, 'the README has the PHP signing snippet');
+  const php = spawnSync('php', ['-r', snippet.replace(/^<\?php\n/, '')], { env, encoding: 'utf8' });
+  assert.is(php.status, 0, php.stderr);
+  const src = /src="([^"]+)"/.exec(php.stdout)?.[1];
+  assert.ok(src, php.stdout);
+  const fromPhp = await get(new URL(src.replace(/&amp;/g, '&')).pathname, { accept: 'image/webp' });
+  assert.is(fromPhp.status, 200, fromPhp.body.toString());
+  assert.is(fromPhp.headers['content-type'], 'image/webp');
 });
 
 test('SIGTERM: a request in flight finishes, then the gateway exits 0', async () => {

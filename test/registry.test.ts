@@ -10,12 +10,12 @@ const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
 const section = readme.slice(readme.indexOf('## Errors and exit codes'));
 const rows = new Set(section.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|')[1].trim()));
 
-test('every DIPS error code is in the registry once and in the README with what Gearman callers get', () => {
+test('every DIPS error code is in the registry once and in the README with what Gearman and HTTP callers get', () => {
   const codes = new Set(Object.values(ErrorCode));
   assert.equal(new Set(ERROR_CODES.map((e) => e.code)), codes, 'the registry describes every code');
   for (const e of ERROR_CODES) {
     assert.ok(rows.has(String(e.code)), `README lists ${e.code}`);
-    assert.ok(section.includes(`| ${e.code} | ${e.meaning} | ${e.gearman} |`), `README row for ${e.code} is the registry's`);
+    assert.ok(section.includes(`| ${e.code} | ${e.meaning} | ${e.gearman} | ${e.http} |`), `README row for ${e.code} is the registry's`);
   }
 });
 

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../shared/config.js';
 import { ExitCode, runMain, version } from '../shared/process.js';
 import { CallError, DipsClient } from './index.js';
+import { buildImagePath, signedUrl, signingKey } from '../shared/url-signature.js';
 
 const program = new Command('dips').description('DIPS command-line client').version(version);
 
@@ -51,6 +52,32 @@ Exit codes: 0 ok, 1 the function answered an error, 64 bad usage, 69 no worker o
     } finally {
       await client.close();
     }
+  });
+
+program
+  .command('url')
+  .description('Print a signed URL of the HTTP gateway (dips-http) for a function on a source image, signed with http.key and http.salt')
+  .argument('<function>', 'an image function (thumbnail, resize, crop, blur, …), convert or info')
+  .argument('[params...]', 'key=value parameters; format=webp|avif|auto|… picks the output format')
+  .requiredOption('-s, --source <source>', 'local:<root>/<path> or an http(s) URL under http.origins')
+  .option('-b, --base <url>', 'base URL of the HTTP gateway (default: http.publicUrl, else http://<http.host>:<http.port>)')
+  .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
+  .addHelpText('after', `
+Examples:
+  dips url thumbnail width=200 format=auto --source local:photos/2026/a.jpg
+  dips url resize width=800 height=600 fit=cover --source https://images.example.com/a.jpg
+
+Exit codes: 0 printed, 64 bad usage, 78 bad configuration (no http.key: the URL would be refused).`)
+  .action((fn: string, pairs: string[], opts: { source: string; base?: string }) => {
+    const config = loadConfig();
+    const signing = signingKey(config.http.key, config.http.salt);
+    if (!signing && !config.http.allowUnsigned) {
+      process.stderr.write('no http.key is configured (DIPS_HTTP_KEY, DIPS_HTTP_SALT): the gateway would refuse the URL\n');
+      process.exitCode = ExitCode.config;
+      return;
+    }
+    const base = opts.base ?? (config.http.publicUrl || `http://${config.http.host}:${config.http.port}`);
+    process.stdout.write(`${signedUrl(base, signing, buildImagePath(fn, parsePairs(pairs), opts.source))}\n`);
   });
 
 function parsePairs(pairs: string[]): Record<string, unknown> {

@@ -2,10 +2,12 @@
 /**
  * `npm start`: the whole mesh on one machine — NATS nodes A and B from
  * config/nats-{a,b}.conf, a node agent running worker processes for every
- * function, and two Gearman gateways. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
+ * function, two Gearman gateways and the HTTP gateway. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
  * last, with no orphan nats-server.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import sharp from 'sharp';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -14,7 +16,7 @@ import { loadConfig, projectRoot, type DipsConfig } from '../shared/config.js';
 import { connectNats } from '../shared/nats.js';
 import { SERVICE_NAME } from '../shared/subjects.js';
 import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
-import { ensureNatsServer, portOpen, sleep, startNatsServer, waitForRoutes, type RunningNode } from './nats-node.js';
+import { ensureNatsServer, freePort, portOpen, sleep, startNatsServer, waitForRoutes, type RunningNode } from './nats-node.js';
 import { identityEnv, makePasswords, type Identity } from './secure.js';
 import { spawnRole, stopChild, type Role } from './spawn.js';
 
@@ -24,6 +26,7 @@ const program = new Command('dips-mesh')
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-w, --workers <n>', 'worker processes (default: worker.processes, 0 = one per CPU)')
   .option('--no-gateway', 'do not start the Gearman gateways')
+  .option('--no-http', 'do not start the HTTP gateway')
   .option('--secure', 'NATS with users and subject permissions (config/nats-secure-{a,b}.conf); passwords made for this run')
   .addHelpText('after', '\nExit codes: 0 stopped by signal, 69 a port is taken or nats-server is missing, 78 bad configuration.')
   .parse();
@@ -44,7 +47,7 @@ interface Managed {
 }
 
 runMain(async () => {
-  const opts = program.opts<{ workers?: string; gateway: boolean; secure?: boolean }>();
+  const opts = program.opts<{ workers?: string; gateway: boolean; http: boolean; secure?: boolean }>();
   const passwords = opts.secure ? makePasswords() : undefined;
   const identity = (id: Identity): Record<string, string> => (passwords ? identityEnv(id, passwords) : {});
   const config = loadConfig();
@@ -95,6 +98,8 @@ runMain(async () => {
   };
   start('agent', 'node agent', { DIPS_WORKER_PROCESSES: String(workerCount), DIPS_AGENT_NODE: 'local', ...identity('agent') });
   gatewayPorts.forEach((port, i) => start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(GATEWAY_METRICS_PORTS[i]), ...identity('gateway') }));
+  const web = opts.http ? await prepareHttpGateway(config) : undefined;
+  if (web) start('http', `http gateway :${web.port}`, { ...web.env, ...identity('gateway') });
   if (passwords) {
     // credentials for the operator's shell: dipsctl as admin, dips call as a caller (files only root can read)
     const dir = path.join(projectRoot, 'run');
@@ -104,12 +109,17 @@ runMain(async () => {
     writeFileSync(path.join(dir, 'caller.env'), envFile('caller'), { mode: 0o600 });
   }
 
-  await waitUntilServing(config, workerCount, gatewayPorts, passwords ? identityEnv('admin', passwords) : {});
+  await waitUntilServing(config, workerCount, [...gatewayPorts, ...(web ? [web.port] : [])], passwords ? identityEnv('admin', passwords) : {});
   say('');
   say('DIPS mesh is up:');
   for (const n of NODES) say(`  NATS ${n.name.padEnd(8)} nats://127.0.0.1:${n.clientPort}  monitoring http://127.0.0.1:${n.httpPort}`);
   say(`  agent          node "local", ${workerCount} worker processes serving every function; metrics http://127.0.0.1:${config.agent.metricsPort}/metrics`);
   gatewayPorts.forEach((port, i) => say(`  gateway        gearman://${config.gateway.host}:${port}  metrics http://127.0.0.1:${GATEWAY_METRICS_PORTS[i]}/metrics`));
+  if (web) {
+    say(`  http           ${web.env.DIPS_HTTP_PUBLIC_URL}  signed image URLs (README "HTTP front door"); /metrics /readyz`);
+    if (web.madeKey) say('                 key and salt made for this run, in run/http.env; a sample image in run/samples:');
+    say(`                 ${web.madeKey ? '. run/http.env && ' : ''}curl -o thumb.webp "$(npx dips url thumbnail width=200 format=webp --source local:samples/sample.jpg)"`);
+  }
   say('  control:       npx dipsctl status | pause | resume | scale --workers N | reload | drain | stop | start | watch');
   if (passwords) {
     say('  secure:        NATS users and permissions (config/nats-auth.conf); credentials for this run:');
@@ -119,6 +129,40 @@ runMain(async () => {
   say('Ctrl-C stops everything.');
   await new Promise(() => undefined); // run until a signal
 });
+
+/**
+ * The HTTP gateway's port (http.port, or a free one when it is taken) and
+ * environment. Without a configured http.key, a key and salt are made for this
+ * run and written with the URL to run/http.env (for `dips url`), and a local
+ * root "samples" holds a generated photo to try URLs on.
+ */
+async function prepareHttpGateway(config: DipsConfig): Promise<{ port: number; env: Record<string, string>; madeKey: boolean }> {
+  const port = (await portOpen('127.0.0.1', config.http.port)) ? await freePort() : config.http.port;
+  const dir = path.join(projectRoot, 'run');
+  const samples = path.join(dir, 'samples');
+  mkdirSync(samples, { recursive: true });
+  const sample = path.join(samples, 'sample.jpg');
+  if (!existsSync(sample)) await samplePhoto(sample);
+  const madeKey = !config.http.key;
+  const env: Record<string, string> = {
+    DIPS_HTTP_PORT: String(port),
+    DIPS_HTTP_PUBLIC_URL: config.http.publicUrl || `http://${config.http.host}:${port}`,
+    DIPS_HTTP_LOCAL_ROOTS: JSON.stringify({ samples, ...config.http.localRoots }),
+  };
+  if (madeKey) {
+    env.DIPS_HTTP_KEY = randomBytes(32).toString('hex');
+    env.DIPS_HTTP_SALT = randomBytes(32).toString('hex');
+    writeFileSync(path.join(dir, 'http.env'), Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
+  }
+  return { port, env, madeKey };
+}
+
+/** A 1600 x 1200 test photo: gradients and shapes, so crops, blurs and thumbnails show. */
+async function samplePhoto(file: string): Promise<void> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="1200"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#1d4e89"/><stop offset="1" stop-color="#f4a259"/></linearGradient></defs>` +
+    `<rect width="1600" height="1200" fill="url(#g)"/><circle cx="1100" cy="420" r="260" fill="#f7d08a"/><path d="M0 1200 L520 560 L900 1000 L1200 700 L1600 1200 Z" fill="#22333b"/></svg>`;
+  await sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toFile(file);
+}
 
 /** Wait until every worker answers service discovery and every gateway accepts connections (at most 30 s). */
 async function waitUntilServing(config: DipsConfig, workers: number, gatewayPorts: number[], credentials: Record<string, string>): Promise<void> {

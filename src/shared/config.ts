@@ -179,7 +179,7 @@ export const schema = {
   },
   http: {
     host: { doc: 'Address the HTTP gateway (dips-http) listens on.', format: String, default: '127.0.0.1', env: 'DIPS_HTTP_HOST' },
-    port: { doc: 'Port of the HTTP gateway (`npm start` takes the next free one if it is taken).', format: 'port', default: 8080, env: 'DIPS_HTTP_PORT' },
+    port: { doc: 'Port of the HTTP gateway (`npm start` takes a free one, and prints it, if this one is taken).', format: 'port', default: 8080, env: 'DIPS_HTTP_PORT' },
     publicUrl: { doc: 'Base URL browsers reach the HTTP gateway at, used by `dips url` (empty: http://<host>:<port>).', format: String, default: '', env: 'DIPS_HTTP_PUBLIC_URL' },
     key: { doc: 'HMAC key for signed URLs, hex (imgproxy\'s IMGPROXY_KEY); empty: URLs cannot be signed (never logged).', format: 'hex', default: '', env: 'DIPS_HTTP_KEY', sensitive: true },
     salt: { doc: 'Salt for signed URLs, hex (imgproxy\'s IMGPROXY_SALT) (never logged).', format: 'hex', default: '', env: 'DIPS_HTTP_SALT', sensitive: true },

@@ -244,12 +244,13 @@ export class Requester {
     const gate = this.gates.get(fn);
     const room = decodeRoom(data);
     if (!gate || !room) return;
-    gate.lastRoomAt = Date.now();
     this.release(gate, room.subject, room.free);
   }
 
   /** Send up to `count` waiting jobs, oldest and highest priority first, to `subject`; an emptied queue opens the gate. */
   private release(gate: Gate, subject: string, count: number): void {
+    // room heard of, by announcement or hand-off: no probe is needed (a probe of a full queue group sends a whole job for nothing)
+    gate.lastRoomAt = Date.now();
     for (let i = 0; i < count; i++) {
       const p = gate.queue.shift();
       if (!p) break;

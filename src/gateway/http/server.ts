@@ -107,7 +107,7 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
     const body = request.body;
     const json = request.headers['content-type']?.startsWith('application/json');
     const input = json ? { ...(body as Record<string, unknown>), ...query } : Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-    const result = await client.callForReply(fn, input, { params: json ? undefined : query, timeoutMs: http.timeoutMs, jobId: request.id, signal: abortOnClose(request) });
+    const result = await client.callForReply(fn, input, { params: json ? undefined : query, timeoutMs: http.timeoutMs, jobId: request.id, signal: abortOnClose(reply) });
     return sendReply(reply, result, {});
   });
 
@@ -128,7 +128,7 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
     const etag = etagOf(source.identity, call.fn, call.params);
     headers.ETag = etag;
     if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).headers(headers).send();
-    const signal = abortOnClose(request);
+    const signal = abortOnClose(reply);
     const bytes = await source.load(signal);
     const result = await client.callForReply(call.fn, bytes, { params: call.params, timeoutMs: http.timeoutMs, jobId: request.id, signal });
     return sendReply(reply, result, headers);
@@ -156,13 +156,12 @@ function sendReply(reply: FastifyReply, result: Reply, headers: Record<string, s
   return reply.headers(headers).type(result.contentType).send(Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength));
 }
 
-/** Withdraw the job when the client goes away before its answer. */
-function abortOnClose(request: FastifyRequest): AbortSignal {
+/** Withdraw the job when the client goes away before its answer (the response closes unfinished). */
+function abortOnClose(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  request.raw.once('close', () => {
-    if (!request.raw.complete || !request.raw.socket?.writable) controller.abort(new DipsError(ErrorCode.cancelled, 'the HTTP client went away'));
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new DipsError(ErrorCode.cancelled, 'the HTTP client went away'));
   });
-  request.raw.socket?.once('close', () => controller.abort(new DipsError(ErrorCode.cancelled, 'the HTTP client went away')));
   return controller.signal;
 }
 
