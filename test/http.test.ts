@@ -316,6 +316,22 @@ test('nginx proxy_cache in front: the second request is served from the cache an
   }
 });
 
+test('http.placeholder: an <img> caller gets the placeholder image with the error status and a Dips-Error header', async () => {
+  const file = path.join(tmp, 'placeholder.png');
+  writeFileSync(file, await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ccc' } }).png().toBuffer());
+  const otherPort = await freePort();
+  const other = await startProcess('http', cluster, { DIPS_HTTP_PORT: String(otherPort), DIPS_HTTP_KEY: KEY, DIPS_HTTP_SALT: SALT, DIPS_HTTP_LOCAL_ROOTS: `photos=${photos}`, DIPS_HTTP_PLACEHOLDER: file });
+  try {
+    const res = await fetch(`http://127.0.0.1:${otherPort}${signed('/thumbnail:width=50/local:photos/nope.jpg')}`);
+    assert.is(res.status, 404);
+    assert.is(res.headers.get('content-type'), 'image/png');
+    assert.match(res.headers.get('dips-error') ?? '', /does not exist/);
+    assert.is((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).width, 8);
+  } finally {
+    await other.stop();
+  }
+});
+
 test('URLs made by `dips url` and by the README\'s PHP snippet are served', async () => {
   const env = { ...process.env, DIPS_CONFIG: '', DIPS_HTTP_KEY: KEY, DIPS_HTTP_SALT: SALT, DIPS_HTTP_PUBLIC_URL: `http://127.0.0.1:${port}` };
   const cli = spawnSync(process.execPath, [Executables.cli, 'url', 'thumbnail', 'width=70', 'format=webp', '--source', 'local:photos/a.jpg'], { env, encoding: 'utf8' });
