@@ -6,6 +6,7 @@ import type { ControlRequest, NodeReply, Verb } from '../shared/control.js';
 import { connectNats } from '../shared/nats.js';
 import { ExitCode, runMain, version } from '../shared/process.js';
 import { broadcast } from './broadcast.js';
+import { doneLines, formatUptime, judge, statusTable } from './report.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -31,59 +32,20 @@ async function run(verb: Verb, request: ControlRequest, print: (replies: NodeRep
   const config = loadConfig({ overrides: opts.servers ? { nats: { servers: opts.servers.split(',') } } : undefined });
   const nc = await connectNats({ ...config, nats: { ...config.nats } }, { name: `dipsctl-${process.pid}` });
   try {
-    const { replies, missing } = await broadcast(nc, verb, request, Number(opts.timeout) || config.control.timeoutMs);
-    if (opts.json) process.stdout.write(`${JSON.stringify({ replies, missing }, null, 2)}\n`);
-    else print(replies);
-    for (const node of missing) process.stderr.write(`node ${node} did not answer\n`);
-    for (const r of replies) if (!r.ok) process.stderr.write(`node ${r.node}: ${r.error}\n`);
-    if (replies.length === 0 && missing.length === 0) {
-      process.stderr.write('no agent answered: is dips-agent running and connected to these NATS servers?\n');
-      return ExitCode.unavailable;
-    }
-    if (missing.length) return ExitCode.unavailable;
-    return replies.every((r) => r.ok) ? ExitCode.ok : ExitCode.failure;
+    const result = await broadcast(nc, verb, request, Number(opts.timeout) || config.control.timeoutMs);
+    if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else print(result.replies);
+    const outcome = judge(result);
+    for (const line of outcome.problems) process.stderr.write(`${line}\n`);
+    return outcome.exitCode;
   } finally {
     await nc.close();
   }
 }
 
-export function statusTable(replies: NodeReply[]): string {
-  const header = ['node', 'pid', 'state', 'functions', 'in-flight', 'done', 'failed', 'p50 ms', 'uptime', 'restarts', 'version'];
-  const rows: string[][] = [];
-  for (const r of replies) {
-    if (r.workers.length === 0) rows.push([r.node, '-', `${r.desiredWorkers ? 'starting' : 'no workers'}`, '', '', '', '', '', '', '', r.agentVersion]);
-    for (const w of r.workers) {
-      const fns = w.functions ?? [];
-      const paused = fns.filter((f) => f.paused).map((f) => f.name);
-      rows.push([
-        r.node,
-        String(w.pid),
-        w.state,
-        fns.length ? `${fns.length - paused.length}/${fns.length}${paused.length ? ` (paused: ${paused.join(',')})` : ''}` : '',
-        String(w.inFlight ?? ''),
-        String(w.done ?? ''),
-        String(w.failed ?? ''),
-        w.p50Ms === null || w.p50Ms === undefined ? '-' : w.p50Ms.toFixed(2),
-        w.uptimeSec === undefined ? '' : formatUptime(w.uptimeSec),
-        String(w.restarts),
-        w.version ?? '',
-      ]);
-    }
-  }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
-
-function formatUptime(sec: number): string {
-  if (sec < 120) return `${sec}s`;
-  if (sec < 7200) return `${Math.round(sec / 60)}m`;
-  return `${(sec / 3600).toFixed(1)}h`;
-}
-
 const printStatus = (replies: NodeReply[]) => process.stdout.write(`${statusTable(replies)}\n`);
 const printDone = (replies: NodeReply[]) => {
-  for (const r of replies) process.stdout.write(`${r.node}: ${r.ok ? (r.done ?? 'ok') : `error: ${r.error}`}\n`);
+  for (const line of doneLines(replies)) process.stdout.write(`${line}\n`);
 };
 const finish = (code: number) => {
   process.exitCode = code;

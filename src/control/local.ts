@@ -59,7 +59,7 @@ export interface LocalProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export const READY = { worker: '"msg":"worker ready"', gateway: '"msg":"gateway ready"', http: '"msg":"http gateway ready"', agent: '"msg":"agent ready"', ctl: '', cli: '' } as const;
+export const READY = { worker: '"msg":"worker ready"', gateway: '"msg":"gateway ready"', http: '"msg":"http gateway ready"', agent: '"msg":"agent ready"', dashboard: '"msg":"dashboard ready"', ctl: '', cli: '' } as const;
 
 /** Start a DIPS executable against some NATS servers and wait for its ready line. */
 export async function startLocalProcess(role: Role, servers: string[], env: Record<string, string> = {}, readyText: string = READY[role]): Promise<LocalProcess> {

@@ -2,7 +2,7 @@
 /**
  * `npm start`: the whole mesh on one machine — NATS nodes A and B from
  * config/nats-{a,b}.conf, a node agent running worker processes for every
- * function, two Gearman gateways and the HTTP gateway. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
+ * function, two Gearman gateways, the HTTP gateway and the dashboard. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
  * last, with no orphan nats-server.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ const program = new Command('dips-mesh')
   .option('-w, --workers <n>', 'worker processes (default: worker.processes, 0 = one per CPU)')
   .option('--no-gateway', 'do not start the Gearman gateways')
   .option('--no-http', 'do not start the HTTP gateway')
+  .option('--no-dashboard', 'do not start the dashboard')
   .option('--secure', 'NATS with users and subject permissions (config/nats-secure-{a,b}.conf); passwords made for this run')
   .addHelpText('after', '\nExit codes: 0 stopped by signal, 69 a port is taken or nats-server is missing, 78 bad configuration.')
   .parse();
@@ -47,7 +48,7 @@ interface Managed {
 }
 
 runMain(async () => {
-  const opts = program.opts<{ workers?: string; gateway: boolean; http: boolean; secure?: boolean }>();
+  const opts = program.opts<{ workers?: string; gateway: boolean; http: boolean; dashboard: boolean; secure?: boolean }>();
   const passwords = opts.secure ? makePasswords() : undefined;
   const identity = (id: Identity): Record<string, string> => (passwords ? identityEnv(id, passwords) : {});
   const config = loadConfig();
@@ -100,6 +101,15 @@ runMain(async () => {
   gatewayPorts.forEach((port, i) => start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(GATEWAY_METRICS_PORTS[i]), ...identity('gateway') }));
   const web = opts.http ? await prepareHttpGateway(config) : undefined;
   if (web) start('http', `http gateway :${web.port}`, { ...web.env, ...identity('gateway') });
+  // the dashboard watches and steers the fleet: the operator's identity
+  const dashboardPort = opts.dashboard ? ((await portOpen('127.0.0.1', config.dashboard.port)) ? await freePort() : config.dashboard.port) : 0;
+  if (dashboardPort) {
+    start('dashboard', `dashboard :${dashboardPort}`, {
+      DIPS_DASHBOARD_PORT: String(dashboardPort),
+      DIPS_DASHBOARD_NATS_MONITOR_URLS: NODES.map((n) => `http://127.0.0.1:${n.httpPort}`).join(','),
+      ...identity('admin'),
+    });
+  }
   if (passwords) {
     // credentials for the operator's shell: dipsctl as admin, dips call as a caller (files only root can read)
     const dir = path.join(projectRoot, 'run');
@@ -109,7 +119,7 @@ runMain(async () => {
     writeFileSync(path.join(dir, 'caller.env'), envFile('caller'), { mode: 0o600 });
   }
 
-  await waitUntilServing(config, workerCount, [...gatewayPorts, ...(web ? [web.port] : [])], passwords ? identityEnv('admin', passwords) : {});
+  await waitUntilServing(config, workerCount, [...gatewayPorts, ...(web ? [web.port] : []), ...(dashboardPort ? [dashboardPort] : [])], passwords ? identityEnv('admin', passwords) : {});
   say('');
   say('DIPS mesh is up:');
   for (const n of NODES) say(`  NATS ${n.name.padEnd(8)} nats://127.0.0.1:${n.clientPort}  monitoring http://127.0.0.1:${n.httpPort}`);
@@ -120,6 +130,7 @@ runMain(async () => {
     if (web.madeKey) say('                 key and salt made for this run, in run/http.env; a sample image in run/samples:');
     say(`                 ${web.madeKey ? '. run/http.env && ' : ''}curl -o thumb.webp "$(npx dips url thumbnail width=200 format=webp --source local:samples/sample.jpg)"`);
   }
+  if (dashboardPort) say(`  dashboard      http://127.0.0.1:${dashboardPort}/  the fleet live, with pause/resume, scale, reload, drain`);
   say('  control:       npx dipsctl status | pause | resume | scale --workers N | reload | drain | stop | start | watch');
   if (passwords) {
     say('  secure:        NATS users and permissions (config/nats-auth.conf); credentials for this run:');

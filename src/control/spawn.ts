@@ -7,6 +7,7 @@ export const Executables = {
   gateway: fileURLToPath(new URL('../gateway/main.js', import.meta.url)),
   http: fileURLToPath(new URL('../gateway/http/main.js', import.meta.url)),
   agent: fileURLToPath(new URL('./agent/main.js', import.meta.url)),
+  dashboard: fileURLToPath(new URL('./dashboard/main.js', import.meta.url)),
   ctl: fileURLToPath(new URL('./dipsctl.js', import.meta.url)),
   cli: fileURLToPath(new URL('../client/cli.js', import.meta.url)),
 } as const;

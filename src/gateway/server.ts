@@ -3,7 +3,9 @@
  * client packets and gearmand's text admin commands share the port.
  */
 import net from 'node:net';
-import type { NatsConnection } from 'nats';
+import os from 'node:os';
+import type { NatsConnection, Subscription } from 'nats';
+import { GATEWAY_STATUS_SUBJECT, type GatewayStatus } from '../shared/control.js';
 import path from 'node:path';
 import { maxWaitingBytes, projectRoot, type DipsConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
@@ -32,6 +34,7 @@ export class Gateway {
   private readonly requester: Requester;
   private readonly legacy: LegacyBridge;
   private readonly store: JobStore;
+  private statusSub?: Subscription;
 
   constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger, registry?: Registry) {
     const maxBytes = maxWaitingBytes(config);
@@ -94,8 +97,33 @@ export class Gateway {
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
         this.capSegmentSize();
+        this.answerStatus();
         resolve((this.server.address() as net.AddressInfo).port);
       });
+    });
+  }
+
+  /** Answer the dashboard's status requests (GATEWAY_STATUS_SUBJECT): connections, jobs, what waits. */
+  private answerStatus(): void {
+    const startedAt = Date.now();
+    this.statusSub = this.nc.subscribe(GATEWAY_STATUS_SUBJECT, {
+      callback: (err, msg) => {
+        if (err) return;
+        const address = this.server.address() as net.AddressInfo | null;
+        const status: GatewayStatus = {
+          kind: 'gearman',
+          id: this.legacy.id,
+          host: os.hostname(),
+          pid: process.pid,
+          port: address?.port ?? 0,
+          connections: this.connections.size,
+          jobs: this.jobs.size,
+          stored: this.store.jobs().length,
+          waiting: Object.fromEntries(this.requester.waiting()),
+          uptimeSec: Math.round((Date.now() - startedAt) / 1000),
+        };
+        msg.respond(JSON.stringify(status));
+      },
     });
   }
 
@@ -115,6 +143,7 @@ export class Gateway {
   /** SIGTERM: stop accepting, let foreground jobs finish (bounded), then close; background jobs keep their place on disk. */
   async close(graceMs = 30_000): Promise<void> {
     this.server.close();
+    this.statusSub?.unsubscribe();
     const deadline = Date.now() + graceMs;
     while ([...this.jobs.all()].some((j) => j.listeners.length > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));

@@ -1,17 +1,22 @@
 /** A worker's side of the agent's IPC channel: status, pause, resume, metrics. */
 import type { Registry } from 'prom-client';
-import type { WorkerReady, WorkerReply, WorkerRequest, WorkerStatus } from '../shared/control.js';
+import type { FunctionFigures, WorkerReady, WorkerReply, WorkerRequest, WorkerStatus } from '../shared/control.js';
 import { codeVersion } from '../shared/process.js';
 import type { Worker } from './runtime.js';
+
+const percentile = (sorted: number[], q: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] * 100) / 100 : null);
 
 export function workerStatus(worker: Worker): WorkerStatus {
   let done = 0;
   let failed = 0;
   const latencies: number[] = [];
-  for (const s of worker.stats.values()) {
+  const byFunction: Record<string, FunctionFigures> = {};
+  for (const [fn, s] of worker.stats) {
     done += s.done;
     failed += s.failed;
     latencies.push(...s.latencies);
+    const sorted = [...s.latencies].sort((a, b) => a - b);
+    byFunction[fn] = { done: s.done, failed: s.failed, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
   }
   latencies.sort((a, b) => a - b);
   return {
@@ -23,7 +28,8 @@ export function workerStatus(worker: Worker): WorkerStatus {
     queued: worker.queued,
     done,
     failed,
-    p50Ms: latencies.length ? Math.round(latencies[Math.floor(latencies.length / 2)] * 100) / 100 : null,
+    p50Ms: percentile(latencies, 0.5),
+    byFunction,
   };
 }
 
@@ -43,7 +49,7 @@ async function handle(worker: Worker, registry: Registry, req: WorkerRequest): P
       case 'status':
         return { id: req.id, ok: true, result: workerStatus(worker) };
       case 'pause':
-        await Promise.all(names.map((fn) => worker.pause(fn)));
+        await Promise.all(names.map((fn) => worker.pause(fn, true)));
         return { id: req.id, ok: true, result: workerStatus(worker) };
       case 'resume':
         await Promise.all(names.map((fn) => worker.resume(fn)));

@@ -125,12 +125,17 @@ export class Worker {
     this.room.announce(fn, this.admission.free);
   }
 
-  /** Stop taking jobs for one function; jobs already taken finish. */
-  async pause(fn: string): Promise<void> {
+  /**
+   * Stop taking jobs for one function; jobs already taken finish. `byOperator`:
+   * callers hear that it was paused (a drain or reload stays silent: the new
+   * workers take over and no call should fail).
+   */
+  async pause(fn: string, byOperator = false): Promise<void> {
     const service = this.services.get(fn);
     if (!service) return;
     this.services.delete(fn);
     await service.stop();
+    if (byOperator) this.room.paused(fn);
   }
 
   /** SIGTERM: no new jobs, the taken ones finish and answer, then the connection drains. */

@@ -200,6 +200,12 @@ export const schema = {
     timeoutMs: { doc: 'Deadline of one image request, waiting and running, in milliseconds (408 after it).', format: 'nat', default: 30000, env: 'DIPS_HTTP_TIMEOUT_MS' },
     requiredFunctions: { doc: 'Functions that must have a worker for /readyz to say ready.', format: 'function-list', default: ['pipeline', 'convert', 'info'], env: 'DIPS_HTTP_REQUIRED_FUNCTIONS' },
   },
+  dashboard: {
+    host: { doc: 'Address the dashboard (dips-dashboard) listens on; keep it on loopback unless dashboard.token is set.', format: String, default: '127.0.0.1', env: 'DIPS_DASHBOARD_HOST' },
+    port: { doc: 'Port of the dashboard (`npm start` takes a free one, and prints it, if this one is taken).', format: 'port', default: 8090, env: 'DIPS_DASHBOARD_PORT' },
+    token: { doc: 'Token the dashboard asks for (?token=… once, then a cookie; or Authorization: Bearer). Required when dashboard.host is not a loopback address (never logged).', format: String, default: '', env: 'DIPS_DASHBOARD_TOKEN', sensitive: true },
+    natsMonitorUrls: { doc: 'Monitoring endpoints of the NATS nodes (their http port), shown up or down with connections and routes.', format: 'string-list', default: ['http://127.0.0.1:8222', 'http://127.0.0.1:8223'], env: 'DIPS_DASHBOARD_NATS_MONITOR_URLS' },
+  },
   queue: {
     maxWaitingBytes: {
       doc: 'Payload bytes of jobs one gateway or client holds at once, waiting for room or running (0: a quarter of this machine\'s memory); past it a job is refused (Gearman QUEUE_ERROR, NATS 503) naming this key.',
@@ -252,6 +258,7 @@ export type DipsConfig = {
     allowPrivateNetworks: boolean; allowedAddresses: string[]; sourceMaxBytes: number; sourceTimeoutMs: number; maxRedirects: number;
     cacheControl: string; apiKey: string; placeholder: string; maxConcurrent: number; timeoutMs: number; requiredFunctions: string[];
   };
+  dashboard: { host: string; port: number; token: string; natsMonitorUrls: string[] };
   queue: { maxWaitingBytes: number; backgroundMaxAgeMs: number };
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
   log: { level: string };

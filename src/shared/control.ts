@@ -28,7 +28,36 @@ export interface WorkerStatus {
   done: number;
   failed: number;
   p50Ms: number | null;
+  /** The same figures per function (latencies over its last 512 jobs). */
+  byFunction?: Record<string, FunctionFigures>;
 }
+
+export interface FunctionFigures {
+  done: number;
+  failed: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+/** What a gateway answers on GATEWAY_STATUS_SUBJECT (the dashboard's view of it). */
+export interface GatewayStatus {
+  kind: 'gearman';
+  id: string;
+  host: string;
+  pid: number;
+  port: number;
+  connections: number;
+  /** Jobs in its table (waiting, running, background). */
+  jobs: number;
+  /** Background jobs stored on disk. */
+  stored: number;
+  /** Jobs waiting for room, by function and priority. */
+  waiting: Record<string, { high: number; normal: number; low: number }>;
+  uptimeSec: number;
+}
+
+/** Gateways answer status requests here (every gateway answers: no queue group; outside dips.control.*, which the agents answer). */
+export const GATEWAY_STATUS_SUBJECT = 'dips.status.gateways';
 
 export interface WorkerRow extends Partial<WorkerStatus> {
   pid: number;

@@ -15,7 +15,7 @@ import { ErrorCode } from './errors.js';
 import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './events.js';
 import { Header } from './headers.js';
 import { inboxPrefixOf } from './nats.js';
-import { decodeRoom, NO_ROOM_HEADER } from './room.js';
+import { decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
 import { directSubject, functionSubject, roomSubject } from './subjects.js';
 import { WaitQueue, type Priority } from './wait-queue.js';
 
@@ -95,6 +95,8 @@ interface Gate {
   roomSub: Subscription;
   lastRoomAt: number;
   lastProbeAt: number;
+  /** When a worker said an operator paused the function (cleared by any room or answer). */
+  pausedAt?: number;
 }
 
 /**
@@ -242,8 +244,14 @@ export class Requester {
   /** A worker has `free` slots: its share of the waiting jobs goes straight to it. */
   private onRoom(fn: string, data: Uint8Array): void {
     const gate = this.gates.get(fn);
+    if (!gate) return;
+    if (isPausedNotice(data)) {
+      gate.pausedAt = Date.now();
+      return;
+    }
     const room = decodeRoom(data);
-    if (!gate || !room) return;
+    if (!room) return;
+    gate.pausedAt = undefined;
     this.release(gate, room.subject, room.free);
   }
 
@@ -316,7 +324,12 @@ export class Requester {
     p.lastHeard = Date.now();
     if (h && h.code === 503 && msg.data.length === 0 && !h.get(Header.serviceError)) {
       // the server says nobody serves the function (yet, or right now: workers of a
-      // NATS node that just died are moving to the other one): wait for one
+      // NATS node that just died are moving to the other one): wait for one —
+      // unless an operator paused it: then say so now rather than at the deadline
+      if (this.gates.get(p.fn)?.pausedAt !== undefined && p.deadline !== undefined) {
+        this.fail(token, new CallError(ErrorCode.noWorker, `${p.fn} is paused: no worker takes it until \`dipsctl resume --function ${p.fn}\``));
+        return;
+      }
       p.noWorkerSince ??= Date.now();
       this.bounced(p);
       return;
@@ -329,6 +342,7 @@ export class Requester {
     // a worker took it: only bounces in a row close the gate
     const gate = this.gates.get(p.fn);
     if (gate?.open) gate.bounces = 0;
+    if (gate) gate.pausedAt = undefined;
     p.acknowledged = true;
     if (!p.assigned) {
       p.assigned = true;

@@ -26,6 +26,18 @@ export function noRoomHeaders(): MsgHdrs {
   return h;
 }
 
+/**
+ * Published on `dips.room.<function>` by a worker an operator paused it on
+ * (not on a drain or a reload). A caller that then finds nobody serving the
+ * function fails its calls at once, saying so, instead of waiting out their
+ * deadline; any room announcement or answer clears it.
+ */
+export const PAUSED_NOTICE = 'paused';
+
+export function isPausedNotice(data: Uint8Array): boolean {
+  return data.length === PAUSED_NOTICE.length && Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1') === PAUSED_NOTICE;
+}
+
 export interface RoomAnnouncement {
   /** Slots free on the announcing worker. */
   free: number;
@@ -81,6 +93,11 @@ export class RoomAnnouncer {
       this.owed.delete(fn);
       this.announce(fn, free);
     }
+  }
+
+  /** An operator paused `fn` here. */
+  paused(fn: string): void {
+    if (!this.nc.isClosed()) this.nc.publish(roomSubject(fn), Buffer.from(PAUSED_NOTICE, 'latin1'));
   }
 
   announce(fn: string, free: number): void {

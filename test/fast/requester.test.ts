@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { headers as natsHeaders } from 'nats';
 import { Header } from '../../src/shared/headers.js';
 import { CallError, Requester, type Priority } from '../../src/shared/requester.js';
-import { noRoomHeaders } from '../../src/shared/room.js';
+import { noRoomHeaders, PAUSED_NOTICE } from '../../src/shared/room.js';
 import { LoopbackNats } from './loopback-nats.js';
 
 const text = (d: Uint8Array) => Buffer.from(d).toString();
@@ -47,6 +47,26 @@ test('a function nobody serves waits, then fails with "no worker" at the deadlin
   nats.serve('dips.fn.full', (_msg, respond) => respond(new Uint8Array(0), noRoomHeaders()));
   const full = await r.call('full', Buffer.from('x'), { timeoutMs: 120 }).catch((e: CallError) => e);
   assert.equal([(full as CallError).code, (full as CallError).message], [408, 'full: no worker had room within 120 ms']);
+  r.close();
+});
+
+test('after a worker says an operator paused the function, a call nobody serves fails at once saying so; room clears it', async () => {
+  const nats = new LoopbackNats();
+  const r = requester(nats);
+  let unserve = nats.serve('dips.fn.card', (msg, respond) => respond(msg.data));
+  await r.call('card', Buffer.from('a'), { timeoutMs: 1000 }); // the requester now listens on dips.room.card
+  unserve();
+  nats.publish('dips.room.card', Buffer.from(PAUSED_NOTICE));
+  const started = Date.now();
+  const err = await r.call('card', Buffer.from('b'), { timeoutMs: 2000 }).catch((e: CallError) => e);
+  assert.instance(err, CallError);
+  assert.match((err as CallError).message, /^card is paused: no worker takes it until `dipsctl resume --function card`$/);
+  assert.ok(Date.now() - started < 500, 'at once, not at the deadline');
+  // resumed: a worker announces room, calls wait for and reach it again
+  unserve = nats.serve('dips.fn.card', (msg, respond) => respond(msg.data));
+  nats.publish('dips.room.card', Buffer.from('1 dips.fn.card'));
+  assert.is(text((await r.call('card', Buffer.from('c'), { timeoutMs: 1000 })).data), 'c');
+  unserve();
   r.close();
 });
 

@@ -1,0 +1,208 @@
+// The DIPS dashboard page: live fleet over server-sent events, 15-minute charts
+// (uPlot), and controls that broadcast on dips.control.* through the server.
+// Plain browser JavaScript: no build step, nothing fetched from elsewhere.
+'use strict';
+
+const state = { samples: [], markers: [], latest: undefined, charts: [], chartFunctions: '', inputs: {} };
+window.dipsDashboard = state; // for tests and for the curious
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('data-') || k === 'aria-label' || k === 'type' || k === 'min' || k === 'value' || k === 'title') node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child ?? '')));
+  return node;
+};
+const num = (v, digits = 1) => (v === null || v === undefined ? '-' : Number(v).toFixed(digits));
+const uptime = (s) => (s === undefined ? '' : s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`);
+
+// ---- controls --------------------------------------------------------------
+
+async function control(verb, request, description) {
+  if (!window.confirm(`${description}?\n\nThis runs: dipsctl ${verb} on the fleet.`)) return;
+  $('#result').textContent = `${description}: running…`;
+  try {
+    const res = await fetch(`/api/control/${verb}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    const body = await res.json();
+    $('#result').textContent = body.text ?? body.error ?? JSON.stringify(body);
+  } catch (err) {
+    $('#result').textContent = `${description} failed: ${err.message}`;
+  }
+}
+
+function button(label, verb, request, description) {
+  const id = `btn-${verb}-${(request.nodes ?? ['all']).join('_')}-${(request.functions ?? ['all']).join('_')}`;
+  return el('button', { id, type: 'button', 'data-verb': verb, 'data-target': JSON.stringify(request), onclick: () => control(verb, request, description) }, label);
+}
+
+// ---- tables ----------------------------------------------------------------
+
+function renderNats(nats) {
+  $('#nats').replaceChildren(...nats.map((n) => el('span', { class: `pill ${n.up ? 'up' : 'down'}`, 'data-url': n.url, title: n.problem ?? '' },
+    n.up ? `NATS ${n.name ?? n.url}: up, ${n.connections} connections, ${n.routes} routes` : `NATS ${n.url}: DOWN`)));
+}
+
+function renderFunctions(functions, pausedEverywhere) {
+  const rows = Object.entries(functions).sort(([a], [b]) => a.localeCompare(b)).map(([fn, p]) =>
+    el('tr', { 'data-function': fn },
+      el('td', {}, fn, pausedEverywhere.has(fn) ? el('span', { class: 'paused' }, ' (paused)') : ''),
+      el('td', { class: 'num' }, num(p.jobsPerSec)), el('td', { class: 'num' }, num(p.p50Ms, 2)), el('td', { class: 'num' }, num(p.p99Ms, 2)),
+      el('td', { class: 'num' }, num(p.failuresPerSec)), el('td', { class: 'num' }, p.waiting),
+      el('td', {}, el('span', { class: 'controls' },
+        button('pause', 'pause', { functions: [fn] }, `Pause ${fn} on every node`),
+        button('resume', 'resume', { functions: [fn] }, `Resume ${fn} on every node`)))));
+  $('#functions tbody').replaceChildren(...rows);
+}
+
+function renderNodes(nodes, missing, functions) {
+  const blocks = nodes.map((n) => {
+    // the tables are redrawn every second: what the operator typed or picked survives it
+    const kept = (id, fallback, node) => {
+      node.id = id;
+      node.value = state.inputs[id] ?? fallback;
+      node.addEventListener('input', () => { state.inputs[id] = node.value; });
+      return node;
+    };
+    const fnSelect = kept(`fn-${n.node}`, Object.keys(functions).sort()[0] ?? '', el('select', { 'aria-label': `function to pause or resume on ${n.node}` }, ...Object.keys(functions).sort().map((fn) => el('option', { value: fn }, fn))));
+    const workersInput = kept(`workers-${n.node}`, String(n.desiredWorkers), el('input', { type: 'number', min: '0', 'aria-label': `worker processes on ${n.node}` }));
+    const target = { nodes: [n.node] };
+    const rows = n.workers.map((w) => {
+      const fns = w.functions ?? [];
+      const paused = fns.filter((f) => f.paused).map((f) => f.name);
+      return el('tr', { 'data-pid': String(w.pid) },
+        el('td', { class: 'num' }, w.pid), el('td', {}, w.state),
+        el('td', {}, fns.length ? `${fns.length - paused.length}/${fns.length}` : '', paused.length ? el('span', { class: 'paused' }, ` paused: ${paused.join(', ')}`) : ''),
+        el('td', { class: 'num' }, w.inFlight ?? ''), el('td', { class: 'num' }, w.done ?? ''), el('td', { class: 'num' }, w.failed ?? ''),
+        el('td', { class: 'num' }, num(w.p50Ms, 2)), el('td', { class: 'num' }, w.restarts), el('td', {}, w.version ?? ''), el('td', {}, uptime(w.uptimeSec)));
+    });
+    return el('div', { class: 'node', 'data-node': n.node },
+      el('h3', {}, `node ${n.node}`, el('span', { class: 'muted' }, `agent ${n.agentPid}, ${n.workers.length}/${n.desiredWorkers} workers, up ${uptime(n.uptimeSec)}`),
+        el('span', { class: 'controls' },
+          fnSelect,
+          el('button', { id: `btn-pause-node-${n.node}`, type: 'button', 'data-verb': 'pause-node', onclick: () => control('pause', { ...target, functions: [fnSelect.value] }, `Pause ${fnSelect.value} on ${n.node}`) }, 'pause'),
+          el('button', { id: `btn-resume-node-${n.node}`, type: 'button', 'data-verb': 'resume-node', onclick: () => control('resume', { ...target, functions: [fnSelect.value] }, `Resume ${fnSelect.value} on ${n.node}`) }, 'resume'),
+          workersInput,
+          el('button', { id: `btn-scale-${n.node}`, type: 'button', 'data-verb': 'scale', onclick: () => control('scale', { ...target, workers: Number(workersInput.value) }, `Scale ${n.node} to ${workersInput.value} worker processes`) }, 'scale'),
+          button('reload', 'reload', target, `Rolling reload of ${n.node}`),
+          button('drain', 'drain', target, `Drain ${n.node}`))),
+      el('table', {},
+        el('thead', {}, el('tr', {}, ...['pid', 'state', 'functions', 'in flight', 'done', 'failed', 'p50 ms', 'restarts', 'version', 'uptime'].map((h) => el('th', {}, h)))),
+        el('tbody', {}, ...rows)));
+  });
+  const fleet = el('div', { class: 'controls' }, button('rolling reload of every node', 'reload', {}, 'Rolling reload of every node'), button('drain every node', 'drain', {}, 'Drain every node'));
+  $('#nodes').replaceChildren(fleet, ...blocks, ...missing.map((m) => el('p', { class: 'paused' }, `node ${m} did not answer`)));
+}
+
+function renderGateways(gateways) {
+  $('#gateways tbody').replaceChildren(...gateways.map((g) => {
+    const waiting = Object.entries(g.waiting).map(([fn, w]) => `${fn} ${w.high}/${w.normal}/${w.low}`).join(', ') || 'none';
+    return el('tr', { 'data-gateway': g.id }, el('td', {}, `:${g.port}`), el('td', {}, g.host), el('td', { class: 'num' }, g.pid), el('td', { class: 'num' }, g.connections),
+      el('td', { class: 'num' }, g.jobs), el('td', { class: 'num' }, g.stored), el('td', {}, waiting), el('td', {}, uptime(g.uptimeSec)));
+  }));
+}
+
+// ---- charts ----------------------------------------------------------------
+
+const COLORS = ['#1d4e89', '#c62828', '#2e7d32', '#ef6c00', '#6a1b9a', '#00838f', '#ad1457', '#4e342e', '#283593', '#558b2f'];
+const CHARTS = [
+  { title: 'jobs/s', series: [['jobsPerSec', '']] },
+  { title: 'latency ms (p50 solid, p99 dashed)', series: [['p50Ms', ' p50'], ['p99Ms', ' p99']] },
+  { title: 'failures/s', series: [['failuresPerSec', '']] },
+  { title: 'waiting jobs', series: [['waiting', '']] },
+];
+
+/** Vertical lines where the fleet changed. */
+const markerPlugin = () => ({
+  hooks: {
+    draw: [(u) => {
+      const ctx = u.ctx;
+      ctx.save();
+      ctx.strokeStyle = '#9e9e9e';
+      ctx.fillStyle = '#616161';
+      ctx.font = `${11 * devicePixelRatio}px system-ui`;
+      for (const m of state.markers) {
+        const x = u.valToPos(m.time / 1000, 'x', true);
+        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+        ctx.beginPath();
+        ctx.setLineDash([4, 4]);
+        ctx.moveTo(x, u.bbox.top);
+        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+        ctx.fillText(m.text.slice(0, 40), x + 3, u.bbox.top + 12 * devicePixelRatio);
+      }
+      ctx.restore();
+    }],
+  },
+});
+
+/** Functions that did something in the window (jobs, failures or waiting jobs): an idle one would only add flat lines. */
+function functionNames() {
+  const names = new Set();
+  for (const s of state.samples) for (const [fn, p] of Object.entries(s.functions)) if (p.jobsPerSec || p.failuresPerSec || p.waiting) names.add(fn);
+  return [...names].sort();
+}
+
+function chartData(chart, fns) {
+  const data = [state.samples.map((s) => s.time / 1000)];
+  for (const fn of fns) for (const [key] of chart.series) data.push(state.samples.map((s) => s.functions[fn]?.[key] ?? null));
+  return data;
+}
+
+function renderCharts() {
+  const fns = functionNames();
+  const key = fns.join(',');
+  const width = Math.max(380, Math.floor(($('#charts').clientWidth - 30) / 2));
+  if (key !== state.chartFunctions) {
+    state.chartFunctions = key;
+    for (const c of state.charts) c.plot.destroy();
+    $('#charts').replaceChildren();
+    state.charts = CHARTS.map((chart) => {
+      const box = el('div', { class: 'chart', 'data-chart': chart.title });
+      $('#charts').append(box);
+      const series = [{}];
+      fns.forEach((fn, i) => chart.series.forEach(([, suffix], j) => series.push({ label: `${fn}${suffix}`, stroke: COLORS[i % COLORS.length], width: 1.5, dash: j ? [5, 4] : undefined, spanGaps: true })));
+      const plot = new uPlot({ title: chart.title, width, height: 200, series, scales: { x: { time: true } }, axes: [{}, { size: 50 }], plugins: [markerPlugin()] }, chartData(chart, fns), box);
+      return { chart, plot };
+    });
+  } else {
+    for (const c of state.charts) c.plot.setData(chartData(c.chart, fns));
+  }
+}
+
+// ---- live ------------------------------------------------------------------
+
+function render(snapshot) {
+  state.latest = snapshot;
+  const focused = document.activeElement?.id;
+  renderNats(snapshot.nats);
+  const pausedEverywhere = new Set(Object.keys(snapshot.functions).filter((fn) => snapshot.nodes.length > 0 && snapshot.nodes.every((n) => n.paused.includes(fn))));
+  renderFunctions(snapshot.functions, pausedEverywhere);
+  renderNodes(snapshot.nodes, snapshot.missing, snapshot.functions);
+  renderGateways(snapshot.gateways);
+  renderCharts();
+  if (focused) document.getElementById(focused)?.focus();
+  $('#updated').textContent = `updated ${new Date(snapshot.time).toLocaleTimeString()}`;
+}
+
+async function start() {
+  const history = await (await fetch('/api/history')).json();
+  state.samples = history.samples;
+  state.markers = history.markers;
+  if (history.latest) render(history.latest);
+  const events = new EventSource('/events');
+  events.onmessage = (event) => {
+    const { snapshot, markers } = JSON.parse(event.data);
+    if (!snapshot) return;
+    state.markers = markers;
+    if (state.samples.at(-1)?.time !== snapshot.time) state.samples.push({ time: snapshot.time, functions: snapshot.functions });
+    while (state.samples.length > 900) state.samples.shift();
+    render(snapshot);
+  };
+  events.onerror = () => { $('#updated').textContent = 'connection to the dashboard lost; retrying…'; };
+}
+
+start();
