@@ -14,8 +14,9 @@ import { spawn } from 'node:child_process';
 import { connect } from 'nats';
 import { timedLoops } from './stats.js';
 
-/** The subject bench/nats-echo.ts answers on. */
+/** The subjects bench/nats-echo.ts answers on: with the payload, and with nothing (one way). */
 export const LIBRARY_FLOOR_SUBJECT = 'dips.floor.lib';
+export const LIBRARY_FLOOR_ONE_WAY_SUBJECT = 'dips.floor.oneway';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -121,8 +122,9 @@ export async function startLibraryFloor(server: string, processes: number) {
   const nc = await connect({ servers: server });
   return {
     pids: children.map((c) => c.pid),
-    calls: (payload: Buffer, concurrency: number, calls: number) =>
-      timedLoops(concurrency, calls, () => nc.request(LIBRARY_FLOOR_SUBJECT, payload, { timeout: 10_000 })),
+    /** Requests of `payload`; with `reply`, the responders answer that instead of echoing. */
+    calls: (payload: Uint8Array, concurrency: number, calls: number, reply?: Uint8Array) =>
+      timedLoops(concurrency, calls, () => nc.request(reply ? LIBRARY_FLOOR_ONE_WAY_SUBJECT : LIBRARY_FLOOR_SUBJECT, payload, { timeout: 10_000 })),
     async stop() {
       await nc.close();
       for (const c of children) c.kill('SIGTERM');

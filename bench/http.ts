@@ -16,6 +16,8 @@ import { startLocalProcess } from '../src/control/local.js';
 import { stopChild } from '../src/control/spawn.js';
 import { buildImagePath, signedUrl, signingKey } from '../src/shared/url-signature.js';
 import { benchPhoto } from './photo.js';
+import { cpuPerCall } from './cpu.js';
+import { startLibraryFloor } from './floors.js';
 import { summarize, timedLoops } from './stats.js';
 import { startMesh } from './systems.js';
 import type { Row, Scenario } from './scenarios.js';
@@ -63,14 +65,23 @@ export const httpScenario: Scenario = {
     writeFileSync(path.join(dir, 'photo.jpg'), photo.bytes);
     const calls = (c: number) => Math.max(c * 2, Math.round((c === 1 ? 40 : 160) * ctx.scale));
     const rows: Row[] = [];
-    const measure = async (system: string, url: string) => {
+    /** Each concurrency in turn; CPU per request of the server's processes at 8 clients. */
+    const measure = async (system: string, url: string, pids: Record<string, Array<number | undefined>>) => {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
       try {
         await fetchImage(agent, url); // warm-up: first decode, connections
         for (const c of CONCURRENCY) {
           ctx.progress(`${system}, ${c} clients`);
+          const cpu = cpuPerCall(pids);
           const r = await timedLoops(c, Math.ceil(calls(c) / c), () => fetchImage(agent, url));
-          rows.push({ scenario: 'http thumbnail', system, concurrency: c, ...summarize(r.latencies, r.failed, r.seconds) });
+          const row: Row = { scenario: 'http thumbnail', system, concurrency: c, ...summarize(r.latencies, r.failed, r.seconds) };
+          if (c === 8 && Object.keys(pids).length) {
+            const perCall = cpu(r.latencies.length);
+            delete perCall.callers; // the load generator is the same for every system
+            row.cpuMsPerCall = perCall;
+            row.note = `CPU ms/request: ${Object.entries(perCall).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`;
+          }
+          rows.push(row);
         }
       } finally {
         agent.destroy();
@@ -86,21 +97,31 @@ export const httpScenario: Scenario = {
     const port = await freePort();
     const gateway = await startLocalProcess('http', mesh.servers, { DIPS_HTTP_PORT: String(port), DIPS_HTTP_KEY: key, DIPS_HTTP_SALT: '', DIPS_HTTP_LOCAL_ROOTS: `bench=${dir}` });
     try {
-      await measure('DIPS http gateway', signedUrl(`http://127.0.0.1:${port}`, signingKey(key, ''), buildImagePath('thumbnail', { width: 200 }, 'local:bench/photo.jpg')));
+      await measure('DIPS http gateway', signedUrl(`http://127.0.0.1:${port}`, signingKey(key, ''), buildImagePath('thumbnail', { width: 200 }, 'local:bench/photo.jpg')), { http: [gateway.child.pid], workers: mesh.pids.workers, nats: mesh.pids.nats });
+      ctx.progress('floor: the photo through NATS once, nats.js to nats.js, no DIPS code');
+      const library = await startLibraryFloor(mesh.servers[0], 1);
+      try {
+        const cpu = cpuPerCall({ responder: library.pids, nats: mesh.pids.nats });
+        const r = await library.calls(photo.bytes, 1, 40, new Uint8Array(0));
+        const perCall = cpu(r.latencies.length);
+        rows.push({ scenario: 'http floor', system: 'photo one way through NATS', concurrency: 1, cpuMsPerCall: perCall, note: `CPU ms: sender ${perCall.callers.toFixed(1)}, nats-server ${perCall.nats.toFixed(1)}, receiver ${perCall.responder.toFixed(1)}`, ...summarize(r.latencies, r.failed, r.seconds) });
+      } finally {
+        await library.stop();
+      }
     } finally {
       await gateway.stop();
       await mesh.stop();
     }
     const ipx = await startIpx(dir);
     try {
-      await measure('ipx', `http://127.0.0.1:${ipx.port}/w_200,q_80/photo.jpg`);
+      await measure('ipx', `http://127.0.0.1:${ipx.port}/w_200,q_80/photo.jpg`, { ipx: [ipx.child.pid] });
     } finally {
       await stopChild(ipx.child, 'SIGTERM', 3000);
     }
     if (existsSync(IMAGE_FILTER_MODULE)) {
       const nginx = await startImageFilter(dir);
       try {
-        await measure('nginx image_filter', `http://127.0.0.1:${nginx.port}/img/photo.jpg`);
+        await measure('nginx image_filter', `http://127.0.0.1:${nginx.port}/img/photo.jpg`, {});
       } finally {
         await stopChild(nginx.child, 'SIGQUIT', 3000);
       }

@@ -51,7 +51,7 @@ runMain(async () => {
     rows.push(...(await scenario.run({ scale: Number(opts.scale) || 1, progress: (line) => process.stderr.write(`  ${line}\n`) })));
   }
   const targets = judgeTargets(rows);
-  const table = [renderTable(rows), targets.length ? `\nTargets (issue 13), judged against the anchors of this run:\n\n${renderTargets(targets)}` : ''].join('\n');
+  const table = [renderTable(rows), targets.length ? `\nTargets (issues 13 and 14), judged against the anchors of this run:\n\n${renderTargets(targets)}` : ''].join('\n');
   process.stdout.write(`\n${table}\n`);
   const dir = path.join(projectRoot, 'bench', 'reports');
   mkdirSync(dir, { recursive: true });

@@ -23,6 +23,8 @@ export async function startMesh(workers: number, env: Record<string, string> = {
     metricsPort,
     client,
     servers: cluster.servers,
+    /** The NATS nodes' monitoring ports. */
+    httpPorts: cluster.nodes.map((n) => n.httpPort),
     pids: { workers: procs.map((p) => p.child.pid), gateway: [gateway.child.pid], nats: cluster.nodes.map((n) => n.process.pid) },
     async stop() {
       await client.close();

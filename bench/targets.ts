@@ -72,6 +72,41 @@ export function judgeTargets(rows: Row[]): TargetResult[] {
       out.push({ target: '6b. ecard via gateway p50, 4 PHP callers', measured: ms(d.p50), goal: '≤ 3.00 ms', met: d.p50 <= 3 });
     }
   }
+  out.push(...httpTargets(rows));
+  return out;
+}
+
+/** Issue 14's goals for the http scenario. */
+function httpTargets(rows: Row[]): TargetResult[] {
+  const out: TargetResult[] = [];
+  const dips = (c: number) => find(rows, 'http thumbnail', 'DIPS http gateway', c);
+  const ipx = (c: number) => find(rows, 'http thumbnail', 'ipx', c);
+  const transfer = find(rows, 'http floor', 'photo one way through NATS', 1)?.cpuMsPerCall;
+  const ipxCpu = ipx(8)?.cpuMsPerCall?.ipx;
+  // DIPS does ipx's work plus moving the photo through NATS, on the same two cores
+  const ceiling = transfer && ipxCpu ? (2 * 1000) / (ipxCpu + transfer.callers + transfer.nats + transfer.responder) : undefined;
+  for (const c of [1, 8, 32]) {
+    const d = dips(c);
+    const i = ipx(c);
+    if (!d || !i) continue;
+    out.push({
+      target: `14. http thumbnails, ${c} clients`, measured: `${rate(d.perSecond)} = ${(d.perSecond / i.perSecond).toFixed(2)}x ipx`, goal: `≥ 0.9x ipx (${rate(i.perSecond)})`, met: d.perSecond >= 0.9 * i.perSecond,
+      floor: c === 8 && ceiling ? `ipx's ${ipxCpu!.toFixed(1)} ms CPU + the photo through NATS ${(transfer!.callers + transfer!.nats + transfer!.responder).toFixed(1)} ms: at most ${rate(ceiling)} = ${(ceiling / i.perSecond).toFixed(2)}x on 2 cores` : undefined,
+    });
+  }
+  const d32 = dips(32);
+  const i32 = ipx(32);
+  if (d32 && i32) out.push({ target: '14. http p99, 32 clients', measured: ms(d32.p99), goal: `< ipx ${ms(i32.p99)}`, met: d32.p99 < i32.p99 });
+  const nginx = find(rows, 'http thumbnail', 'nginx image_filter', 8);
+  if (dips(8) && nginx) out.push({ target: '14. http thumbnails vs nginx image_filter, 8 clients', measured: `${(dips(8)!.perSecond / nginx.perSecond).toFixed(1)}x`, goal: '≥ 3x', met: dips(8)!.perSecond >= 3 * nginx.perSecond });
+  const sharpRow = find(rows, 'http thumbnail', 'sharp in-process', 1);
+  const oneWay = find(rows, 'http floor', 'photo one way through NATS', 1);
+  if (dips(1) && sharpRow) {
+    out.push({
+      target: '14. http p50, 1 client, vs sharp in-process', measured: `${ms(dips(1)!.p50)} = ${(dips(1)!.p50 / sharpRow.p50).toFixed(2)}x`, goal: `≤ 1.5x (${ms(1.5 * sharpRow.p50)})`, met: dips(1)!.p50 <= 1.5 * sharpRow.p50,
+      floor: oneWay ? `sharp ${ms(sharpRow.p50)} + the photo through NATS ${ms(oneWay.p50)} = ${ms(sharpRow.p50 + oneWay.p50)}` : undefined,
+    });
+  }
   return out;
 }
 

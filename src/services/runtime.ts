@@ -90,6 +90,7 @@ export class Worker {
         const fn = functionFromToken(msg.subject.split('.')[2] ?? '');
         const def = this.functions.find((d) => d.name === fn);
         // a paused or unknown function has no room here: the caller waits for another worker
+        this.room.claimed();
         if (!def || !this.services.has(fn)) respondNoRoom(msg);
         else this.admit(def, msg);
       },
@@ -191,15 +192,15 @@ export class Worker {
         progress: progressFor(msg),
       };
       const result = await def.run(job);
-      if (Date.now() < deadline) this.reply(msg, result, encoding, this.roomAfter(def.name, performance.now() - started));
+      if (Date.now() < deadline) this.reply(msg, result, encoding, this.roomAfter(def.name, performance.now() - started, msg.data.length));
       this.record(def.name, true, performance.now() - started);
     } catch (err) {
       this.record(def.name, false, performance.now() - started);
       if (err instanceof DipsError) {
-        respondError(msg, err.code, err.message, this.room.workerId, this.roomAfter(def.name, performance.now() - started));
+        respondError(msg, err.code, err.message, this.room.workerId, this.roomAfter(def.name, performance.now() - started, msg.data.length));
       } else {
         this.options.log.error({ err, fn: def.name, jobId }, 'function failed unexpectedly');
-        respondError(msg, ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`, this.room.workerId, this.roomAfter(def.name, performance.now() - started));
+        respondError(msg, ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`, this.room.workerId, this.roomAfter(def.name, performance.now() - started, msg.data.length));
       }
     } finally {
       clearTimeout(timer);
@@ -220,9 +221,14 @@ export class Worker {
     }
   }
 
-  /** Jobs of `fn` this worker would take once the job now answering (which took `ms`) has ended. */
-  private roomAfter(fn: string, ms: number): number {
-    return this.services.has(fn) && !this.draining ? this.admission.roomFor(this.stats.get(fn)?.typicalMs ?? ms, this.stats.get(fn)?.typicalMs) : 0;
+  /**
+   * Jobs of `fn` this worker would take once the job now answering (which took
+   * `ms` and was `bytes` long) has ended: offered to its caller in the reply.
+   */
+  private roomAfter(fn: string, ms: number, bytes: number): number {
+    const room = this.services.has(fn) && !this.draining ? this.admission.roomFor(this.stats.get(fn)?.typicalMs ?? ms, this.stats.get(fn)?.typicalMs) : 0;
+    this.room.offer(room, bytes);
+    return room;
   }
 
   private reply(msg: JobMsg, result: Result, encoding: Encoding, room: number): void {

@@ -105,8 +105,17 @@ interface Gate {
  * worker may well have room. Past it, jobs wait for room in order.
  */
 const BOUNCE_RETRIES = 3;
+/**
+ * A job at least this big is never sent on a guess: a bounce costs its whole
+ * payload's trip through NATS (a photo: ~7 ms of CPU across the processes). It
+ * goes to the queue group only while nobody waits and no worker was found
+ * full, and once bounced it waits for room heard of (hand-off, announcement).
+ */
+const BIG_JOB_BYTES = 64 * 1024;
 /** While jobs wait and no room was announced for this long, the oldest is sent to the queue group anyway (announcements are at most once). */
 const PROBE_MS = 25;
+/** The same for a big job, whose probe of a full queue group moves its whole payload for nothing: hand-offs carry the flow. */
+const BIG_PROBE_MS = 250;
 const TICK_MS = 25;
 /** Sent requests are checked for silence every 10th tick (250 ms): their timeouts are seconds. */
 const LIVENESS_EVERY_TICKS = 10;
@@ -259,12 +268,17 @@ export class Requester {
   private release(gate: Gate, subject: string, count: number): void {
     // room heard of, by announcement or hand-off: no probe is needed (a probe of a full queue group sends a whole job for nothing)
     gate.lastRoomAt = Date.now();
-    for (let i = 0; i < count; i++) {
+    let sent = 0;
+    let big = false;
+    for (; sent < count; sent++) {
       const p = gate.queue.shift();
       if (!p) break;
+      big ||= p.data.length >= BIG_JOB_BYTES;
       this.send(p, subject);
     }
-    if (gate.queue.length === 0) this.reopen(gate);
+    // the queue emptied: new jobs may go straight to the queue group again — unless that
+    // used up the room we heard of and the jobs are big (the next one would likely bounce)
+    if (gate.queue.length === 0 && (sent < count || !big)) this.reopen(gate);
   }
 
   private reopen(gate: Gate): void {
@@ -297,7 +311,8 @@ export class Requester {
     const now = Date.now();
     if (++this.ticks % LIVENESS_EVERY_TICKS === 0) this.checkLiveness(now);
     for (const gate of this.gates.values()) {
-      if (gate.queue.length === 0 || now - Math.max(gate.lastRoomAt, gate.lastProbeAt) < PROBE_MS) continue;
+      const head = gate.queue.peek();
+      if (!head || now - Math.max(gate.lastRoomAt, gate.lastProbeAt) < (head.data.length >= BIG_JOB_BYTES ? BIG_PROBE_MS : PROBE_MS)) continue;
       gate.lastProbeAt = now;
       const p = gate.queue.shift();
       if (p) this.send(p, functionSubject(p.fn));
@@ -353,9 +368,13 @@ export class Requester {
       if (event !== WORKING) p.onEvent?.(msg);
       return;
     }
-    // the worker that answered has a free slot now: the next job waiting for this function goes straight to it
+    // the worker that answered has a free slot now: the next job waiting for this function goes
+    // straight to it — after this caller's own next job, sent as it hears this answer, has joined the queue
     const worker = h?.get(Header.worker);
-    if (worker) this.handOff(p.fn, worker, Number(h?.get(Header.room) || 1));
+    if (worker) {
+      const room = Number(h?.get(Header.room) || 1);
+      setImmediate(() => this.handOff(p.fn, worker, room));
+    }
     const serviceError = h?.get(Header.serviceError);
     if (serviceError) {
       this.fail(token, new CallError(Number(h?.get(Header.serviceErrorCode)) || ErrorCode.internal, serviceError));
@@ -374,7 +393,7 @@ export class Requester {
   /** Nothing ran: try another member of the queue group a few times, then wait in line for room. */
   private bounced(p: Pending): void {
     const gate = this.gate(p.fn);
-    if (gate.open && ++gate.bounces <= BOUNCE_RETRIES && p.noWorkerSince === undefined) {
+    if (gate.open && ++gate.bounces <= BOUNCE_RETRIES && p.noWorkerSince === undefined && p.data.length < BIG_JOB_BYTES) {
       this.send(p, functionSubject(p.fn));
       return;
     }

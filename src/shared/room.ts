@@ -57,13 +57,24 @@ export function decodeRoom(data: Uint8Array): RoomAnnouncement | undefined {
   return space > 0 && Number.isInteger(free) && free > 0 && subject ? { free, subject } : undefined;
 }
 
-/** A worker's side: remembers whom it turned away, and says so when room frees. */
 /** How long a freed slot waits for its caller's next job before it is announced to everyone. */
 const HAND_OFF_GRACE_MS = 2;
+/**
+ * A big job (a photo) takes milliseconds to arrive: the room a final reply
+ * offered its caller is held this long for the job it hands off, so an
+ * announcement does not book the same slot twice (the second job would travel
+ * for nothing and bounce).
+ */
+const BIG_OFFER_HOLD_MS = 20;
+const BIG_JOB_BYTES = 64 * 1024;
 
+/** A worker's side: remembers whom it turned away, and says so when room frees. */
 export class RoomAnnouncer {
   private readonly owed = new Set<string>();
   private settleTimer?: NodeJS.Timeout;
+  /** Slots a final reply offered (Dips-Room) whose hand-off has not arrived, and until when they are held. */
+  private offered = 0;
+  private offeredUntil = 0;
 
   constructor(private readonly nc: NatsConnection, readonly workerId: string) {}
 
@@ -87,12 +98,35 @@ export class RoomAnnouncer {
   }
 
   private announceOwed(freeFor: (fn: string) => number): void {
+    const held = this.unclaimed;
     for (const fn of this.owed) {
-      const free = freeFor(fn);
+      const free = freeFor(fn) - held;
       if (free <= 0) continue;
       this.owed.delete(fn);
       this.announce(fn, free);
     }
+    // room held for a hand-off that may not come: look again when the hold ends
+    if (held > 0 && this.owed.size && !this.settleTimer) {
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = undefined;
+        this.announceOwed(freeFor);
+      }, this.offeredUntil - Date.now() + 1);
+    }
+  }
+
+  /** A final reply offered its caller `room` slots; the job that ended was `jobBytes` long. */
+  offer(room: number, jobBytes: number): void {
+    this.offered = room;
+    this.offeredUntil = jobBytes >= BIG_JOB_BYTES ? Date.now() + BIG_OFFER_HOLD_MS : 0;
+  }
+
+  /** A job arrived on this worker's direct subject: one offered slot is taken up. */
+  claimed(): void {
+    if (this.offered > 0) this.offered--;
+  }
+
+  private get unclaimed(): number {
+    return Date.now() < this.offeredUntil ? this.offered : 0;
   }
 
   /** An operator paused `fn` here. */
