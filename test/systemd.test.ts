@@ -15,7 +15,7 @@ test('systemd-analyze verify passes on every unit (template instances included)'
   for (const f of readdirSync(dir)) copyFileSync(path.join(dir, f), path.join(tmp, f));
   symlinkSync('dips-nats@.service', path.join(tmp, 'dips-nats@a.service'));
   symlinkSync('dips-gateway@.service', path.join(tmp, 'dips-gateway@4730.service'));
-  const units = ['dips.target', 'dips-agent.service', 'dips-nats@a.service', 'dips-gateway@4730.service'];
+  const units = ['dips.target', 'dips-agent.service', 'dips-nats@a.service', 'dips-gateway@4730.service', 'dips-http.service', 'dips-dashboard.service'];
   const r = spawnSync('systemd-analyze', ['verify', '--man=no', ...units], { cwd: tmp, encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr + r.stdout);
   assert.is(r.stderr.trim(), '', 'no warnings');
