@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { connectNats } from '../shared/nats.js';
-import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
+import { addressOverrides, listenOrExit, onShutdown, runMain, version } from '../shared/process.js';
 import { createRegistry, natsReadiness, serveMetrics } from '../shared/metrics.js';
 import { Gateway } from './server.js';
 
@@ -18,22 +18,12 @@ const program = new Command('dips-gateway')
   .parse();
 
 runMain(async () => {
-  const opts = program.opts<{ port?: string; host?: string }>();
-  const overrides: Record<string, unknown> = {};
-  if (opts.port || opts.host) overrides.gateway = { ...(opts.port ? { port: Number(opts.port) } : {}), ...(opts.host ? { host: opts.host } : {}) };
-  const config = loadConfig({ overrides });
+  const config = loadConfig({ overrides: addressOverrides('gateway', program.opts<{ port?: string; host?: string }>()) });
   const log = createLogger('gateway', config.log.level);
   const nc = await connectNats(config, { name: `dips-gateway-${process.pid}`, log });
   const registry = createRegistry('gateway');
   const gateway = new Gateway(nc, config, log, registry);
-  let port: number;
-  try {
-    port = await gateway.listen();
-  } catch (err) {
-    log.fatal({ err }, 'cannot listen');
-    process.stderr.write(`cannot listen on ${config.gateway.host}:${config.gateway.port}: ${(err as Error).message}\n`);
-    process.exit(ExitCode.unavailable);
-  }
+  const port = await listenOrExit(() => gateway.listen(), config.gateway, log);
   onShutdown(async (signal) => {
     log.info({ signal }, 'stopping: finishing foreground jobs');
     await gateway.close();

@@ -81,3 +81,20 @@ export const codeVersion: string = (() => {
   }
   return `${version}+${hash.digest('hex').slice(0, 8)}`;
 })();
+
+/** `--port` and `--host` of a server's command line as config overrides of its section (gateway, http, dashboard). */
+export function addressOverrides(section: string, opts: { port?: string; host?: string }): Record<string, unknown> {
+  if (!opts.port && !opts.host) return {};
+  return { [section]: { ...(opts.port ? { port: Number(opts.port) } : {}), ...(opts.host ? { host: opts.host } : {}) } };
+}
+
+/** Listen, or say in one line why not and exit 69 (the port is taken, the address is wrong). */
+export async function listenOrExit<T>(listen: () => Promise<T>, address: { host: string; port: number }, log: { fatal(obj: object, msg: string): void }): Promise<T> {
+  try {
+    return await listen();
+  } catch (err) {
+    log.fatal({ err }, 'cannot listen');
+    process.stderr.write(`cannot listen on ${address.host}:${address.port}: ${(err as Error).message}\n`);
+    process.exit(ExitCode.unavailable);
+  }
+}

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
 import { connectNats } from '../../shared/nats.js';
-import { ExitCode, onShutdown, runMain, version } from '../../shared/process.js';
+import { addressOverrides, ExitCode, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
 import { FleetWatcher } from './fleet.js';
 import { buildDashboard } from './server.js';
 
@@ -20,10 +20,7 @@ const program = new Command('dips-dashboard')
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 runMain(async () => {
-  const opts = program.opts<{ port?: string; host?: string }>();
-  const overrides: Record<string, unknown> = {};
-  if (opts.port || opts.host) overrides.dashboard = { ...(opts.port ? { port: Number(opts.port) } : {}), ...(opts.host ? { host: opts.host } : {}) };
-  const config = loadConfig({ overrides });
+  const config = loadConfig({ overrides: addressOverrides('dashboard', program.opts<{ port?: string; host?: string }>()) });
   const log = createLogger('dashboard', config.log.level);
   if (!LOOPBACK.has(config.dashboard.host) && !config.dashboard.token) {
     process.stderr.write(`invalid configuration: dashboard.host ${config.dashboard.host} is not loopback, so dashboard.token must be set (the page can pause and reload the fleet)\n`);
@@ -32,12 +29,7 @@ runMain(async () => {
   const nc = await connectNats(config, { name: `dips-dashboard-${process.pid}`, log });
   const fleet = new FleetWatcher(nc, config.dashboard.natsMonitorUrls, log);
   const app = buildDashboard({ nc, fleet, log, token: config.dashboard.token, controlTimeoutMs: config.control.timeoutMs });
-  try {
-    await app.listen({ port: config.dashboard.port, host: config.dashboard.host });
-  } catch (err) {
-    process.stderr.write(`cannot listen on ${config.dashboard.host}:${config.dashboard.port}: ${(err as Error).message}\n`);
-    process.exit(ExitCode.unavailable);
-  }
+  await listenOrExit(() => app.listen({ port: config.dashboard.port, host: config.dashboard.host }), config.dashboard, log);
   fleet.start();
   onShutdown(async () => {
     fleet.stop();

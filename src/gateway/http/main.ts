@@ -6,7 +6,7 @@ import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
 import { createRegistry, natsReadiness } from '../../shared/metrics.js';
 import { effectiveMaxPayload } from '../../shared/nats.js';
-import { ExitCode, onShutdown, runMain, version } from '../../shared/process.js';
+import { addressOverrides, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
 import { Discovery } from '../discovery.js';
 import { buildHttpGateway } from './server.js';
 
@@ -26,10 +26,7 @@ Exit codes: 0 stopped by SIGTERM/SIGINT (in-flight requests finish first), 69 th
 const DISCOVERY_MS = 2000;
 
 runMain(async () => {
-  const opts = program.opts<{ port?: string; host?: string }>();
-  const overrides: Record<string, unknown> = {};
-  if (opts.port || opts.host) overrides.http = { ...(opts.port ? { port: Number(opts.port) } : {}), ...(opts.host ? { host: opts.host } : {}) };
-  const config = loadConfig({ overrides });
+  const config = loadConfig({ overrides: addressOverrides('http', program.opts<{ port?: string; host?: string }>()) });
   const log = createLogger('http', config.log.level);
   const client = new DipsClient({ config });
   const nc = await client.nats();
@@ -50,13 +47,7 @@ runMain(async () => {
   if (!config.http.key && !config.http.allowUnsigned && !config.http.publicPresets) log.warn('no http.key: every image URL will be refused (set http.key and http.salt)');
 
   const app = buildHttpGateway({ config, client, log, registry, ready, maxPayloadBytes: effectiveMaxPayload(nc, config) });
-  try {
-    await app.listen({ port: config.http.port, host: config.http.host });
-  } catch (err) {
-    log.fatal({ err }, 'cannot listen');
-    process.stderr.write(`cannot listen on ${config.http.host}:${config.http.port}: ${(err as Error).message}\n`);
-    process.exit(ExitCode.unavailable);
-  }
+  await listenOrExit(() => app.listen({ port: config.http.port, host: config.http.host }), config.http, log);
   onShutdown(async (signal) => {
     log.info({ signal }, 'stopping: no new requests, finishing those in flight');
     clearInterval(timer);
