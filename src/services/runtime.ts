@@ -16,7 +16,7 @@ import { EMPTY, finalHeaders, respondError, respondNoRoom, type JobMsg } from '.
 import { RoomAnnouncer } from '../shared/room.js';
 import { Admission } from './admission.js';
 import { shown } from './params.js';
-import { eventHeaders, startHeartbeat, statusPayload, WORKING, type JobEventKind } from '../shared/events.js';
+import { eventHeaders, JobWatch, statusPayload, WORKING, type JobEventKind, type WatchedJob } from '../shared/events.js';
 import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -47,6 +47,9 @@ export class Worker {
   private readonly services = new Map<string, Service>();
   private readonly admission: Admission;
   private readonly room: RoomAnnouncer;
+  private readonly metricChildren = new Map<string, { ok: ReturnType<WorkerMetrics['jobs']['labels']>; error: ReturnType<WorkerMetrics['jobs']['labels']>; duration: ReturnType<WorkerMetrics['duration']['labels']> }>();
+  /** Heartbeats and deadlines of every job held here, on one timer. */
+  private readonly watch = new JobWatch();
   /** Jobs sent to this worker alone, after it announced room. */
   private direct?: Subscription;
   readonly stats = new Map<string, FunctionStats>();
@@ -154,18 +157,18 @@ export class Worker {
       return;
     }
     // from now until the answer, the caller hears that the job is alive (waiting or running)
-    const stopHeartbeat = startHeartbeat(() => msg.respond(EMPTY, { headers: eventHeaders(WORKING) }));
-    const accepted = this.admission.tryRun(() => this.handle(def, msg).finally(stopHeartbeat), this.stats.get(def.name)?.typicalMs);
+    const watched = this.watch.add(() => msg.respond(EMPTY, { headers: eventHeaders(WORKING) }));
+    const accepted = this.admission.tryRun(() => this.handle(def, msg, watched).finally(watched.stop), this.stats.get(def.name)?.typicalMs);
     this.updateGauges();
     if (!accepted) {
       // every slot is taken: the job waits at its caller, which hears when room frees here
-      stopHeartbeat();
+      watched.stop();
       this.room.owe(def.name);
       respondNoRoom(msg);
     }
   }
 
-  private async handle(def: FunctionDef, msg: JobMsg): Promise<void> {
+  private async handle(def: FunctionDef, msg: JobMsg, watched: WatchedJob): Promise<void> {
     const started = performance.now();
     const h = msg.headers;
     const deadlineHeader = Number(h?.get(Header.deadline));
@@ -178,8 +181,14 @@ export class Worker {
     }
     const headerEncoding = h?.get(Header.encoding);
     const encoding: Encoding = isEncoding(headerEncoding) ? headerEncoding : sniffEncoding(msg.data);
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DipsError(ErrorCode.timeout, `${def.name}: deadline passed`)), deadline - Date.now());
+    // most functions never look at their signal: it is made on first use
+    let controller: AbortController | undefined;
+    let expired: DipsError | undefined;
+    watched.deadline = deadline;
+    watched.expire = () => {
+      expired = new DipsError(ErrorCode.timeout, `${def.name}: deadline passed`);
+      controller?.abort(expired);
+    };
     try {
       const job: Job = {
         fn: def.name,
@@ -188,7 +197,11 @@ export class Worker {
         body: msg.data,
         encoding,
         deadline,
-        signal: controller.signal,
+        get signal() {
+          controller ??= new AbortController();
+          if (expired && !controller.signal.aborted) controller.abort(expired);
+          return controller.signal;
+        },
         progress: progressFor(msg),
       };
       const result = await def.run(job);
@@ -202,8 +215,6 @@ export class Worker {
         this.options.log.error({ err, fn: def.name, jobId }, 'function failed unexpectedly');
         respondError(msg, ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`, this.room.workerId, this.roomAfter(def.name, performance.now() - started, msg.data.length));
       }
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -252,8 +263,14 @@ export class Worker {
   private record(fn: string, ok: boolean, ms: number): void {
     const m = this.options.metrics;
     if (m) {
-      m.jobs.inc({ function: fn, outcome: ok ? 'ok' : 'error' });
-      m.duration.observe({ function: fn }, ms / 1000);
+      // label lookups hash their labels each time: one set of children per function
+      let c = this.metricChildren.get(fn);
+      if (!c) {
+        c = { ok: m.jobs.labels(fn, 'ok'), error: m.jobs.labels(fn, 'error'), duration: m.duration.labels(fn) };
+        this.metricChildren.set(fn, c);
+      }
+      (ok ? c.ok : c.error).inc();
+      c.duration.observe(ms / 1000);
       // the slot frees after this returns: count it as gone already
       m.inFlight.set(Math.max(0, this.admission.inFlight - 1));
       m.waiting.set(this.admission.queued);

@@ -22,13 +22,69 @@ export const HEARTBEAT_MS = 1000;
 export const ACK_TIMEOUT_MS = 1000;
 export const LIVENESS_TIMEOUT_MS = 3500;
 
-/** Sends `working` for one job until stopped. */
-export function startHeartbeat(send: () => void): () => void {
-  let timer = setTimeout(function beat() {
-    send();
-    timer = setTimeout(beat, HEARTBEAT_MS);
-  }, ACK_DELAY_MS);
-  return () => clearTimeout(timer);
+/** A job a worker holds, as the JobWatch sees it. */
+export interface WatchedJob {
+  /** Epoch ms after which the job is expired (set once the deadline is read). */
+  deadline?: number;
+  /** Called once when the deadline passes. */
+  expire?: () => void;
+  /** Stop watching: the job answered (or was never taken). */
+  stop(): void;
+}
+
+/** How often the watch looks at its jobs: heartbeats and deadlines are seconds; ACK_DELAY_MS is the finest. */
+const WATCH_TICK_MS = ACK_DELAY_MS;
+
+/**
+ * One timer for every job a worker holds: each hears `working` ACK_DELAY_MS
+ * after it came (give or take a tick), then every HEARTBEAT_MS, and expires at
+ * its deadline. A timer or two per job cost more CPU than a small job itself.
+ */
+export class JobWatch {
+  private readonly jobs = new Set<WatchedJob & { nextBeat: number; beat: () => void }>();
+  private timer?: NodeJS.Timeout;
+  private idleTicks = 0;
+
+  /** Watch one job; `beat` sends its `working` heartbeat. */
+  add(beat: () => void): WatchedJob {
+    const job = { nextBeat: Date.now() + ACK_DELAY_MS, beat, stop: () => this.jobs.delete(job) };
+    this.jobs.add(job);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), WATCH_TICK_MS);
+      this.timer.unref(); // the jobs' own work keeps the process alive
+    }
+    return job;
+  }
+
+  private tick(): void {
+    if (this.jobs.size === 0) {
+      // a quiet worker keeps no timer running
+      if (++this.idleTicks > 40) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+      return;
+    }
+    this.idleTicks = 0;
+    const now = Date.now();
+    for (const job of this.jobs) {
+      if (job.deadline !== undefined && now >= job.deadline && job.expire) {
+        const expire = job.expire;
+        job.expire = undefined;
+        expire();
+      }
+      if (now >= job.nextBeat) {
+        job.nextBeat = now + HEARTBEAT_MS;
+        job.beat();
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.jobs.clear();
+  }
 }
 
 export interface JobEvent {
