@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,7 +61,6 @@ export const httpScenario: Scenario = {
   async run(ctx) {
     const photo = await benchPhoto();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dips-bench-photos-'));
-    mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'photo.jpg'), photo.bytes);
     const calls = (c: number) => Math.max(c * 2, Math.round((c === 1 ? 40 : 160) * ctx.scale));
     const rows: Row[] = [];

@@ -15,7 +15,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { DipsClient } from '../src/client/index.js';
 import { freePort } from '../src/control/nats-node.js';
 import { projectRoot } from '../src/shared/config.js';
-import { clientFor, SEED_PDATA, startCluster, startProcess, waitFor, type Cluster, type Proc } from './harness.js';
+import { chromiumPath, clientFor, SEED_PDATA, startCluster, startProcess, waitFor, type Cluster, type Proc } from './harness.js';
 
 let cluster: Cluster;
 let agent: Proc;
@@ -149,9 +149,5 @@ test('a killed NATS node shows as down within 2 s', async () => {
   assert.ok(Date.now() - killedAt <= 2000);
 });
 
-function chromiumPath(): string {
-  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (existsSync(p)) return p;
-  throw new Error('chromium is missing: apt-get install chromium');
-}
 
 test.run();

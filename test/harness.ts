@@ -40,3 +40,9 @@ export const SEED_PDATA =
 
 export const SHARED_FIXTURES = path.resolve(process.cwd(), '..', 'shared', 'fixtures');
 export const hasSharedFixtures = existsSync(SHARED_FIXTURES);
+
+/** Debian's chromium (or another Chrome on the usual paths), for puppeteer-core. */
+export function chromiumPath(): string {
+  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (existsSync(p)) return p;
+  throw new Error('chromium is missing: apt-get install chromium');
+}

@@ -9,7 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import { freePort, portOpen, sleep } from '../src/control/nats-node.js';
 import { Executables, stopChild } from '../src/control/spawn.js';
 import { projectRoot } from '../src/shared/config.js';
 import { buildImagePath, sign, signedUrl, signingKey } from '../src/shared/url-signature.js';
-import { startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
+import { chromiumPath, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 
 const KEY = '943b421c9eb07c830af81030552c86009268de4e532ba2ee2eab8247c6da0881';
 const SALT = '520f986b998545b4785e0defbc4f3c1203f22de2374a3d53cb7a7fe9fea309c5';
@@ -363,9 +363,5 @@ test('SIGTERM: a request in flight finishes, then the gateway exits 0', async ()
   assert.is(await exited, 0);
 });
 
-function chromiumPath(): string {
-  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (existsSync(p)) return p;
-  throw new Error('chromium is missing: apt-get install chromium');
-}
 
 test.run();

@@ -102,7 +102,7 @@ runMain(async () => {
   const web = opts.http ? await prepareHttpGateway(config) : undefined;
   if (web) start('http', `http gateway :${web.port}`, { ...web.env, ...identity('gateway') });
   // the dashboard watches and steers the fleet: the operator's identity
-  const dashboardPort = opts.dashboard ? ((await portOpen('127.0.0.1', config.dashboard.port)) ? await freePort() : config.dashboard.port) : 0;
+  const dashboardPort = opts.dashboard ? await portOrFree(config.dashboard.port) : 0;
   if (dashboardPort) {
     start('dashboard', `dashboard :${dashboardPort}`, {
       DIPS_DASHBOARD_PORT: String(dashboardPort),
@@ -148,7 +148,7 @@ runMain(async () => {
  * root "samples" holds a generated photo to try URLs on.
  */
 async function prepareHttpGateway(config: DipsConfig): Promise<{ port: number; env: Record<string, string>; madeKey: boolean }> {
-  const port = (await portOpen('127.0.0.1', config.http.port)) ? await freePort() : config.http.port;
+  const port = await portOrFree(config.http.port);
   const dir = path.join(projectRoot, 'run');
   const samples = path.join(dir, 'samples');
   mkdirSync(samples, { recursive: true });
@@ -166,6 +166,11 @@ async function prepareHttpGateway(config: DipsConfig): Promise<{ port: number; e
     writeFileSync(path.join(dir, 'http.env'), Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
   }
   return { port, env, madeKey };
+}
+
+/** `port` when nobody listens on it, else a free one (npm start prints which). */
+async function portOrFree(port: number): Promise<number> {
+  return (await portOpen('127.0.0.1', port)) ? freePort() : port;
 }
 
 /** A 1600 x 1200 test photo: gradients and shapes, so crops, blurs and thumbnails show. */

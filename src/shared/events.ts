@@ -79,12 +79,6 @@ export class JobWatch {
       }
     }
   }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.jobs.clear();
-  }
 }
 
 export interface JobEvent {

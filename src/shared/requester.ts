@@ -15,7 +15,7 @@ import { ErrorCode } from './errors.js';
 import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './events.js';
 import { Header } from './headers.js';
 import { inboxPrefixOf } from './nats.js';
-import { decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
+import { BIG_JOB_BYTES, decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
 import { directSubject, functionSubject, roomSubject } from './subjects.js';
 import { WaitQueue, type Priority } from './wait-queue.js';
 
@@ -105,13 +105,12 @@ interface Gate {
  * worker may well have room. Past it, jobs wait for room in order.
  */
 const BOUNCE_RETRIES = 3;
-/**
- * A job at least this big is never sent on a guess: a bounce costs its whole
- * payload's trip through NATS (a photo: ~7 ms of CPU across the processes). It
- * goes to the queue group only while nobody waits and no worker was found
- * full, and once bounced it waits for room heard of (hand-off, announcement).
+/*
+ * A job of BIG_JOB_BYTES or more is never sent on a guess: a bounce costs its
+ * whole payload's trip through NATS (a photo: ~7 ms of CPU across the
+ * processes). It goes to the queue group only while nobody waits and no worker
+ * was found full, and once bounced it waits for room heard of.
  */
-const BIG_JOB_BYTES = 64 * 1024;
 /** While jobs wait and no room was announced for this long, the oldest is sent to the queue group anyway (announcements are at most once). */
 const PROBE_MS = 25;
 /** The same for a big job, whose probe of a full queue group moves its whole payload for nothing: hand-offs carry the flow. */
@@ -130,6 +129,7 @@ export class Requester {
   private nextToken = 0;
   private ticks = 0;
   private pendingBytes = 0;
+  private handOffs: Array<{ fn: string; workerId: string; room: number }> = [];
   private readonly ticker: NodeJS.Timeout;
   /** Requests sent again (lost with a NATS node or a worker): for soak reports and metrics. */
   resent = 0;
@@ -371,10 +371,7 @@ export class Requester {
     // the worker that answered has a free slot now: the next job waiting for this function goes
     // straight to it — after this caller's own next job, sent as it hears this answer, has joined the queue
     const worker = h?.get(Header.worker);
-    if (worker) {
-      const room = Number(h?.get(Header.room) || 1);
-      setImmediate(() => this.handOff(p.fn, worker, room));
-    }
+    if (worker) this.queueHandOff(p.fn, worker, Number(h?.get(Header.room) || 1));
     const serviceError = h?.get(Header.serviceError);
     if (serviceError) {
       this.fail(token, new CallError(Number(h?.get(Header.serviceErrorCode)) || ErrorCode.internal, serviceError));
@@ -382,6 +379,17 @@ export class Requester {
     }
     this.finish(p);
     p.resolve(msg);
+  }
+
+  /** Hand-offs of one turn of the event loop, made together once callers' next jobs have joined the queues. */
+  private queueHandOff(fn: string, workerId: string, room: number): void {
+    if (this.handOffs.push({ fn, workerId, room }) === 1) {
+      setImmediate(() => {
+        const due = this.handOffs;
+        this.handOffs = [];
+        for (const h of due) this.handOff(h.fn, h.workerId, h.room);
+      });
+    }
   }
 
   private handOff(fn: string, workerId: string, room: number): void {

@@ -66,7 +66,8 @@ const HAND_OFF_GRACE_MS = 2;
  * for nothing and bounce).
  */
 const BIG_OFFER_HOLD_MS = 20;
-const BIG_JOB_BYTES = 64 * 1024;
+/** Jobs at least this big cost milliseconds to move: the room rules treat them with care (here and in the requester). */
+export const BIG_JOB_BYTES = 64 * 1024;
 
 /** A worker's side: remembers whom it turned away, and says so when room frees. */
 export class RoomAnnouncer {

@@ -6,7 +6,8 @@
  * unchanged, given the same key and salt. The HTTP gateway checks them; `dips url`
  * and the README's PHP snippet make them.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameSecret } from './secret-compare.js';
 
 /** Placeholders an unsigned URL may carry instead of a signature (when http.allowUnsigned). */
 export const UNSIGNED = new Set(['_', 'insecure', 'unsafe']);
@@ -28,9 +29,7 @@ export function sign(signing: SigningKey, path: string): string {
 
 /** Whether `signature` signs `path`, compared in constant time. */
 export function verify(signing: SigningKey, path: string, signature: string): boolean {
-  const expected = Buffer.from(sign(signing, path));
-  const given = Buffer.from(signature);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return sameSecret(signature, sign(signing, path));
 }
 
 /**

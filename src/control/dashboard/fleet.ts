@@ -130,7 +130,7 @@ export class FleetWatcher extends EventEmitter<{ snapshot: [Snapshot] }> {
           const key = `${node.node} ${w.pid} ${fn}`;
           const before = this.counters.get(key);
           next.set(key, { done: f.done, failed: f.failed });
-          const point = (points[fn] ??= { jobsPerSec: 0, failuresPerSec: 0, p50Ms: null, p99Ms: null, waiting: 0 });
+          const point = pointOf(points, fn);
           if (before && f.done >= before.done) {
             point.jobsPerSec += (f.done - before.done) / seconds;
             point.failuresPerSec += (f.failed - before.failed) / seconds;
@@ -150,7 +150,7 @@ export class FleetWatcher extends EventEmitter<{ snapshot: [Snapshot] }> {
     for (const [fn, acc] of weighted) points[fn].p50Ms = Math.round((acc.sum / acc.weight) * 100) / 100;
     for (const g of gateways) {
       for (const [fn, w] of Object.entries(g.waiting)) {
-        const point = (points[fn] ??= { jobsPerSec: 0, failuresPerSec: 0, p50Ms: null, p99Ms: null, waiting: 0 });
+        const point = pointOf(points, fn);
         point.waiting += w.high + w.normal + w.low;
       }
     }
@@ -179,6 +179,9 @@ export class FleetWatcher extends EventEmitter<{ snapshot: [Snapshot] }> {
     }
   }
 }
+
+const pointOf = (points: Record<string, FunctionPoint>, fn: string): FunctionPoint =>
+  (points[fn] ??= { jobsPerSec: 0, failuresPerSec: 0, p50Ms: null, p99Ms: null, waiting: 0 });
 
 async function natsNode(url: string): Promise<NatsNodeView> {
   try {

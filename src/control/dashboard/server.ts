@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NatsConnection } from 'nats';
 import { projectRoot } from '../../shared/config.js';
+import { sameSecret } from '../../shared/secret-compare.js';
 import type { ControlRequest, Verb } from '../../shared/control.js';
 import type { Logger } from '../../shared/log.js';
 import { broadcast } from '../broadcast.js';
@@ -47,13 +47,13 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     if (!token || request.url === '/healthz') return;
     const query = new URL(request.url, 'http://x').searchParams.get('token');
-    if (query !== null && same(query, token)) {
+    if (query !== null && sameSecret(query, token)) {
       // once from the link npm start prints, then a cookie for this browser
       return reply.header('Set-Cookie', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`).redirect('/');
     }
     const bearer = request.headers.authorization?.replace(/^Bearer\s+/i, '');
     const cookie = /(?:^|;\s*)dips_dashboard=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
-    if ((bearer && same(bearer, token)) || (cookie && same(decodeURIComponent(cookie), token))) return;
+    if ((bearer && sameSecret(bearer, token)) || (cookie && sameSecret(decodeURIComponent(cookie), token))) return;
     return reply.code(401).type('text/plain').send('the dashboard needs its token: open the URL with ?token=… (dashboard.token)\n');
   });
 
@@ -96,8 +96,3 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   return app;
 }
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}

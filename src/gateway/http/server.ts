@@ -12,10 +12,11 @@ import type { DipsConfig } from '../../shared/config.js';
 import { DipsError, ErrorCode, errorMessage, httpStatusOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Readiness } from '../../shared/metrics.js';
+import { sameSecret } from '../../shared/secret-compare.js';
 import { UNSIGNED, signingKey, verify } from '../../shared/url-signature.js';
 import { etagOf, formatFromAccept, matchesEtag } from './negotiate.js';
 import { Sources } from './sources.js';
-import { parseImagePath, toCall, typedValue } from './url.js';
+import { parseImagePath, toCall, typed } from './url.js';
 
 export interface HttpGatewayOptions {
   config: DipsConfig;
@@ -100,10 +101,10 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
   app.post('/fn/:fn', async (request: FastifyRequest<{ Params: { fn: string } }>, reply) => {
     if (!http.apiKey) throw new DipsError(ErrorCode.forbidden, 'POST /fn is off: no http.apiKey is configured');
     const given = request.headers['x-api-key'] ?? request.headers.authorization?.replace(/^Bearer\s+/i, '');
-    if (given !== http.apiKey) throw new DipsError(ErrorCode.forbidden, 'a valid API key is required (Authorization: Bearer <key> or X-Api-Key)');
+    if (typeof given !== 'string' || !sameSecret(given, http.apiKey)) throw new DipsError(ErrorCode.forbidden, 'a valid API key is required (Authorization: Bearer <key> or X-Api-Key)');
     const fn = request.params.fn;
     request.dipsFunction = fn;
-    const query = Object.fromEntries(Object.entries(request.query as Record<string, string>).map(([k, v]) => [k, typedValue(encodeURIComponent(String(v)))]));
+    const query = Object.fromEntries(Object.entries(request.query as Record<string, string>).map(([k, v]) => [k, typed(String(v))]));
     const body = request.body;
     const json = request.headers['content-type']?.startsWith('application/json');
     const input = json ? { ...(body as Record<string, unknown>), ...query } : Buffer.isBuffer(body) ? body : Buffer.alloc(0);
@@ -113,8 +114,7 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
 
   app.get('/*', async (request, reply) => {
     const rawPath = request.url.split('?')[0];
-    const { path, error } = checkSignature(rawPath);
-    if (error) throw error;
+    const path = checkedPath(rawPath);
     const image = parseImagePath(path, http.presets);
     const source = await sources.resolve(image.source);
     const headers: Record<string, string> = { 'Cache-Control': http.cacheControl };
@@ -134,18 +134,19 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
     return sendReply(reply, result, headers);
   });
 
-  /** The path after the signature, or why the URL is refused. */
-  function checkSignature(rawPath: string): { path: string; error?: DipsError } {
+  /** The path after the signature; throws 403 when the signature does not allow it. */
+  function checkedPath(rawPath: string): string {
     const slash = rawPath.indexOf('/', 1);
     const first = rawPath.slice(1, slash < 0 ? undefined : slash);
     const rest = slash < 0 ? '' : rawPath.slice(slash);
-    if (first === 'p' && http.publicPresets) return { path: rawPath };
+    if (first === 'p' && http.publicPresets) return rawPath;
     if (UNSIGNED.has(first)) {
-      return http.allowUnsigned ? { path: rest } : { path: rest, error: new DipsError(ErrorCode.forbidden, 'unsigned URLs are refused (http.allowUnsigned is off): sign the path with http.key and http.salt') };
+      if (http.allowUnsigned) return rest;
+      throw new DipsError(ErrorCode.forbidden, 'unsigned URLs are refused (http.allowUnsigned is off): sign the path with http.key and http.salt');
     }
-    if (!signing) return { path: rest, error: new DipsError(ErrorCode.forbidden, 'no http.key is configured: signed URLs cannot be checked') };
-    if (!first || !verify(signing, rest, first)) return { path: rest, error: new DipsError(ErrorCode.forbidden, 'bad signature: the path is not signed with this http.key and http.salt') };
-    return { path: rest };
+    if (!signing) throw new DipsError(ErrorCode.forbidden, 'no http.key is configured: signed URLs cannot be checked');
+    if (!first || !verify(signing, rest, first)) throw new DipsError(ErrorCode.forbidden, 'bad signature: the path is not signed with this http.key and http.salt');
+    return rest;
   }
 
   return app;

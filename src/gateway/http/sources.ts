@@ -8,7 +8,7 @@
  * to 127.0.0.1 is refused as surely as the literal.
  */
 import dns from 'node:dns';
-import { realpath, stat, open } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -45,6 +45,8 @@ const PRIVATE = (() => {
 
 export class Sources {
   private readonly origins: URL[];
+  /** Each root's real path, resolved once (not on every request). */
+  private readonly realRoots = new Map<string, Promise<string>>();
 
   constructor(private readonly rules: SourceRules) {
     this.origins = rules.origins.map((o) => new URL(o));
@@ -70,7 +72,13 @@ export class Sources {
     const root = this.rules.localRoots[rootName];
     if (root === undefined) throw forbidden(`no local root ${JSON.stringify(rootName)} (http.localRoots has ${Object.keys(this.rules.localRoots).join(', ') || 'none'})`);
     if (parts.length === 0 || parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\'))) throw forbidden('local paths may not contain empty, "." or ".." segments or backslashes');
-    const rootReal = await realpath(root);
+    let rootRealPath = this.realRoots.get(rootName);
+    if (!rootRealPath) {
+      rootRealPath = realpath(root);
+      this.realRoots.set(rootName, rootRealPath);
+      rootRealPath.catch(() => this.realRoots.delete(rootName)); // a root that appears later is found then
+    }
+    const rootReal = await rootRealPath;
     let file: string;
     try {
       file = await realpath(path.join(rootReal, ...parts));
@@ -174,15 +182,11 @@ export class Sources {
   }
 }
 
+/** The file, unless it grew past the cap since it was looked at. */
 async function readCapped(file: string, max: number): Promise<Buffer> {
-  const handle = await open(file, 'r');
-  try {
-    const data = await handle.readFile();
-    if (data.length > max) throw tooLarge(data.length, max);
-    return data;
-  } finally {
-    await handle.close();
-  }
+  const data = await readFile(file);
+  if (data.length > max) throw tooLarge(data.length, max);
+  return data;
 }
 
 function readStreamCapped(stream: http.IncomingMessage, max: number): Promise<Buffer> {

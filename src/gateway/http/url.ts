@@ -85,14 +85,17 @@ function parsePairs(op: string, pairs: string[]): Record<string, unknown> {
   return params;
 }
 
-/** "200" → 200, "true" → true, anything else the decoded string. */
-export function typedValue(raw: string): unknown {
-  let text: string;
+/** A percent-encoded value from a path, typed. */
+function typedValue(raw: string): unknown {
   try {
-    text = decodeURIComponent(raw);
+    return typed(decodeURIComponent(raw));
   } catch {
     throw badRequest('url', `${JSON.stringify(raw)} is not valid percent-encoding`);
   }
+}
+
+/** "200" → 200, "true" → true, anything else the string itself. */
+export function typed(text: string): unknown {
   if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
   if (text === 'true' || text === 'false') return text === 'true';
   return text;
