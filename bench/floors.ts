@@ -12,6 +12,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { connect } from 'nats';
+import { freePort } from '../src/control/nats-node.js';
 import { timedLoops } from './stats.js';
 
 /** The subjects bench/nats-echo.ts answers on: with the payload, and with nothing (one way). */
@@ -130,4 +131,12 @@ export async function startLibraryFloor(server: string, processes: number) {
       for (const c of children) c.kill('SIGTERM');
     },
   };
+}
+
+/** bench/gearman-relay.ts in a child process: `relay` forwards PHP's jobs to the library-floor responders; `answer` answers them itself. */
+export async function startGearmanFloor(mode: 'relay' | 'answer', server: string) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [new URL('./gearman-relay.js', import.meta.url).pathname, mode, String(port), server], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout!, 'data');
+  return { port, pid: child.pid, stop: () => void child.kill('SIGTERM') };
 }

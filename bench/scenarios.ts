@@ -12,7 +12,7 @@ import { phpCallers, phpJson, phpHas } from './peers.js';
 import { benchPhoto } from './photo.js';
 import { offload } from './offload.js';
 import { httpScenario } from './http.js';
-import { natsFloor, startLibraryFloor, tcpFloor } from './floors.js';
+import { natsFloor, startGearmanFloor, startLibraryFloor, tcpFloor } from './floors.js';
 import { cpuPerCall } from './cpu.js';
 import { summarize, timedLoops, type Summary } from './stats.js';
 
@@ -174,6 +174,8 @@ export const scenarios: Record<string, Scenario> = {
           const big = Buffer.alloc(65 * 1024, 0x62);
           rows.push(row('echo 65 KB floor', 'nats-server round trip', 1, await natsFloor(natsPort, big, Math.round(calls / 2)), 'hand-written clients, no library'));
           rows.push(row('echo 65 KB floor', 'nats.js request/respond', 1, await library.calls(big, 1, Math.round(calls / 2)), 'no DIPS code'));
+          ctx.progress('gateway floors: PHP callers against a bare Node Gearman relay to those responders, and against one that answers itself');
+          rows.push(...(await gatewayFloors(mesh.servers[0], library.pids, payload, calls)));
         } finally {
           await library.stop();
         }
@@ -327,3 +329,28 @@ scenarios.mixed = {
 };
 scenarios.offload = offload;
 scenarios.http = httpScenario;
+
+/**
+ * What the gateway's path costs with no DIPS code in it (bench/gearman-relay.ts):
+ * the same PHP callers against a bare relay to the library-floor responders at
+ * 1, 8 and 64 callers, and against a process that answers them itself at 64.
+ */
+async function gatewayFloors(server: string, responders: Array<number | undefined>, payload: Buffer, calls: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const mode of ['relay', 'answer'] as const) {
+    const floor = await startGearmanFloor(mode, server);
+    try {
+      await phpCallers(floor.port, 'echo', payload, 4, 50); // warm up
+      for (const c of mode === 'relay' ? [1, 8, 64] : [64]) {
+        const cpu = cpuPerCall({ relay: [floor.pid], responders });
+        const r = await phpCallers(floor.port, 'echo', payload, c, Math.max(10, Math.ceil((c === 64 ? 3 * calls : calls) / c)));
+        rows.push(mode === 'relay'
+          ? withCpu(row('echo floor', 'Gearman relay to nats.js', c, r, 'gateway floor: our parser + nats.js, no DIPS code'), cpu(r.latencies.length), ['relay', 'responders'])
+          : withCpu(row('echo floor', 'Gearman answered in Node', c, r, 'client sockets alone, no NATS'), cpu(r.latencies.length), ['relay']));
+      }
+    } finally {
+      floor.stop();
+    }
+  }
+  return rows;
+}

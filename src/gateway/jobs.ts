@@ -13,7 +13,7 @@ import { ErrorCode, errorMessage } from '../shared/errors.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { toJobEvent } from '../shared/events.js';
-import { CallError, type Requester } from '../shared/requester.js';
+import { CallError, type CallHandle, type Requester } from '../shared/requester.js';
 import type { Priority } from '../shared/wait-queue.js';
 import type { JobStore, StoredJob } from './store.js';
 
@@ -48,7 +48,10 @@ export interface Job extends StoredJob {
   numerator: number;
   denominator: number;
   timer?: NodeJS.Timeout;
-  abort: AbortController;
+  /** Its NATS call, once dispatched. */
+  call?: CallHandle;
+  /** Withdrawn before or while it ran (its client went away, an administrator cancelled it). */
+  withdrawn: boolean;
 }
 
 /** What a submission asks for. */
@@ -145,15 +148,15 @@ export class Jobs {
 
   /**
    * Accept a job (or join the live one with the same function and unique id).
-   * `listener` is null for background jobs. Resolves once the job is accepted —
-   * for a background job, once it is on disk — so JOB_CREATED may be sent.
-   * Rejects with JobLimitError when it cannot be accepted.
+   * `listener` is null for background jobs. Returns the accepted job — for a
+   * background job kept on disk, a promise of it, settled once it is written —
+   * so JOB_CREATED may be sent. Throws (or rejects) JobLimitError when it
+   * cannot be accepted. Foreground jobs, most of the traffic, make no promise.
    */
-  async submit(spec: JobSpec, listener: JobListener | null): Promise<Job> {
+  submit(spec: JobSpec, listener: JobListener | null): Job | Promise<Job> {
     // gearmand: "-" asks for a unique id made from the data; an empty one never coalesces
     const unique = spec.unique === '-' ? createHash('sha1').update(spec.data).digest('hex') : spec.unique;
-    const key = `${spec.fn}\0${unique}`;
-    const existing = unique ? this.byUnique.get(key) : undefined;
+    const existing = unique ? this.byUnique.get(uniqueKey(spec.fn, unique)) : undefined;
     if (existing) {
       if (listener) existing.listeners.push(listener);
       return existing;
@@ -162,17 +165,21 @@ export class Jobs {
     const delayMs = spec.runAt ? spec.runAt * 1000 - Date.now() : 0;
     if (delayMs > MAX_SCHEDULE_MS) throw new JobLimitError(`cannot schedule a job more than ${Math.floor(MAX_SCHEDULE_MS / 86_400_000)} days ahead`);
     const seq = ++this.counter;
-    const job = this.track({ ...spec, seq, unique, handle: `${this.prefix}${seq}`, createdAt: Date.now() }, listener);
-    if (job.background && this.options.store) {
-      try {
-        await this.options.store.add(stored(job), this.counter);
-      } catch (err) {
+    const job = this.track({ seq, handle: `${this.prefix}${seq}`, fn: spec.fn, unique, data: spec.data, priority: spec.priority, runAt: spec.runAt, createdAt: Date.now() }, spec.background, listener);
+    if (!job.background || !this.options.store) {
+      this.schedule(job);
+      return job;
+    }
+    return this.options.store.add(stored(job), this.counter).then(
+      () => {
+        this.schedule(job);
+        return job;
+      },
+      (err: unknown) => {
         this.forget(job);
         throw new JobLimitError(`cannot store the background job: ${errorMessage(err)}`);
-      }
-    }
-    this.schedule(job);
-    return job;
+      },
+    );
   }
 
   /** The gateway is stopping: what fails from now on because of it is not a job's failure. */
@@ -187,7 +194,7 @@ export class Jobs {
     for (const s of stored) {
       if (this.byHandle.has(s.handle)) continue;
       this.counter = Math.max(this.counter, s.seq);
-      this.schedule(this.track({ ...s, data: Buffer.from(s.data), background: true }, null));
+      this.schedule(this.track({ ...s, data: Buffer.from(s.data) }, true, null));
     }
     return stored.length;
   }
@@ -202,17 +209,28 @@ export class Jobs {
     }
   }
 
-  private track(spec: JobSpec & { seq: number; handle: string; createdAt: number }, listener: JobListener | null): Job {
+  private track(s: StoredJob, background: boolean, listener: JobListener | null): Job {
+    // one literal, always the same fields in the same order: every job has one hidden class
     const job: Job = {
-      ...spec,
+      seq: s.seq,
+      handle: s.handle,
+      fn: s.fn,
+      unique: s.unique,
+      data: s.data,
+      priority: s.priority,
+      runAt: s.runAt,
+      createdAt: s.createdAt,
+      background,
       listeners: listener ? [listener] : [],
       state: 'waiting',
       numerator: 0,
       denominator: 0,
-      abort: new AbortController(),
+      timer: undefined,
+      call: undefined,
+      withdrawn: false,
     };
     this.byHandle.set(job.handle, job);
-    if (job.unique) this.byUnique.set(`${job.fn}\0${job.unique}`, job);
+    if (job.unique) this.byUnique.set(uniqueKey(job.fn, job.unique), job);
     this.bytes += job.data.length;
     return job;
   }
@@ -261,51 +279,72 @@ export class Jobs {
       this.end(job, { kind: 'failed' });
       this.options.log.info({ handle: job.handle, fn: job.fn }, `scheduled job withdrawn: ${why}`);
     }
-    job.abort.abort(new Error(why));
+    job.withdrawn = true;
+    job.call?.cancel();
   }
 
   private forget(job: Job): void {
     if (!this.byHandle.delete(job.handle)) return;
-    if (job.unique) this.byUnique.delete(`${job.fn}\0${job.unique}`);
+    if (job.unique) this.byUnique.delete(uniqueKey(job.fn, job.unique));
     this.bytes -= job.data.length;
     if (job.background) void this.options.store?.remove(job.handle).catch((err) => this.options.log.error({ err, handle: job.handle }, 'cannot remove a finished job from the store'));
   }
 
-  private async run(job: Job): Promise<void> {
+  private run(job: Job): void {
     if (!this.byHandle.has(job.handle)) return;
     job.timer = undefined;
+    if (job.withdrawn) {
+      this.settle(job, new CallError(ErrorCode.cancelled, `${job.fn}: cancelled`));
+      return;
+    }
     try {
-      const headers = natsHeaders();
-      headers.set(Header.encoding, sniffEncoding(job.data));
-      headers.set(Header.jobId, job.handle);
-      if (job.unique) headers.set(Header.unique, job.unique);
-      const reply = await this.requester.call(job.fn, job.data, {
+      job.call = this.dispatch(job);
+    } catch (err) {
+      this.options.log.error({ err, handle: job.handle, fn: job.fn }, 'job failed in the gateway');
+      this.settle(job, new CallError(ErrorCode.internal, `${job.fn}: ${errorMessage(err)}`));
+    }
+  }
+
+  /** One NATS call for the job (it waits in the requester while every worker is full). */
+  private dispatch(job: Job): CallHandle {
+    const headers = natsHeaders();
+    headers.set(Header.encoding, sniffEncoding(job.data));
+    headers.set(Header.jobId, job.handle);
+    if (job.unique) headers.set(Header.unique, job.unique);
+    return this.requester.start(
+      job.fn,
+      job.data,
+      {
         timeoutMs: job.background ? this.options.backgroundMaxAgeMs || null : this.options.timeoutMs,
         runTimeoutMs: this.options.timeoutMs,
         headers,
         priority: job.priority,
         retries: this.options.retries,
         idempotent: this.options.isIdempotent?.(job.fn) ?? true,
-        signal: job.abort.signal,
         onAssigned: () => {
           job.state = 'running';
           this.tell(job, { kind: 'assigned' });
         },
         onEvent: (msg) => this.relayEvent(job, msg),
-      });
+      },
+      (err, reply) => this.settle(job, err, reply),
+    );
+  }
+
+  /** The job's call ended: its listeners hear the result or the failure. */
+  private settle(job: Job, err: CallError | undefined, reply?: Msg): void {
+    if (!err) {
       this.count(job, true);
-      this.end(job, { kind: 'done', data: reply.data });
-    } catch (err) {
-      if (this.stopping && job.background) return; // stays on disk; runs when a gateway starts on this data directory
-      this.count(job, false);
-      const message = errorMessage(err);
-      if (!(err instanceof CallError)) this.options.log.error({ err, handle: job.handle, fn: job.fn }, 'job failed in the gateway');
-      else if (job.background) this.options.log.error({ handle: job.handle, fn: job.fn, message }, 'background job failed');
-      else this.options.log.debug({ handle: job.handle, fn: job.fn, message }, 'job failed');
-      // a plain failure (a Gearman worker's WORK_FAIL, a cancelled job) has no message to raise as an exception
-      const plain = err instanceof CallError && (err.code === ErrorCode.workFail || err.code === ErrorCode.cancelled);
-      this.end(job, plain ? { kind: 'failed' } : { kind: 'failed', message });
+      this.end(job, { kind: 'done', data: reply!.data });
+      return;
     }
+    if (this.stopping && job.background) return; // stays on disk; runs when a gateway starts on this data directory
+    this.count(job, false);
+    if (job.background) this.options.log.error({ handle: job.handle, fn: job.fn, message: err.message }, 'background job failed');
+    else this.options.log.debug({ handle: job.handle, fn: job.fn, message: err.message }, 'job failed');
+    // a plain failure (a Gearman worker's WORK_FAIL, a cancelled job) has no message to raise as an exception
+    const plain = err.code === ErrorCode.workFail || err.code === ErrorCode.cancelled;
+    this.end(job, plain ? { kind: 'failed' } : { kind: 'failed', message: err.message });
   }
 
   /** Streamed progress from a worker: data, warnings and status reach every listener in order. */
@@ -333,6 +372,8 @@ export class Jobs {
     this.options.metrics?.finished(job.fn, ok, (Date.now() - job.createdAt) / 1000, job.background);
   }
 }
+
+const uniqueKey = (fn: string, unique: string) => `${fn}\0${unique}`;
 
 function stored(job: Job): StoredJob {
   return { seq: job.seq, handle: job.handle, fn: job.fn, unique: job.unique, data: job.data, priority: job.priority, runAt: job.runAt, createdAt: job.createdAt };

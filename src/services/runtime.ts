@@ -19,6 +19,7 @@ import { shown } from './params.js';
 import { eventHeaders, JobWatch, statusPayload, WORKING, type JobEventKind, type WatchedJob } from '../shared/events.js';
 import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
+import { childrenPerFunction } from '../shared/metrics.js';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -47,7 +48,6 @@ export class Worker {
   private readonly services = new Map<string, Service>();
   private readonly admission: Admission;
   private readonly room: RoomAnnouncer;
-  private readonly metricChildren = new Map<string, { ok: ReturnType<WorkerMetrics['jobs']['labels']>; error: ReturnType<WorkerMetrics['jobs']['labels']>; duration: ReturnType<WorkerMetrics['duration']['labels']> }>();
   /** Heartbeats and deadlines of every job held here, on one timer. */
   private readonly watch = new JobWatch();
   /** Jobs sent to this worker alone, after it announced room. */
@@ -55,6 +55,10 @@ export class Worker {
   readonly stats = new Map<string, FunctionStats>();
   private draining = false;
   readonly startedAt = Date.now();
+  private readonly metricChildren = childrenPerFunction((fn) => {
+    const m = this.options.metrics!;
+    return { ok: m.jobs.labels(fn, 'ok'), error: m.jobs.labels(fn, 'error'), duration: m.duration.labels(fn) };
+  });
 
   constructor(
     private readonly nc: NatsConnection,
@@ -263,12 +267,7 @@ export class Worker {
   private record(fn: string, ok: boolean, ms: number): void {
     const m = this.options.metrics;
     if (m) {
-      // label lookups hash their labels each time: one set of children per function
-      let c = this.metricChildren.get(fn);
-      if (!c) {
-        c = { ok: m.jobs.labels(fn, 'ok'), error: m.jobs.labels(fn, 'error'), duration: m.duration.labels(fn) };
-        this.metricChildren.set(fn, c);
-      }
+      const c = this.metricChildren(fn);
       (ok ? c.ok : c.error).inc();
       c.duration.observe(ms / 1000);
       // the slot frees after this returns: count it as gone already

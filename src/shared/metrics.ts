@@ -11,6 +11,23 @@ export function createRegistry(role: string): Registry {
   return registry;
 }
 
+/**
+ * prom-client's label lookups hash their labels on every call: a process that
+ * counts every job keeps each function's children (counters, histograms) here,
+ * made on first use.
+ */
+export function childrenPerFunction<T>(make: (fn: string) => T): (fn: string) => T {
+  const made = new Map<string, T>();
+  return (fn) => {
+    let children = made.get(fn);
+    if (children === undefined) {
+      children = make(fn);
+      made.set(fn, children);
+    }
+    return children;
+  };
+}
+
 /** Whether a process is ready to serve: true, or why not. */
 export type Readiness = () => true | string;
 

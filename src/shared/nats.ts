@@ -18,7 +18,8 @@ export interface ConnectOptions {
 }
 
 /**
- * Connect with every configured server in the list. waitOnFirstConnect keeps
+ * Connect with every configured server in the list (the first one while it is
+ * up, with nats.preferFirst: the same node as the other DIPS processes). waitOnFirstConnect keeps
  * trying when the servers are not up yet (either node may be down at start);
  * reconnects never give up, because a worker or gateway without NATS is useless
  * and the supervisor would only restart it to do the same.
@@ -26,6 +27,7 @@ export interface ConnectOptions {
 export async function connectNats(config: DipsConfig, options: ConnectOptions): Promise<NatsConnection> {
   const opts: ConnectionOptions = {
     servers: [...config.nats.servers],
+    noRandomize: config.nats.preferFirst,
     name: config.nats.name || options.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

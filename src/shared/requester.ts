@@ -77,13 +77,22 @@ interface Pending {
   assigned: boolean;
   /** Since when the server says nobody serves the function (cleared by any worker's answer). */
   noWorkerSince?: number;
-  resolve(msg: Msg): void;
-  reject(err: Error): void;
+  done: CallDone;
   timer?: NodeJS.Timeout;
   onEvent?: (msg: Msg) => void;
   onAssigned?: () => void;
-  unlisten?: () => void;
 }
+
+/** How a call ends: an error, or the final reply. */
+export type CallDone = (err: CallError | undefined, msg?: Msg) => void;
+
+/** A call under way. */
+export interface CallHandle {
+  /** Withdraw it: a waiting job never runs, a running one's result is dropped; its caller gets a `cancelled` error. */
+  cancel(): void;
+}
+
+const NOTHING_TO_CANCEL: CallHandle = { cancel: () => undefined };
 
 /** One function's waiting jobs, and whether new jobs may go straight to its queue group. */
 interface Gate {
@@ -162,50 +171,65 @@ export class Requester {
 
   /** Call a function; resolves with the final reply message, rejects with CallError. */
   call(fn: string, data: Uint8Array, options: RequestOptions): Promise<Msg> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new CallError(ErrorCode.cancelled, `${fn}: cancelled`));
+    return new Promise<Msg>((resolve, reject) => {
+      let onAbort: (() => void) | undefined;
+      const call = this.start(fn, data, options, (err, msg) => {
+        if (onAbort) signal!.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(msg!);
+      });
+      if (signal) {
+        onAbort = () => call.cancel();
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+    });
+  }
+
+  /**
+   * The same as call() with a callback, for a caller that makes a call per
+   * job at thousands a second (the gateway): no promise, no AbortSignal.
+   * `done` runs exactly once; `cancel()` withdraws the call as an aborted signal would.
+   */
+  start(fn: string, data: Uint8Array, options: Omit<RequestOptions, 'signal'>, done: CallDone): CallHandle {
     if (this.pendingBytes + data.length > this.options.maxPendingBytes) {
-      return Promise.reject(
+      done(
         new CallError(
           ErrorCode.busy,
           `${fn}: queue full: ${this.pendingBytes} bytes of jobs already waiting or running here, limit ${this.options.maxPendingBytes} (${this.options.limitName ?? 'maxPendingBytes'})`,
         ),
       );
+      return NOTHING_TO_CANCEL;
     }
-    if (options.signal?.aborted) return Promise.reject(new CallError(ErrorCode.cancelled, `${fn}: cancelled`));
-    return new Promise<Msg>((resolve, reject) => {
-      const token = String(this.nextToken++);
-      const p: Pending = {
-        token,
-        seq: Number(token),
-        fn,
-        priority: options.priority ?? 'normal',
-        data,
-        headers: options.headers ?? natsHeaders(),
-        retriesLeft: options.retries ?? 2,
-        idempotent: options.idempotent ?? true,
-        deadline: options.timeoutMs === null ? undefined : Date.now() + options.timeoutMs,
-        runTimeoutMs: options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
-        state: 'waiting',
-        sentIn: this.generation,
-        lastHeard: Date.now(),
-        acknowledged: false,
-        assigned: false,
-        resolve,
-        reject,
-        onEvent: options.onEvent,
-        onAssigned: options.onAssigned,
-      };
-      if (options.timeoutMs !== null) {
-        p.timer = setTimeout(() => this.fail(token, this.timeoutError(p, options.timeoutMs!)), options.timeoutMs);
-      }
-      if (options.signal) {
-        const onAbort = () => this.fail(token, new CallError(ErrorCode.cancelled, `${fn}: cancelled`));
-        options.signal.addEventListener('abort', onAbort, { once: true });
-        p.unlisten = () => options.signal!.removeEventListener('abort', onAbort);
-      }
-      this.pending.set(token, p);
-      this.pendingBytes += data.length;
-      this.dispatch(p);
-    });
+    const seq = this.nextToken++;
+    const token = String(seq);
+    const now = Date.now();
+    const p: Pending = {
+      token,
+      seq,
+      fn,
+      priority: options.priority ?? 'normal',
+      data,
+      headers: options.headers ?? natsHeaders(),
+      retriesLeft: options.retries ?? 2,
+      idempotent: options.idempotent ?? true,
+      deadline: options.timeoutMs === null ? undefined : now + options.timeoutMs,
+      runTimeoutMs: options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
+      state: 'waiting',
+      sentIn: this.generation,
+      lastHeard: now,
+      acknowledged: false,
+      assigned: false,
+      done,
+      timer: options.timeoutMs === null ? undefined : setTimeout(() => this.fail(token, this.timeoutError(p, options.timeoutMs!)), options.timeoutMs),
+      onEvent: options.onEvent,
+      onAssigned: options.onAssigned,
+    };
+    this.pending.set(token, p);
+    this.pendingBytes += data.length;
+    this.dispatch(p);
+    return { cancel: () => this.fail(token, new CallError(ErrorCode.cancelled, `${fn}: cancelled`)) };
   }
 
   /** Fail every outstanding call (the caller is shutting down). */
@@ -378,7 +402,7 @@ export class Requester {
       return;
     }
     this.finish(p);
-    p.resolve(msg);
+    p.done(undefined, msg);
   }
 
   /** Hand-offs of one turn of the event loop, made together once callers' next jobs have joined the queues. */
@@ -411,17 +435,16 @@ export class Requester {
 
   private finish(p: Pending): void {
     clearTimeout(p.timer);
-    p.unlisten?.();
     this.pending.delete(p.token);
     this.pendingBytes -= p.data.length;
     if (p.state === 'waiting') this.gates.get(p.fn)?.queue.remove(p);
   }
 
-  private fail(token: string, err: Error): void {
+  private fail(token: string, err: CallError): void {
     const p = this.pending.get(token);
     if (!p) return;
     this.finish(p);
-    p.reject(err);
+    p.done(err);
   }
 
   /** After a reconnect, anything sent on the old connection may be lost: send it again. */

@@ -143,16 +143,23 @@ function submitJob(ctx: ClientHandlerContext, conn: Connection, packet: Packet, 
   if (!background) conn.outstanding++;
   // The packet's buffer may be a slice of a larger socket chunk: copy the payload once so it is not pinned.
   const spec = { fn: fnArg.toString('utf8'), unique: uniqueArg.toString('latin1'), data: Buffer.from(data), priority, background, runAt };
-  ctx.jobs.submit(spec, background ? null : listenerOf(conn)).then(
-    (job) => {
-      if (reply) reply(PacketType.JOB_CREATED, [job.handle]);
-      else conn.sendJobCreated(job.handle);
-    },
-    (err: unknown) => {
-      if (!background) conn.outstanding--;
-      const message = err instanceof JobLimitError ? err.message : `Cannot accept the job: ${errorMessage(err)}`;
-      if (reply) reply(PacketType.ERROR, [ErrorName.queueError, message]);
-      else conn.sendError(ErrorName.queueError, message);
-    },
-  );
+  const refused = (err: unknown) => {
+    if (!background) conn.outstanding--;
+    const message = err instanceof JobLimitError ? err.message : `Cannot accept the job: ${errorMessage(err)}`;
+    if (reply) reply(PacketType.ERROR, [ErrorName.queueError, message]);
+    else conn.sendError(ErrorName.queueError, message);
+  };
+  const accepted = (job: Job) => {
+    if (reply) reply(PacketType.JOB_CREATED, [job.handle]);
+    else conn.sendJobCreated(job.handle);
+  };
+  let submitted: Job | Promise<Job>;
+  try {
+    submitted = ctx.jobs.submit(spec, background ? null : listenerOf(conn));
+  } catch (err) {
+    refused(err);
+    return;
+  }
+  if (submitted instanceof Promise) submitted.then(accepted, refused);
+  else accepted(submitted);
 }
