@@ -140,6 +140,7 @@ export const scenarios: Record<string, Scenario> = {
       const payload = phpSerialize(CARD);
       const calls = Math.round(1600 * ctx.scale);
       await withAnchorAndMesh(WORKERS, async (anchor, mesh) => {
+        await warmUp(anchor.port, mesh, 'ecard', payload, CARD);
         for (const c of [1, 4, 8]) {
           ctx.progress(`gearmand + PHP GD, ${c} callers`);
           rows.push(row('ecard', 'gearmand + PHP GD', c, await phpCallers(anchor.port, 'ecard', payload, c, Math.ceil(calls / c))));
@@ -166,6 +167,7 @@ export const scenarios: Record<string, Scenario> = {
         rows.push(row('echo floor', 'nats-server round trip', 1, await natsFloor(natsPort, payload, calls), 'hand-written clients, no library'));
         const library = await startLibraryFloor(mesh.servers[0], WORKERS);
         try {
+          await library.calls(payload, 4, 1000); // warm up
           for (const c of [1, 8, 64]) {
             const cpu = cpuPerCall({ responders: library.pids });
             const r = await library.calls(payload, c, Math.max(10, Math.ceil(calls / c)));
@@ -179,6 +181,8 @@ export const scenarios: Record<string, Scenario> = {
         } finally {
           await library.stop();
         }
+        ctx.progress('warm-up: 4 callers x 250 calls on each side (the Node processes compile their hot paths)');
+        await warmUp(anchor.port, mesh, 'echo', payload, payload);
         for (const c of [1, 8, 64]) {
           // 64 PHP callers take seconds to start on two cores: enough calls each that the loops overlap for most of the run
           const per = Math.max(10, Math.ceil((c === 64 ? 3 * calls : calls) / c));
@@ -340,7 +344,7 @@ async function gatewayFloors(server: string, responders: Array<number | undefine
   for (const mode of ['relay', 'answer'] as const) {
     const floor = await startGearmanFloor(mode, server);
     try {
-      await phpCallers(floor.port, 'echo', payload, 4, 50); // warm up
+      await phpCallers(floor.port, 'echo', payload, 4, 250); // warm up, as warmUp() does
       for (const c of mode === 'relay' ? [1, 8, 64] : [64]) {
         const cpu = cpuPerCall({ relay: [floor.pid], responders });
         const r = await phpCallers(floor.port, 'echo', payload, c, Math.max(10, Math.ceil((c === 64 ? 3 * calls : calls) / c)));
@@ -353,4 +357,11 @@ async function gatewayFloors(server: string, responders: Array<number | undefine
     }
   }
   return rows;
+}
+
+/** Calls before a measurement, the same on both sides: a fresh Node process runs its hot paths interpreted until V8 has compiled them. */
+async function warmUp(anchorPort: number, mesh: { port: number; client: DipsClient }, fn: string, payload: Uint8Array, nativeInput: Record<string, unknown> | Uint8Array): Promise<void> {
+  await phpCallers(anchorPort, fn, payload, 4, 250);
+  await phpCallers(mesh.port, fn, payload, 4, 250);
+  await nativeCalls(mesh.client, fn, nativeInput, 4, 250);
 }

@@ -178,6 +178,8 @@ test('metrics endpoint answers with job counters that move', async () => {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   assert.match(text, /dips_agent_worker_restarts_total\{role="agent"\} 2/);
   assert.match(text, /dips_worker_job_duration_seconds_bucket/);
+  // the gauges are read at scrape time: nothing runs between the calls above and this scrape
+  assert.match(text, /dips_worker_jobs_in_flight\{[^}]*\} 0\n/);
   const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
   assert.is(health.status, 200);
   const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);

@@ -32,14 +32,14 @@ runMain(async () => {
   if (config.images.threadsPerJob > 0) sharp.concurrency(config.images.threadsPerJob);
   const nc = await connectNats(config, { name: `dips-worker-${process.pid}`, log });
   const registry = createRegistry('worker');
-  const worker = new Worker(nc, functions, {
+  const worker: Worker = new Worker(nc, functions, {
     concurrency: workerConcurrency(config),
     maxQueued: config.worker.maxQueued,
     prefetchMs: config.worker.prefetchMs,
     defaultTimeoutMs: config.nats.requestTimeoutMs,
     version,
     log,
-    metrics: workerMetrics(registry),
+    metrics: workerMetrics(registry, { inFlight: () => worker.inFlight, queued: () => worker.queued }),
   });
   onShutdown(async (signal) => {
     log.info({ signal, inFlight: worker.inFlight, queued: worker.queued }, 'draining');

@@ -4,11 +4,12 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export interface WorkerMetrics {
   jobs: Counter<'function' | 'outcome'>;
   duration: Histogram<'function'>;
-  inFlight: Gauge;
-  waiting: Gauge;
 }
 
-export function workerMetrics(registry: Registry): WorkerMetrics {
+/** `sizes` is read when Prometheus scrapes, not set on every job. */
+export function workerMetrics(registry: Registry, sizes: { inFlight(): number; queued(): number }): WorkerMetrics {
+  new Gauge({ name: 'dips_worker_jobs_in_flight', help: 'Jobs running now', registers: [registry], collect() { this.set(sizes.inFlight()); } });
+  new Gauge({ name: 'dips_worker_jobs_waiting', help: 'Jobs taken but waiting for a free slot', registers: [registry], collect() { this.set(sizes.queued()); } });
   return {
     jobs: new Counter({ name: 'dips_worker_jobs_total', help: 'Jobs finished, by function and outcome (ok, error)', labelNames: ['function', 'outcome'], registers: [registry] }),
     duration: new Histogram({
@@ -18,7 +19,5 @@ export function workerMetrics(registry: Registry): WorkerMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    inFlight: new Gauge({ name: 'dips_worker_jobs_in_flight', help: 'Jobs running now', registers: [registry] }),
-    waiting: new Gauge({ name: 'dips_worker_jobs_waiting', help: 'Jobs taken but waiting for a free slot', registers: [registry] }),
   };
 }

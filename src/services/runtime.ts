@@ -163,7 +163,6 @@ export class Worker {
     // from now until the answer, the caller hears that the job is alive (waiting or running)
     const watched = this.watch.add(() => msg.respond(EMPTY, { headers: eventHeaders(WORKING) }));
     const accepted = this.admission.tryRun(() => this.handle(def, msg, watched).finally(watched.stop), this.stats.get(def.name)?.typicalMs);
-    this.updateGauges();
     if (!accepted) {
       // every slot is taken: the job waits at its caller, which hears when room frees here
       watched.stop();
@@ -259,20 +258,12 @@ export class Worker {
     msg.respond(encodeBody(result.value, replyEncoding), { headers: h });
   }
 
-  private updateGauges(): void {
-    this.options.metrics?.inFlight.set(this.admission.inFlight);
-    this.options.metrics?.waiting.set(this.admission.queued);
-  }
-
   private record(fn: string, ok: boolean, ms: number): void {
     const m = this.options.metrics;
     if (m) {
       const c = this.metricChildren(fn);
       (ok ? c.ok : c.error).inc();
       c.duration.observe(ms / 1000);
-      // the slot frees after this returns: count it as gone already
-      m.inFlight.set(Math.max(0, this.admission.inFlight - 1));
-      m.waiting.set(this.admission.queued);
     }
     const s = this.stats.get(fn);
     if (!s) return;
