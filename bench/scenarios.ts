@@ -49,6 +49,9 @@ function withCpu(r: Row, cpuMsPerCall: Record<string, number>, shown: string[]):
   return { ...r, cpuMsPerCall, note: [r.note, `CPU/job: ${cpu}`].filter(Boolean).join('; ') };
 }
 
+/** Calls per caller, 8 callers, on every side before the echo and ecard measurements. */
+const WARM_UP_CALLS = 500;
+
 const row = (scenario: string, system: string, concurrency: number, r: { latencies: number[]; failed: number; seconds: number }, note?: string): Row => ({
   scenario, system, concurrency, note, ...summarize(r.latencies, r.failed, r.seconds),
 });
@@ -140,7 +143,7 @@ export const scenarios: Record<string, Scenario> = {
       const payload = phpSerialize(CARD);
       const calls = Math.round(1600 * ctx.scale);
       await withAnchorAndMesh(WORKERS, async (anchor, mesh) => {
-        await warmUp(anchor.port, mesh, 'ecard', payload, CARD);
+        await warmUp(anchor.port, mesh, 'ecard', payload, CARD, 100); // PHP + GD draws 100 cards a second
         for (const c of [1, 4, 8]) {
           ctx.progress(`gearmand + PHP GD, ${c} callers`);
           rows.push(row('ecard', 'gearmand + PHP GD', c, await phpCallers(anchor.port, 'ecard', payload, c, Math.ceil(calls / c))));
@@ -167,10 +170,11 @@ export const scenarios: Record<string, Scenario> = {
         rows.push(row('echo floor', 'nats-server round trip', 1, await natsFloor(natsPort, payload, calls), 'hand-written clients, no library'));
         const library = await startLibraryFloor(mesh.servers[0], WORKERS);
         try {
-          await library.calls(payload, 4, 1000); // warm up
+          await library.calls(payload, 8, 8 * WARM_UP_CALLS); // warm up, as warmUp() does
           for (const c of [1, 8, 64]) {
             const cpu = cpuPerCall({ responders: library.pids });
-            const r = await library.calls(payload, c, Math.max(10, Math.ceil(calls / c)));
+            // nats.js alone runs 10-30 thousand calls a second: enough of them that /proc's 10 ms CPU ticks measure something
+            const r = await library.calls(payload, c, Math.ceil((c === 1 ? calls : 10 * calls) / c));
             rows.push(withCpu(row('echo floor', 'nats.js request/respond', c, r, `${WORKERS} responder processes, no DIPS code`), cpu(r.latencies.length), ['responders']));
           }
           const big = Buffer.alloc(65 * 1024, 0x62);
@@ -181,7 +185,7 @@ export const scenarios: Record<string, Scenario> = {
         } finally {
           await library.stop();
         }
-        ctx.progress('warm-up: 4 callers x 250 calls on each side (the Node processes compile their hot paths)');
+        ctx.progress(`warm-up: 8 callers x ${WARM_UP_CALLS} calls on each side (the Node processes compile their hot paths)`);
         await warmUp(anchor.port, mesh, 'echo', payload, payload);
         for (const c of [1, 8, 64]) {
           // 64 PHP callers take seconds to start on two cores: enough calls each that the loops overlap for most of the run
@@ -344,7 +348,7 @@ async function gatewayFloors(server: string, responders: Array<number | undefine
   for (const mode of ['relay', 'answer'] as const) {
     const floor = await startGearmanFloor(mode, server);
     try {
-      await phpCallers(floor.port, 'echo', payload, 4, 250); // warm up, as warmUp() does
+      await phpCallers(floor.port, 'echo', payload, 8, WARM_UP_CALLS); // warm up, as warmUp() does
       for (const c of mode === 'relay' ? [1, 8, 64] : [64]) {
         const cpu = cpuPerCall({ relay: [floor.pid], responders });
         const r = await phpCallers(floor.port, 'echo', payload, c, Math.max(10, Math.ceil((c === 64 ? 3 * calls : calls) / c)));
@@ -359,9 +363,14 @@ async function gatewayFloors(server: string, responders: Array<number | undefine
   return rows;
 }
 
-/** Calls before a measurement, the same on both sides: a fresh Node process runs its hot paths interpreted until V8 has compiled them. */
-async function warmUp(anchorPort: number, mesh: { port: number; client: DipsClient }, fn: string, payload: Uint8Array, nativeInput: Record<string, unknown> | Uint8Array): Promise<void> {
-  await phpCallers(anchorPort, fn, payload, 4, 250);
-  await phpCallers(mesh.port, fn, payload, 4, 250);
-  await nativeCalls(mesh.client, fn, nativeInput, 4, 250);
+/**
+ * Calls before a measurement, the same on both sides: a fresh Node process
+ * runs its hot paths interpreted until V8 has compiled them (after 1000
+ * calls a new gateway's 1-caller echo p50 was still 0.97 ms, a few thousand
+ * later 0.61 ms).
+ */
+async function warmUp(anchorPort: number, mesh: { port: number; client: DipsClient }, fn: string, payload: Uint8Array, nativeInput: Record<string, unknown> | Uint8Array, perCaller = WARM_UP_CALLS): Promise<void> {
+  await phpCallers(anchorPort, fn, payload, 8, perCaller);
+  await phpCallers(mesh.port, fn, payload, 8, perCaller);
+  await nativeCalls(mesh.client, fn, nativeInput, 8, perCaller);
 }

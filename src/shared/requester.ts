@@ -175,12 +175,14 @@ export class Requester {
     if (signal?.aborted) return Promise.reject(new CallError(ErrorCode.cancelled, `${fn}: cancelled`));
     return new Promise<Msg>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
+      let ended = false;
       const call = this.start(fn, data, options, (err, msg) => {
+        ended = true;
         if (onAbort) signal!.removeEventListener('abort', onAbort);
         if (err) reject(err);
         else resolve(msg!);
       });
-      if (signal) {
+      if (signal && !ended) {
         onAbort = () => call.cancel();
         signal.addEventListener('abort', onAbort, { once: true });
       }
