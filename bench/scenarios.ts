@@ -146,9 +146,13 @@ export const scenarios: Record<string, Scenario> = {
         await warmUp(anchor.port, mesh, 'ecard', payload, CARD, 100); // PHP + GD draws 100 cards a second
         for (const c of [1, 4, 8]) {
           ctx.progress(`gearmand + PHP GD, ${c} callers`);
-          rows.push(row('ecard', 'gearmand + PHP GD', c, await phpCallers(anchor.port, 'ecard', payload, c, Math.ceil(calls / c))));
+          const anchorCpu = cpuPerCall({ gearmand: anchor.pids.gearmand, workers: anchor.pids.workers });
+          const viaGearmand = await phpCallers(anchor.port, 'ecard', payload, c, Math.ceil(calls / c));
+          rows.push(withCpu(row('ecard', 'gearmand + PHP GD', c, viaGearmand), anchorCpu(viaGearmand.latencies.length), ['gearmand', 'workers']));
           ctx.progress(`DIPS gateway, ${c} callers`);
-          rows.push(row('ecard', 'DIPS via gateway', c, await phpCallers(mesh.port, 'ecard', payload, c, Math.ceil(calls / c))));
+          const gatewayCpu = cpuPerCall({ gateway: mesh.pids.gateway, workers: mesh.pids.workers, nats: mesh.pids.nats });
+          const viaGateway = await phpCallers(mesh.port, 'ecard', payload, c, Math.ceil(calls / c));
+          rows.push(withCpu(row('ecard', 'DIPS via gateway', c, viaGateway), gatewayCpu(viaGateway.latencies.length), ['gateway', 'workers', 'nats']));
           ctx.progress(`DIPS native, ${c} callers`);
           rows.push(row('ecard', 'DIPS native client', c, await nativeCalls(mesh.client, 'ecard', CARD, c, Math.ceil(calls / c))));
         }
