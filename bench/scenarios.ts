@@ -204,7 +204,8 @@ export const scenarios: Record<string, Scenario> = {
           rows.push(withCpu(row('echo', 'DIPS via gateway', c, viaGateway), gatewayCpu(viaGateway.latencies.length), ['gateway', 'workers']));
           ctx.progress(`DIPS native NATS, ${c} callers`);
           const nativeCpu = cpuPerCall({ workers: mesh.pids.workers });
-          const native = await nativeCalls(mesh.client, 'echo', payload, c, per);
+          // as many calls as nats.js alone makes: native callers run 5-10 thousand a second, a short loop is mostly ramp
+          const native = await nativeCalls(mesh.client, 'echo', payload, c, c === 1 ? per : Math.ceil((10 * calls) / c));
           rows.push(withCpu(row('echo', 'DIPS native NATS', c, native), nativeCpu(native.latencies.length), ['workers']));
         }
         for (const [label, size] of [['65 KB', 65 * 1024], ['829 KB', 829 * 1024]] as const) {
