@@ -1,6 +1,6 @@
 /** The gateway's Prometheus metrics: jobs by function and outcome, latency, connections, jobs waiting for room. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { childrenPerFunction } from '../shared/metrics.js';
+import { jobRecorder } from '../shared/metrics.js';
 import type { JobsMetrics } from './jobs.js';
 
 export function gatewayMetrics(registry: Registry, sizes: { connections(): number; jobs(): number; waiting(): Map<string, Record<string, number>> }): JobsMetrics {
@@ -30,13 +30,11 @@ export function gatewayMetrics(registry: Registry, sizes: { connections(): numbe
       for (const [fn, byPriority] of sizes.waiting()) for (const [priority, n] of Object.entries(byPriority)) this.set({ function: fn, priority }, n);
     },
   });
-  const children = childrenPerFunction((fn) => ({ ok: jobs.labels(fn, 'ok'), error: jobs.labels(fn, 'error'), duration: duration.labels(fn) }));
+  const record = jobRecorder(jobs, duration);
   return {
     finished(fn, ok, seconds, background) {
-      const c = children(fn);
-      (ok ? c.ok : c.error).inc();
+      record(fn, ok, seconds);
       if (!ok && background) backgroundFailed.inc({ function: fn });
-      c.duration.observe(seconds);
     },
   };
 }

@@ -19,7 +19,7 @@ import { shown } from './params.js';
 import { eventHeaders, JobWatch, statusPayload, WORKING, type JobEventKind, type WatchedJob } from '../shared/events.js';
 import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
-import { childrenPerFunction } from '../shared/metrics.js';
+import { jobRecorder } from '../shared/metrics.js';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -55,10 +55,7 @@ export class Worker {
   readonly stats = new Map<string, FunctionStats>();
   private draining = false;
   readonly startedAt = Date.now();
-  private readonly metricChildren = childrenPerFunction((fn) => {
-    const m = this.options.metrics!;
-    return { ok: m.jobs.labels(fn, 'ok'), error: m.jobs.labels(fn, 'error'), duration: m.duration.labels(fn) };
-  });
+  private readonly recordMetrics?: ReturnType<typeof jobRecorder>;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -66,6 +63,7 @@ export class Worker {
     private readonly options: WorkerOptions,
   ) {
     this.room = new RoomAnnouncer(nc, nuid.next());
+    if (options.metrics) this.recordMetrics = jobRecorder(options.metrics.jobs, options.metrics.duration);
     this.admission = new Admission(options.concurrency, options.maxQueued, options.prefetchMs, () =>
       this.room.settle((fn) => (this.services.has(fn) ? this.admission.free : 0)),
     );
@@ -259,12 +257,7 @@ export class Worker {
   }
 
   private record(fn: string, ok: boolean, ms: number): void {
-    const m = this.options.metrics;
-    if (m) {
-      const c = this.metricChildren(fn);
-      (ok ? c.ok : c.error).inc();
-      c.duration.observe(ms / 1000);
-    }
+    this.recordMetrics?.(fn, ok, ms / 1000);
     const s = this.stats.get(fn);
     if (!s) return;
     if (ok) s.done++;

@@ -1,6 +1,6 @@
 /** Prometheus metrics (prom-client): one registry per process, served over HTTP on request. */
 import http from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry, type Counter, type Histogram } from 'prom-client';
 import type { Logger } from './log.js';
 import type { NatsConnection } from 'nats';
 
@@ -12,19 +12,21 @@ export function createRegistry(role: string): Registry {
 }
 
 /**
- * prom-client's label lookups hash their labels on every call: a process that
- * counts every job keeps each function's children (counters, histograms) here,
- * made on first use.
+ * A counter of jobs by function and outcome (ok, error) and a duration
+ * histogram by function, as one call per finished job. prom-client's label
+ * lookups hash their labels on every call, so each function's children are
+ * kept, made on first use.
  */
-export function childrenPerFunction<T>(make: (fn: string) => T): (fn: string) => T {
-  const made = new Map<string, T>();
-  return (fn) => {
-    let children = made.get(fn);
-    if (children === undefined) {
-      children = make(fn);
-      made.set(fn, children);
+export function jobRecorder(jobs: Counter<'function' | 'outcome'>, duration: Histogram<'function'>): (fn: string, ok: boolean, seconds: number) => void {
+  const children = new Map<string, { ok: Counter.Internal; error: Counter.Internal; duration: Histogram.Internal<'function'> }>();
+  return (fn, ok, seconds) => {
+    let c = children.get(fn);
+    if (!c) {
+      c = { ok: jobs.labels(fn, 'ok'), error: jobs.labels(fn, 'error'), duration: duration.labels(fn) };
+      children.set(fn, c);
     }
-    return children;
+    (ok ? c.ok : c.error).inc();
+    c.duration.observe(seconds);
   };
 }
 
