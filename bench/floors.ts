@@ -114,12 +114,7 @@ export async function tcpFloor(payload: Buffer, calls: number) {
  * caller for `concurrency` loops of requests and a stop().
  */
 export async function startLibraryFloor(server: string, processes: number) {
-  const script = new URL('./nats-echo.js', import.meta.url).pathname;
-  const children = await Promise.all(Array.from({ length: processes }, async () => {
-    const child = spawn(process.execPath, [script, server], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await once(child.stdout!, 'data');
-    return child;
-  }));
+  const children = await Promise.all(Array.from({ length: processes }, () => startFloorProcess('nats-echo.js', [server])));
   const nc = await connect({ servers: server });
   return {
     pids: children.map((c) => c.pid),
@@ -136,7 +131,13 @@ export async function startLibraryFloor(server: string, processes: number) {
 /** bench/gearman-relay.ts in a child process: `relay` forwards PHP's jobs to the library-floor responders; `answer` answers them itself. */
 export async function startGearmanFloor(mode: 'relay' | 'answer', server: string) {
   const port = await freePort();
-  const child = spawn(process.execPath, [new URL('./gearman-relay.js', import.meta.url).pathname, mode, String(port), server], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await once(child.stdout!, 'data');
+  const child = await startFloorProcess('gearman-relay.js', [mode, String(port), server]);
   return { port, pid: child.pid, stop: () => void child.kill('SIGTERM') };
+}
+
+/** One of bench/'s floor scripts in a child process, once it has said it is ready (its first line). */
+async function startFloorProcess(script: string, args: string[]) {
+  const child = spawn(process.execPath, [new URL(`./${script}`, import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout!, 'data');
+  return child;
 }

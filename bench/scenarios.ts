@@ -49,6 +49,9 @@ function withCpu(r: Row, cpuMsPerCall: Record<string, number>, shown: string[]):
   return { ...r, cpuMsPerCall, note: [r.note, `CPU/job: ${cpu}`].filter(Boolean).join('; ') };
 }
 
+/** Echo calls each of `callers` PHP processes makes out of `calls`: 64 PHP callers take seconds to start on two cores, so they get enough that the loops overlap for most of the run. */
+const phpCallsEach = (callers: number, calls: number) => Math.max(10, Math.ceil((callers === 64 ? 3 * calls : calls) / callers));
+
 /** Calls per caller, 8 callers, on every side before the echo and ecard measurements. */
 const WARM_UP_CALLS = 500;
 
@@ -192,8 +195,7 @@ export const scenarios: Record<string, Scenario> = {
         ctx.progress(`warm-up: 8 callers x ${WARM_UP_CALLS} calls on each side (the Node processes compile their hot paths)`);
         await warmUp(anchor.port, mesh, 'echo', payload, payload);
         for (const c of [1, 8, 64]) {
-          // 64 PHP callers take seconds to start on two cores: enough calls each that the loops overlap for most of the run
-          const per = Math.max(10, Math.ceil((c === 64 ? 3 * calls : calls) / c));
+          const per = phpCallsEach(c, calls);
           ctx.progress(`gearmand + PHP worker, ${c} callers`);
           const anchorCpu = cpuPerCall({ gearmand: anchor.pids.gearmand, workers: anchor.pids.workers });
           const viaGearmand = await phpCallers(anchor.port, 'echo', payload, c, per);
@@ -355,11 +357,11 @@ async function gatewayFloors(server: string, responders: Array<number | undefine
     try {
       await phpCallers(floor.port, 'echo', payload, 8, WARM_UP_CALLS); // warm up, as warmUp() does
       for (const c of mode === 'relay' ? [1, 8, 64] : [64]) {
-        const cpu = cpuPerCall({ relay: [floor.pid], responders });
-        const r = await phpCallers(floor.port, 'echo', payload, c, Math.max(10, Math.ceil((c === 64 ? 3 * calls : calls) / c)));
+        const cpu = cpuPerCall({ [mode]: [floor.pid], responders });
+        const r = await phpCallers(floor.port, 'echo', payload, c, phpCallsEach(c, calls));
         rows.push(mode === 'relay'
           ? withCpu(row('echo floor', 'Gearman relay to nats.js', c, r, 'gateway floor: our parser + nats.js, no DIPS code'), cpu(r.latencies.length), ['relay', 'responders'])
-          : withCpu(row('echo floor', 'Gearman answered in Node', c, r, 'client sockets alone, no NATS'), cpu(r.latencies.length), ['relay']));
+          : withCpu(row('echo floor', 'Gearman answered in Node', c, r, 'client sockets alone, no NATS'), cpu(r.latencies.length), ['answer']));
       }
     } finally {
       floor.stop();

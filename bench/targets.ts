@@ -20,6 +20,8 @@ const find = (rows: Row[], scenario: string, system: string, concurrency: number
 const ms = (n: number) => `${n.toFixed(2)} ms`;
 const rate = (n: number) => `${n.toFixed(0)}/s`;
 const us = (n: number) => `${(n * 1000).toFixed(0)} µs`;
+/** The words after a floor that is already on the wrong side of its goal ('' when it is not). */
+const outOfReach = (beyond: boolean, side: 'above' | 'below', what = '') => (beyond ? ` (${side} the goal: out of reach${what && ` with ${what}`})` : '');
 
 export function judgeTargets(rows: Row[]): TargetResult[] {
   const out: TargetResult[] = [];
@@ -28,7 +30,7 @@ export function judgeTargets(rows: Row[]): TargetResult[] {
   const natsFloor = find(rows, 'echo floor', 'nats-server round trip', 1);
   const libraryFloor = (c: number, goal: number) => {
     const lib = library(c);
-    return lib ? `nats.js alone ${rate(lib.perSecond)}${lib.perSecond < goal ? ' (below the goal: out of reach with nats.js)' : ''}` : undefined;
+    return lib ? `nats.js alone ${rate(lib.perSecond)}${outOfReach(lib.perSecond < goal, 'below', 'nats.js')}` : undefined;
   };
 
   const relay = (c: number) => find(rows, 'echo floor', 'Gearman relay to nats.js', c);
@@ -36,7 +38,7 @@ export function judgeTargets(rows: Row[]): TargetResult[] {
     const g = gearmandEcho(c);
     const d = find(rows, 'echo', 'DIPS via gateway', c);
     const r = relay(c);
-    const floor = r && g ? `bare relay ${rate(r.perSecond)}${r.perSecond < g.perSecond ? ' (below the goal: out of reach with Node + nats.js)' : ''}; ${libraryFloor(c, g.perSecond) ?? ''}` : libraryFloor(c, g?.perSecond ?? 0);
+    const floor = r && g ? `bare relay ${rate(r.perSecond)}${outOfReach(r.perSecond < g.perSecond, 'below', 'Node + nats.js')}; ${libraryFloor(c, g.perSecond) ?? ''}` : libraryFloor(c, g?.perSecond ?? 0);
     if (g && d) out.push({ target: `1. gateway echo, ${c} PHP callers`, measured: rate(d.perSecond), goal: `≥ ${rate(g.perSecond)} (gearmand)`, met: d.perSecond >= g.perSecond, floor });
   }
   {
@@ -45,7 +47,7 @@ export function judgeTargets(rows: Row[]): TargetResult[] {
     const r = relay(1);
     if (g && d && natsFloor) {
       const goal = g.p50 + natsFloor.p50;
-      out.push({ target: '2. gateway echo p50, 1 caller', measured: ms(d.p50), goal: `≤ ${ms(goal)} (gearmand ${ms(g.p50)} + nats-server ${ms(natsFloor.p50)})`, met: d.p50 <= goal, floor: r ? `bare relay p50 ${ms(r.p50)}${r.p50 > goal ? ' (above the goal: out of reach with Node + nats.js)' : ''}` : undefined });
+      out.push({ target: '2. gateway echo p50, 1 caller', measured: ms(d.p50), goal: `≤ ${ms(goal)} (gearmand ${ms(g.p50)} + nats-server ${ms(natsFloor.p50)})`, met: d.p50 <= goal, floor: r ? `bare relay p50 ${ms(r.p50)}${outOfReach(r.p50 > goal, 'above', 'Node + nats.js')}` : undefined });
     }
   }
   {
@@ -54,14 +56,14 @@ export function judgeTargets(rows: Row[]): TargetResult[] {
     if (g && d) out.push({ target: '3a. native echo, 8 callers', measured: rate(d.perSecond), goal: `≥ ${rate(g.perSecond)} (gearmand)`, met: d.perSecond >= g.perSecond, floor: libraryFloor(8, g.perSecond) });
     const n1 = find(rows, 'echo', 'DIPS native NATS', 1);
     const lib1 = library(1);
-    if (n1 && natsFloor) out.push({ target: '3b. native echo p50, 1 caller', measured: ms(n1.p50), goal: `≤ ${ms(2 * natsFloor.p50)} (2 x nats-server)`, met: n1.p50 <= 2 * natsFloor.p50, floor: lib1 ? `nats.js alone p50 ${ms(lib1.p50)}${lib1.p50 > 2 * natsFloor.p50 ? ' (above the goal: out of reach with nats.js)' : ''}` : undefined });
+    if (n1 && natsFloor) out.push({ target: '3b. native echo p50, 1 caller', measured: ms(n1.p50), goal: `≤ ${ms(2 * natsFloor.p50)} (2 x nats-server)`, met: n1.p50 <= 2 * natsFloor.p50, floor: lib1 ? `nats.js alone p50 ${ms(lib1.p50)}${outOfReach(lib1.p50 > 2 * natsFloor.p50, 'above', 'nats.js')}` : undefined });
   }
   for (const size of ['65 KB', '829 KB']) {
     const g = find(rows, `echo ${size}`, 'gearmand + PHP worker', 1);
     const d = find(rows, `echo ${size}`, 'DIPS via gateway', 1);
     const lib = find(rows, `echo ${size} floor`, 'nats.js request/respond', 1);
     const server = find(rows, `echo ${size} floor`, 'nats-server round trip', 1);
-    const floor = lib && server ? `nats-server alone ${ms(server.p50)}, nats.js alone ${ms(lib.p50)}${lib.p50 > 1.5 * (g?.p50 ?? Infinity) ? ' (above the goal: out of reach with nats.js)' : ''}` : undefined;
+    const floor = lib && server ? `nats-server alone ${ms(server.p50)}, nats.js alone ${ms(lib.p50)}${outOfReach(lib.p50 > 1.5 * (g?.p50 ?? Infinity), 'above', 'nats.js')}` : undefined;
     if (g && d) out.push({ target: `4. ${size} echo from PHP, p50`, measured: ms(d.p50), goal: `≤ ${ms(1.5 * g.p50)} (1.5 x gearmand ${ms(g.p50)})`, met: d.p50 <= 1.5 * g.p50, floor });
   }
   {
@@ -69,15 +71,15 @@ export function judgeTargets(rows: Row[]): TargetResult[] {
     const nat = find(rows, 'echo', 'DIPS native NATS', 64);
     const gearmand = gearmandEcho(64)?.cpuMsPerCall?.gearmand;
     const relayCpu = relay(64)?.cpuMsPerCall?.relay;
-    const answerCpu = find(rows, 'echo floor', 'Gearman answered in Node', 64)?.cpuMsPerCall?.relay;
+    const answerCpu = find(rows, 'echo floor', 'Gearman answered in Node', 64)?.cpuMsPerCall?.answer;
     const gatewayFloor = [
-      relayCpu === undefined ? '' : `a bare relay spends ${us(relayCpu)}/job${relayCpu > 0.05 ? ' (above the goal: out of reach with Node + nats.js)' : ''}`,
+      relayCpu === undefined ? '' : `a bare relay spends ${us(relayCpu)}/job${outOfReach(relayCpu > 0.05, 'above', 'Node + nats.js')}`,
       answerCpu === undefined ? '' : `answering the PHP sockets alone, no NATS: ${us(answerCpu)}`,
       gearmand === undefined ? '' : `gearmand (C) ${us(gearmand)} on the same client sockets`,
     ].filter(Boolean).join('; ');
     if (gw?.cpuMsPerCall) out.push({ target: '5a. gateway CPU per job, 64 callers', measured: us(gw.cpuMsPerCall.gateway), goal: '≤ 50 µs', met: gw.cpuMsPerCall.gateway <= 0.05, floor: gatewayFloor || undefined });
     const responders = library(64)?.cpuMsPerCall?.responders;
-    if (nat?.cpuMsPerCall) out.push({ target: '5b. worker CPU per echo job, 64 native callers', measured: us(nat.cpuMsPerCall.workers), goal: '≤ 60 µs', met: nat.cpuMsPerCall.workers <= 0.06, floor: responders === undefined ? undefined : `a bare nats.js responder spends ${us(responders)}/job${responders > 0.06 ? ' (above the goal: out of reach with nats.js)' : ''}` });
+    if (nat?.cpuMsPerCall) out.push({ target: '5b. worker CPU per echo job, 64 native callers', measured: us(nat.cpuMsPerCall.workers), goal: '≤ 60 µs', met: nat.cpuMsPerCall.workers <= 0.06, floor: responders === undefined ? undefined : `a bare nats.js responder spends ${us(responders)}/job${outOfReach(responders > 0.06, 'above', 'nats.js')}` });
   }
   {
     const g = find(rows, 'ecard', 'gearmand + PHP GD', 4);
@@ -89,7 +91,7 @@ export function judgeTargets(rows: Row[]): TargetResult[] {
       const p50Floor = render && trip ? render.p50 + trip.p50 : undefined;
       out.push({
         target: '6b. ecard via gateway p50, 4 PHP callers', measured: ms(d.p50), goal: '≤ 3.00 ms', met: d.p50 <= 3,
-        floor: p50Floor === undefined ? undefined : `render ${ms(render!.p50)} + bare relay round trip ${ms(trip!.p50)} = ${ms(p50Floor)}${p50Floor > 3 ? ' (above the goal: out of reach)' : ''}`,
+        floor: p50Floor === undefined ? undefined : `render ${ms(render!.p50)} + bare relay round trip ${ms(trip!.p50)} = ${ms(p50Floor)}${outOfReach(p50Floor > 3, 'above')}`,
       });
     }
   }

@@ -13,7 +13,7 @@ import { ErrorCode, errorMessage } from '../shared/errors.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { toJobEvent } from '../shared/events.js';
-import { CallError, type CallHandle, type Requester } from '../shared/requester.js';
+import { CallError, cancelledError, type CallHandle, type Requester } from '../shared/requester.js';
 import type { Priority } from '../shared/wait-queue.js';
 import type { JobStore, StoredJob } from './store.js';
 
@@ -294,7 +294,7 @@ export class Jobs {
     if (!this.byHandle.has(job.handle)) return;
     job.timer = undefined;
     if (job.withdrawn) {
-      this.settle(job, new CallError(ErrorCode.cancelled, `${job.fn}: cancelled`));
+      this.settle(job, cancelledError(job.fn));
       return;
     }
     try {

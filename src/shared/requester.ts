@@ -94,6 +94,9 @@ export interface CallHandle {
 
 const NOTHING_TO_CANCEL: CallHandle = { cancel: () => undefined };
 
+/** What a withdrawn call ends with (a plain failure: Gearman callers get WORK_FAIL). */
+export const cancelledError = (fn: string) => new CallError(ErrorCode.cancelled, `${fn}: cancelled`);
+
 /** One function's waiting jobs, and whether new jobs may go straight to its queue group. */
 interface Gate {
   queue: WaitQueue<Pending>;
@@ -172,7 +175,7 @@ export class Requester {
   /** Call a function; resolves with the final reply message, rejects with CallError. */
   call(fn: string, data: Uint8Array, options: RequestOptions): Promise<Msg> {
     const { signal } = options;
-    if (signal?.aborted) return Promise.reject(new CallError(ErrorCode.cancelled, `${fn}: cancelled`));
+    if (signal?.aborted) return Promise.reject(cancelledError(fn));
     return new Promise<Msg>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
       let ended = false;
@@ -231,7 +234,7 @@ export class Requester {
     this.pending.set(token, p);
     this.pendingBytes += data.length;
     this.dispatch(p);
-    return { cancel: () => this.fail(token, new CallError(ErrorCode.cancelled, `${fn}: cancelled`)) };
+    return { cancel: () => this.fail(token, cancelledError(fn)) };
   }
 
   /** Fail every outstanding call (the caller is shutting down). */

@@ -143,23 +143,28 @@ function submitJob(ctx: ClientHandlerContext, conn: Connection, packet: Packet, 
   if (!background) conn.outstanding++;
   // The packet's buffer may be a slice of a larger socket chunk: copy the payload once so it is not pinned.
   const spec = { fn: fnArg.toString('utf8'), unique: uniqueArg.toString('latin1'), data: Buffer.from(data), priority, background, runAt };
-  const refused = (err: unknown) => {
-    if (!background) conn.outstanding--;
-    const message = err instanceof JobLimitError ? err.message : `Cannot accept the job: ${errorMessage(err)}`;
-    if (reply) reply(PacketType.ERROR, [ErrorName.queueError, message]);
-    else conn.sendError(ErrorName.queueError, message);
-  };
-  const accepted = (job: Job) => {
-    if (reply) reply(PacketType.JOB_CREATED, [job.handle]);
-    else conn.sendJobCreated(job.handle);
-  };
   let submitted: Job | Promise<Job>;
   try {
     submitted = ctx.jobs.submit(spec, background ? null : listenerOf(conn));
   } catch (err) {
-    refused(err);
+    refuseJob(conn, reply, background, err);
     return;
   }
-  if (submitted instanceof Promise) submitted.then(accepted, refused);
-  else accepted(submitted);
+  // foreground jobs (most of them) are accepted at once: no promise, no closure
+  if (submitted instanceof Promise) submitted.then((job) => acceptJob(conn, reply, job), (err: unknown) => refuseJob(conn, reply, background, err));
+  else acceptJob(conn, reply, submitted);
+}
+
+type Reply = ReturnType<Connection['reserve']> | undefined;
+
+function acceptJob(conn: Connection, reply: Reply, job: Job): void {
+  if (reply) reply(PacketType.JOB_CREATED, [job.handle]);
+  else conn.sendJobCreated(job.handle);
+}
+
+function refuseJob(conn: Connection, reply: Reply, background: boolean, err: unknown): void {
+  if (!background) conn.outstanding--;
+  const message = err instanceof JobLimitError ? err.message : `Cannot accept the job: ${errorMessage(err)}`;
+  if (reply) reply(PacketType.ERROR, [ErrorName.queueError, message]);
+  else conn.sendError(ErrorName.queueError, message);
 }
