@@ -18,6 +18,9 @@ import { timedLoops } from './stats.js';
 /** The subjects bench/nats-echo.ts answers on: with the payload, and with nothing (one way). */
 export const LIBRARY_FLOOR_SUBJECT = 'dips.floor.lib';
 export const LIBRARY_FLOOR_ONE_WAY_SUBJECT = 'dips.floor.oneway';
+export const ECARD_FLOOR_SUBJECT = 'dips.floor.ecard';
+/** Where the Gearman relay floor sends a PHP job for `fn`: ecard to the card drawers, anything else echoed. */
+export const relayFloorSubject = (fn: string) => (fn === 'ecard' ? ECARD_FLOOR_SUBJECT : LIBRARY_FLOOR_SUBJECT);
 
 const CRLF = Buffer.from('\r\n');
 

@@ -4,7 +4,7 @@
  * client and NATS, measured with the same PHP callers as the gateway.
  *
  * - `relay`: each SUBMIT_JOB is published with nats.js to the library-floor
- *   responders (bench/nats-echo.ts) on one muxed reply subscription, and the
+ *   responders (bench/nats-echo.ts: echo, or an ecard job's card drawn) on one muxed reply subscription, and the
  *   reply goes back as JOB_CREATED + WORK_COMPLETE in one write. No headers,
  *   no job table, no queue, no timers, no retries: what is left of the
  *   gateway's path once all DIPS code is gone.
@@ -20,12 +20,13 @@ import { connect, createInbox } from 'nats';
 import { PacketType } from '../src/gateway/protocol/constants.js';
 import { encodeResponse } from '../src/gateway/protocol/encoder.js';
 import { GearmanParser } from '../src/gateway/protocol/parser.js';
-import { LIBRARY_FLOOR_SUBJECT } from './floors.js';
+import { relayFloorSubject } from './floors.js';
 
 type Answer = (data: Uint8Array) => void;
+type Forward = (fn: string, data: Uint8Array, answer: Answer) => void;
 
 async function main(mode: string, port: number, natsUrl?: string) {
-  let forward: (data: Uint8Array, answer: Answer) => void = (data, answer) => answer(data);
+  let forward: Forward = (_fn, data, answer) => answer(data);
   if (mode === 'relay') {
     const nc = await connect({ servers: natsUrl });
     const inbox = createInbox();
@@ -38,10 +39,10 @@ async function main(mode: string, port: number, natsUrl?: string) {
         waiting.delete(token);
       },
     });
-    forward = (data, answer) => {
+    forward = (fn, data, answer) => {
       const token = String(next++);
       waiting.set(token, answer);
-      nc.publish(LIBRARY_FLOOR_SUBJECT, data, { reply: `${inbox}.${token}` });
+      nc.publish(relayFloorSubject(fn), data, { reply: `${inbox}.${token}` });
     };
   }
   let handles = 0;
@@ -55,7 +56,7 @@ async function main(mode: string, port: number, natsUrl?: string) {
         if (item.type === PacketType.OPTION_REQ) socket.write(Buffer.concat(encodeResponse(PacketType.OPTION_RES, [item.args[0]])));
         if (item.type !== PacketType.SUBMIT_JOB) continue;
         const handle = `H:floor:${++handles}`;
-        forward(Buffer.from(item.args[2]), (result) => socket.write(Buffer.concat([...encodeResponse(PacketType.JOB_CREATED, [handle]), ...encodeResponse(PacketType.WORK_COMPLETE, [handle, result])])));
+        forward(item.args[0].toString('latin1'), Buffer.from(item.args[2]), (result) => socket.write(Buffer.concat([...encodeResponse(PacketType.JOB_CREATED, [handle]), ...encodeResponse(PacketType.WORK_COMPLETE, [handle, result])])));
       }
     });
     socket.on('error', () => undefined);

@@ -12,6 +12,7 @@ import { phpCallers, phpJson, phpHas } from './peers.js';
 import { benchPhoto } from './photo.js';
 import { offload } from './offload.js';
 import { httpScenario } from './http.js';
+import { CARD } from './card.js';
 import { natsFloor, startGearmanFloor, startLibraryFloor, tcpFloor } from './floors.js';
 import { cpuPerCall } from './cpu.js';
 import { summarize, timedLoops, type Summary } from './stats.js';
@@ -35,7 +36,6 @@ export interface Scenario {
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
-const CARD = { pSN: '1234567890', pData: Array.from({ length: 80 }, (_, i) => String((i * 37) % 100).padStart(2, '0')).join(', ') };
 const WORKERS = 2;
 const IGNORE_PROGRESS = { data() {}, warning() {}, status() {} };
 
@@ -159,6 +159,13 @@ export const scenarios: Record<string, Scenario> = {
           ctx.progress(`DIPS native, ${c} callers`);
           rows.push(row('ecard', 'DIPS native client', c, await nativeCalls(mesh.client, 'ecard', CARD, c, Math.ceil(calls / c))));
         }
+        ctx.progress('gateway floor: the same PHP callers against a bare Node Gearman relay to nats.js responders that only draw and encode the card');
+        const drawers = await startLibraryFloor(mesh.servers[0], WORKERS);
+        try {
+          rows.push(...(await gatewayFloors(mesh.servers[0], { responders: drawers.pids, nats: mesh.pids.nats }, 'ecard', payload, { relay: [1, 4, 8], answer: [] }, (c) => Math.ceil(calls / c), 100)));
+        } finally {
+          await drawers.stop();
+        }
       });
       return rows;
     },
@@ -179,16 +186,16 @@ export const scenarios: Record<string, Scenario> = {
         try {
           await library.calls(payload, 8, 8 * WARM_UP_CALLS); // warm up, as warmUp() does
           for (const c of [1, 8, 64]) {
-            const cpu = cpuPerCall({ responders: library.pids });
+            const cpu = cpuPerCall({ responders: library.pids, nats: mesh.pids.nats });
             // nats.js alone runs 10-30 thousand calls a second: enough of them that /proc's 10 ms CPU ticks measure something
             const r = await library.calls(payload, c, Math.ceil((c === 1 ? calls : 10 * calls) / c));
-            rows.push(withCpu(row('echo floor', 'nats.js request/respond', c, r, `${WORKERS} responder processes, no DIPS code`), cpu(r.latencies.length), ['responders']));
+            rows.push(withCpu(row('echo floor', 'nats.js request/respond', c, r, `${WORKERS} responder processes, no DIPS code`), cpu(r.latencies.length), ['responders', 'nats']));
           }
           const big = Buffer.alloc(65 * 1024, 0x62);
           rows.push(row('echo 65 KB floor', 'nats-server round trip', 1, await natsFloor(natsPort, big, Math.round(calls / 2)), 'hand-written clients, no library'));
           rows.push(row('echo 65 KB floor', 'nats.js request/respond', 1, await library.calls(big, 1, Math.round(calls / 2)), 'no DIPS code'));
           ctx.progress('gateway floors: PHP callers against a bare Node Gearman relay to those responders, and against one that answers itself');
-          rows.push(...(await gatewayFloors(mesh.servers[0], library.pids, payload, calls)));
+          rows.push(...(await gatewayFloors(mesh.servers[0], { responders: library.pids, nats: mesh.pids.nats }, 'echo', payload, { relay: [1, 8, 64], answer: [64] }, (c) => phpCallsEach(c, calls))));
         } finally {
           await library.stop();
         }
@@ -201,14 +208,14 @@ export const scenarios: Record<string, Scenario> = {
           const viaGearmand = await phpCallers(anchor.port, 'echo', payload, c, per);
           rows.push(withCpu(row('echo', 'gearmand + PHP worker', c, viaGearmand), anchorCpu(viaGearmand.latencies.length), ['gearmand', 'workers']));
           ctx.progress(`DIPS gateway, ${c} callers`);
-          const gatewayCpu = cpuPerCall({ gateway: mesh.pids.gateway, workers: mesh.pids.workers });
+          const gatewayCpu = cpuPerCall({ gateway: mesh.pids.gateway, workers: mesh.pids.workers, nats: mesh.pids.nats });
           const viaGateway = await phpCallers(mesh.port, 'echo', payload, c, per);
-          rows.push(withCpu(row('echo', 'DIPS via gateway', c, viaGateway), gatewayCpu(viaGateway.latencies.length), ['gateway', 'workers']));
+          rows.push(withCpu(row('echo', 'DIPS via gateway', c, viaGateway), gatewayCpu(viaGateway.latencies.length), ['gateway', 'workers', 'nats']));
           ctx.progress(`DIPS native NATS, ${c} callers`);
-          const nativeCpu = cpuPerCall({ workers: mesh.pids.workers });
+          const nativeCpu = cpuPerCall({ workers: mesh.pids.workers, nats: mesh.pids.nats });
           // as many calls as nats.js alone makes: native callers run 5-10 thousand a second, a short loop is mostly ramp
           const native = await nativeCalls(mesh.client, 'echo', payload, c, c === 1 ? per : Math.ceil((10 * calls) / c));
-          rows.push(withCpu(row('echo', 'DIPS native NATS', c, native), nativeCpu(native.latencies.length), ['workers']));
+          rows.push(withCpu(row('echo', 'DIPS native NATS', c, native), nativeCpu(native.latencies.length), ['workers', 'nats']));
         }
         for (const [label, size] of [['65 KB', 65 * 1024], ['829 KB', 829 * 1024]] as const) {
           const big = Buffer.alloc(size, 0x62);
@@ -347,21 +354,27 @@ scenarios.http = httpScenario;
 
 /**
  * What the gateway's path costs with no DIPS code in it (bench/gearman-relay.ts):
- * the same PHP callers against a bare relay to the library-floor responders at
- * 1, 8 and 64 callers, and against a process that answers them itself at 64.
+ * the same PHP callers calling `fn` against a bare relay to the library-floor
+ * responders (which echo, or draw the card for ecard) at `relayCallers`, and
+ * against a process that answers them itself at `answerCallers`.
  */
-async function gatewayFloors(server: string, responders: Array<number | undefined>, payload: Buffer, calls: number): Promise<Row[]> {
+async function gatewayFloors(
+  server: string, pids: { responders: Array<number | undefined>; nats: Array<number | undefined> }, fn: 'echo' | 'ecard', payload: Buffer,
+  callers: { relay: number[]; answer: number[] }, callsEach: (callers: number) => number, warmUpCalls = WARM_UP_CALLS,
+): Promise<Row[]> {
   const rows: Row[] = [];
+  const relayNote = fn === 'ecard' ? 'gateway floor: our parser + nats.js + the card drawn and encoded, no DIPS code' : 'gateway floor: our parser + nats.js, no DIPS code';
   for (const mode of ['relay', 'answer'] as const) {
+    if (!callers[mode].length) continue;
     const floor = await startGearmanFloor(mode, server);
     try {
-      await phpCallers(floor.port, 'echo', payload, 8, WARM_UP_CALLS); // warm up, as warmUp() does
-      for (const c of mode === 'relay' ? [1, 8, 64] : [64]) {
-        const cpu = cpuPerCall({ [mode]: [floor.pid], responders });
-        const r = await phpCallers(floor.port, 'echo', payload, c, phpCallsEach(c, calls));
+      await phpCallers(floor.port, fn, payload, 8, warmUpCalls); // warm up, as warmUp() does
+      for (const c of callers[mode]) {
+        const cpu = cpuPerCall({ [mode]: [floor.pid], ...pids });
+        const r = await phpCallers(floor.port, fn, payload, c, callsEach(c));
         rows.push(mode === 'relay'
-          ? withCpu(row('echo floor', 'Gearman relay to nats.js', c, r, 'gateway floor: our parser + nats.js, no DIPS code'), cpu(r.latencies.length), ['relay', 'responders'])
-          : withCpu(row('echo floor', 'Gearman answered in Node', c, r, 'client sockets alone, no NATS'), cpu(r.latencies.length), ['answer']));
+          ? withCpu(row(`${fn} floor`, 'Gearman relay to nats.js', c, r, relayNote), cpu(r.latencies.length), ['relay', 'responders', 'nats'])
+          : withCpu(row(`${fn} floor`, 'Gearman answered in Node', c, r, 'client sockets alone, no NATS'), cpu(r.latencies.length), ['answer']));
       }
     } finally {
       floor.stop();
