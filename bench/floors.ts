@@ -114,10 +114,11 @@ export async function tcpFloor(payload: Buffer, calls: number) {
 /**
  * nats.js responders in `processes` child processes (bench/nats-echo.ts) and a
  * nats.js requester here: the cost of the client library alone. Returns a
- * caller for `concurrency` loops of requests and a stop().
+ * caller for `concurrency` loops of requests and a stop(). With `drawCards`
+ * they also draw the bench's card for the Gearman relay's ecard floor.
  */
-export async function startLibraryFloor(server: string, processes: number) {
-  const children = await Promise.all(Array.from({ length: processes }, () => startFloorProcess('nats-echo.js', [server])));
+export async function startLibraryFloor(server: string, processes: number, drawCards = false) {
+  const children = await Promise.all(Array.from({ length: processes }, () => startFloorProcess('nats-echo.js', drawCards ? [server, 'ecard'] : [server])));
   const nc = await connect({ servers: server });
   return {
     pids: children.map((c) => c.pid),

@@ -160,7 +160,7 @@ export const scenarios: Record<string, Scenario> = {
           rows.push(row('ecard', 'DIPS native client', c, await nativeCalls(mesh.client, 'ecard', CARD, c, Math.ceil(calls / c))));
         }
         ctx.progress('gateway floor: the same PHP callers against a bare Node Gearman relay to nats.js responders that only draw and encode the card');
-        const drawers = await startLibraryFloor(mesh.servers[0], WORKERS);
+        const drawers = await startLibraryFloor(mesh.servers[0], WORKERS, true);
         try {
           rows.push(...(await gatewayFloors(mesh.servers[0], { responders: drawers.pids, nats: mesh.pids.nats }, 'ecard', payload, { relay: [1, 4, 8], answer: [] }, (c) => Math.ceil(calls / c), 100)));
         } finally {
@@ -355,8 +355,8 @@ scenarios.http = httpScenario;
 /**
  * What the gateway's path costs with no DIPS code in it (bench/gearman-relay.ts):
  * the same PHP callers calling `fn` against a bare relay to the library-floor
- * responders (which echo, or draw the card for ecard) at `relayCallers`, and
- * against a process that answers them itself at `answerCallers`.
+ * responders (which echo, or draw the card for ecard) at `callers.relay`, and
+ * against a process that answers them itself at `callers.answer`.
  */
 async function gatewayFloors(
   server: string, pids: { responders: Array<number | undefined>; nats: Array<number | undefined> }, fn: 'echo' | 'ecard', payload: Buffer,
