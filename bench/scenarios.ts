@@ -15,6 +15,7 @@ import { httpScenario } from './http.js';
 import { CARD } from './card.js';
 import { natsFloor, startGearmanFloor, startLibraryFloor, tcpFloor } from './floors.js';
 import { cpuPerCall } from './cpu.js';
+import { inTurns, type Side } from './turns.js';
 import { summarize, timedLoops, type Summary } from './stats.js';
 
 export interface Row extends Summary {
@@ -51,6 +52,9 @@ function withCpu(r: Row, cpuMsPerCall: Record<string, number>, shown: string[]):
 
 /** Echo calls each of `callers` PHP processes makes out of `calls`: 64 PHP callers take seconds to start on two cores, so they get enough that the loops overlap for most of the run. */
 const phpCallsEach = (callers: number, calls: number) => Math.max(10, Math.ceil((callers === 64 ? 3 * calls : calls) / callers));
+
+/** Rounds of every comparison measured in turns (see turns.ts). */
+const ROUNDS = 3;
 
 /** Calls per caller, 8 callers, on every side before the echo and ecard measurements. */
 const WARM_UP_CALLS = 500;
@@ -140,30 +144,33 @@ export const scenarios: Record<string, Scenario> = {
   },
 
   ecard: {
-    title: `the seed's PHP client: gearmand + PHP/GD workers vs DIPS gateway + DIPS workers (${WORKERS} workers each)`,
+    title: `the seed's PHP client: gearmand + PHP/GD workers vs DIPS gateway + DIPS workers (${WORKERS} workers each) vs the gateway's floor, ${ROUNDS} rounds in turns`,
     async run(ctx) {
       const rows: Row[] = [];
       const payload = phpSerialize(CARD);
       const calls = Math.round(1600 * ctx.scale);
       await withAnchorAndMesh(WORKERS, async (anchor, mesh) => {
-        await warmUp(anchor.port, mesh, 'ecard', payload, CARD, 100); // PHP + GD draws 100 cards a second
-        for (const c of [1, 4, 8]) {
-          ctx.progress(`gearmand + PHP GD, ${c} callers`);
-          const anchorCpu = cpuPerCall({ gearmand: anchor.pids.gearmand, workers: anchor.pids.workers });
-          const viaGearmand = await phpCallers(anchor.port, 'ecard', payload, c, Math.ceil(calls / c));
-          rows.push(withCpu(row('ecard', 'gearmand + PHP GD', c, viaGearmand), anchorCpu(viaGearmand.latencies.length), ['gearmand', 'workers']));
-          ctx.progress(`DIPS gateway, ${c} callers`);
-          const gatewayCpu = cpuPerCall({ gateway: mesh.pids.gateway, workers: mesh.pids.workers, nats: mesh.pids.nats });
-          const viaGateway = await phpCallers(mesh.port, 'ecard', payload, c, Math.ceil(calls / c));
-          rows.push(withCpu(row('ecard', 'DIPS via gateway', c, viaGateway), gatewayCpu(viaGateway.latencies.length), ['gateway', 'workers', 'nats']));
-          ctx.progress(`DIPS native, ${c} callers`);
-          rows.push(row('ecard', 'DIPS native client', c, await nativeCalls(mesh.client, 'ecard', CARD, c, Math.ceil(calls / c))));
-        }
-        ctx.progress('gateway floor: the same PHP callers against a bare Node Gearman relay to nats.js responders that only draw and encode the card');
+        // the floor: a bare relay to nats.js responders that only draw and encode the card
         const drawers = await startLibraryFloor(mesh.servers[0], WORKERS, true);
+        const relay = await startGearmanFloor('relay', mesh.servers[0]);
         try {
-          rows.push(...(await gatewayFloors(mesh.servers[0], { responders: drawers.pids, nats: mesh.pids.nats }, 'ecard', payload, { relay: [1, 4, 8], answer: [] }, (c) => Math.ceil(calls / c), 100)));
+          await warmUp(anchor.port, mesh, 'ecard', payload, CARD, 100); // PHP + GD draws 100 cards a second
+          await phpCallers(relay.port, 'ecard', payload, 8, 100);
+          for (const c of [1, 4, 8]) {
+            const each = Math.ceil(calls / c / ROUNDS);
+            const php = (port: number) => () => phpCallers(port, 'ecard', payload, c, each);
+            rows.push(...(await rowsInTurns(c, [
+              { scenario: 'ecard', system: 'gearmand + PHP GD', label: `gearmand + PHP GD, ${c} callers`, run: php(anchor.port), cpu: { gearmand: anchor.pids.gearmand, workers: anchor.pids.workers } },
+              { scenario: 'ecard', system: 'DIPS via gateway', label: `DIPS gateway, ${c} callers`, run: php(mesh.port), cpu: { gateway: mesh.pids.gateway, workers: mesh.pids.workers, nats: mesh.pids.nats } },
+              { scenario: 'ecard', system: 'DIPS native client', label: `DIPS native, ${c} callers`, run: () => nativeCalls(mesh.client, 'ecard', CARD, c, each) },
+              {
+                scenario: 'ecard floor', system: 'Gearman relay to nats.js', note: 'gateway floor: our parser + nats.js + the card drawn and encoded, no DIPS code',
+                label: `bare Gearman relay to card drawers, ${c} callers`, run: php(relay.port), cpu: { relay: [relay.pid], responders: drawers.pids, nats: mesh.pids.nats },
+              },
+            ], ctx.progress)));
+          }
         } finally {
+          relay.stop();
           await drawers.stop();
         }
       });
@@ -172,7 +179,7 @@ export const scenarios: Record<string, Scenario> = {
   },
 
   echo: {
-    title: 'dispatch round-trip of an echo job: 100 bytes at 1, 8, 64 callers; 65 KB and 829 KB at 1; CPU per job at 64',
+    title: `dispatch round-trip of an echo job: 100 bytes at 1, 8, 64 callers (gearmand, gateway, its floors and native in turns, ${ROUNDS} rounds); 65 KB and 829 KB at 1; CPU per job`,
     async run(ctx) {
       const rows: Row[] = [];
       const payload = Buffer.alloc(100, 0x61);
@@ -183,6 +190,9 @@ export const scenarios: Record<string, Scenario> = {
         const natsPort = Number(new URL(mesh.servers[0]).port);
         rows.push(row('echo floor', 'nats-server round trip', 1, await natsFloor(natsPort, payload, calls), 'hand-written clients, no library'));
         const library = await startLibraryFloor(mesh.servers[0], WORKERS);
+        // the gateway's floors (bench/gearman-relay.ts): a bare relay to the library's responders, and Node answering PHP itself
+        const relay = await startGearmanFloor('relay', mesh.servers[0]);
+        const answer = await startGearmanFloor('answer', mesh.servers[0]);
         try {
           await library.calls(payload, 8, 8 * WARM_UP_CALLS); // warm up, as warmUp() does
           for (const c of [1, 8, 64]) {
@@ -194,28 +204,29 @@ export const scenarios: Record<string, Scenario> = {
           const big = Buffer.alloc(65 * 1024, 0x62);
           rows.push(row('echo 65 KB floor', 'nats-server round trip', 1, await natsFloor(natsPort, big, Math.round(calls / 2)), 'hand-written clients, no library'));
           rows.push(row('echo 65 KB floor', 'nats.js request/respond', 1, await library.calls(big, 1, Math.round(calls / 2)), 'no DIPS code'));
-          ctx.progress('gateway floors: PHP callers against a bare Node Gearman relay to those responders, and against one that answers itself');
-          rows.push(...(await gatewayFloors(mesh.servers[0], { responders: library.pids, nats: mesh.pids.nats }, 'echo', payload, { relay: [1, 8, 64], answer: [64] }, (c) => phpCallsEach(c, calls))));
+          ctx.progress(`warm-up: 8 callers x ${WARM_UP_CALLS} calls on each side (the Node processes compile their hot paths)`);
+          await warmUp(anchor.port, mesh, 'echo', payload, payload);
+          for (const floor of [relay, answer]) await phpCallers(floor.port, 'echo', payload, 8, WARM_UP_CALLS);
+          for (const c of [1, 8, 64]) {
+            // each round as many PHP calls as one measurement had before rounds: shorter loops of PHP processes are mostly their ragged start and end
+            const php = (port: number) => () => phpCallers(port, 'echo', payload, c, phpCallsEach(c, calls));
+            // as many native calls a round as nats.js alone makes: native callers run 5-10 thousand a second, a short loop is mostly ramp
+            const nativeEach = c === 1 ? phpCallsEach(1, calls) : Math.ceil((10 * calls) / c);
+            rows.push(...(await rowsInTurns(c, [
+              { scenario: 'echo', system: 'gearmand + PHP worker', label: `gearmand + PHP worker, ${c} callers`, run: php(anchor.port), cpu: { gearmand: anchor.pids.gearmand, workers: anchor.pids.workers } },
+              { scenario: 'echo', system: 'DIPS via gateway', label: `DIPS gateway, ${c} callers`, run: php(mesh.port), cpu: { gateway: mesh.pids.gateway, workers: mesh.pids.workers, nats: mesh.pids.nats } },
+              {
+                scenario: 'echo floor', system: 'Gearman relay to nats.js', note: 'gateway floor: our parser + nats.js, no DIPS code',
+                label: `bare Gearman relay to nats.js, ${c} callers`, run: php(relay.port), cpu: { relay: [relay.pid], responders: library.pids, nats: mesh.pids.nats },
+              },
+              ...(c === 64 ? [{ scenario: 'echo floor', system: 'Gearman answered in Node', note: 'client sockets alone, no NATS', label: 'Node answering PHP itself, 64 callers', run: php(answer.port), cpu: { answer: [answer.pid] } }] : []),
+              { scenario: 'echo', system: 'DIPS native NATS', label: `DIPS native NATS, ${c} callers`, run: () => nativeCalls(mesh.client, 'echo', payload, c, nativeEach), cpu: { workers: mesh.pids.workers, nats: mesh.pids.nats } },
+            ], ctx.progress)));
+          }
         } finally {
+          relay.stop();
+          answer.stop();
           await library.stop();
-        }
-        ctx.progress(`warm-up: 8 callers x ${WARM_UP_CALLS} calls on each side (the Node processes compile their hot paths)`);
-        await warmUp(anchor.port, mesh, 'echo', payload, payload);
-        for (const c of [1, 8, 64]) {
-          const per = phpCallsEach(c, calls);
-          ctx.progress(`gearmand + PHP worker, ${c} callers`);
-          const anchorCpu = cpuPerCall({ gearmand: anchor.pids.gearmand, workers: anchor.pids.workers });
-          const viaGearmand = await phpCallers(anchor.port, 'echo', payload, c, per);
-          rows.push(withCpu(row('echo', 'gearmand + PHP worker', c, viaGearmand), anchorCpu(viaGearmand.latencies.length), ['gearmand', 'workers']));
-          ctx.progress(`DIPS gateway, ${c} callers`);
-          const gatewayCpu = cpuPerCall({ gateway: mesh.pids.gateway, workers: mesh.pids.workers, nats: mesh.pids.nats });
-          const viaGateway = await phpCallers(mesh.port, 'echo', payload, c, per);
-          rows.push(withCpu(row('echo', 'DIPS via gateway', c, viaGateway), gatewayCpu(viaGateway.latencies.length), ['gateway', 'workers', 'nats']));
-          ctx.progress(`DIPS native NATS, ${c} callers`);
-          const nativeCpu = cpuPerCall({ workers: mesh.pids.workers, nats: mesh.pids.nats });
-          // as many calls as nats.js alone makes: native callers run 5-10 thousand a second, a short loop is mostly ramp
-          const native = await nativeCalls(mesh.client, 'echo', payload, c, c === 1 ? per : Math.ceil((10 * calls) / c));
-          rows.push(withCpu(row('echo', 'DIPS native NATS', c, native), nativeCpu(native.latencies.length), ['workers', 'nats']));
         }
         for (const [label, size] of [['65 KB', 65 * 1024], ['829 KB', 829 * 1024]] as const) {
           const big = Buffer.alloc(size, 0x62);
@@ -352,35 +363,21 @@ scenarios.mixed = {
 scenarios.offload = offload;
 scenarios.http = httpScenario;
 
-/**
- * What the gateway's path costs with no DIPS code in it (bench/gearman-relay.ts):
- * the same PHP callers calling `fn` against a bare relay to the library-floor
- * responders (which echo, or draw the card for ecard) at `callers.relay`, and
- * against a process that answers them itself at `callers.answer`.
- */
-async function gatewayFloors(
-  server: string, pids: { responders: Array<number | undefined>; nats: Array<number | undefined> }, fn: 'echo' | 'ecard', payload: Buffer,
-  callers: { relay: number[]; answer: number[] }, callsEach: (callers: number) => number, warmUpCalls = WARM_UP_CALLS,
-): Promise<Row[]> {
-  const rows: Row[] = [];
-  const relayNote = fn === 'ecard' ? 'gateway floor: our parser + nats.js + the card drawn and encoded, no DIPS code' : 'gateway floor: our parser + nats.js, no DIPS code';
-  for (const mode of ['relay', 'answer'] as const) {
-    if (!callers[mode].length) continue;
-    const floor = await startGearmanFloor(mode, server);
-    try {
-      await phpCallers(floor.port, fn, payload, 8, warmUpCalls); // warm up, as warmUp() does
-      for (const c of callers[mode]) {
-        const cpu = cpuPerCall({ [mode]: [floor.pid], ...pids });
-        const r = await phpCallers(floor.port, fn, payload, c, callsEach(c));
-        rows.push(mode === 'relay'
-          ? withCpu(row(`${fn} floor`, 'Gearman relay to nats.js', c, r, relayNote), cpu(r.latencies.length), ['relay', 'responders', 'nats'])
-          : withCpu(row(`${fn} floor`, 'Gearman answered in Node', c, r, 'client sockets alone, no NATS'), cpu(r.latencies.length), ['answer']));
-      }
-    } finally {
-      floor.stop();
-    }
-  }
-  return rows;
+/** A side of a comparison measured in turns, and the row it becomes. */
+interface RowSide extends Side {
+  scenario: string;
+  system: string;
+  note?: string;
+}
+
+/** The sides measured in turns at `concurrency`, one row each, CPU per job of their process groups in the note. */
+async function rowsInTurns(concurrency: number, sides: RowSide[], progress: (line: string) => void): Promise<Row[]> {
+  const pooled = await inTurns(ROUNDS, sides, progress);
+  return pooled.map((result, i) => {
+    const side = sides[i];
+    const r = row(side.scenario, side.system, concurrency, result, side.note);
+    return result.cpuMsPerCall && side.cpu ? withCpu(r, result.cpuMsPerCall, Object.keys(side.cpu)) : r;
+  });
 }
 
 /**

@@ -18,7 +18,7 @@ import { ErrorCode } from '../shared/errors.js';
 import { eventHeaders, HEARTBEAT_MS, statusPayload, WORKING } from '../shared/events.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
-import { EMPTY, finalHeaders, respondError, respondNoRoom, type JobMsg } from '../shared/replies.js';
+import { EMPTY, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
 import { RoomAnnouncer } from '../shared/room.js';
 import { directWildcard, functionFromToken, functionSubject, functionToken, isValidFunctionName, SERVICE_NAME } from '../shared/subjects.js';
 import type { Connection } from './connection.js';
@@ -252,9 +252,7 @@ export class LegacyBridge {
         job.msg.respond(statusPayload(Number(packet.args[1]?.toString('latin1')) || 0, Number(data.toString('latin1')) || 0), { headers: eventHeaders('status') });
         return;
       case PacketType.WORK_COMPLETE: {
-        const h = finalHeaders(this.room.workerId);
-        h.set(Header.contentType, 'application/octet-stream');
-        job.msg.respond(Buffer.from(data), { headers: h });
+        job.msg.respond(Buffer.from(data), { headers: resultHeaders(this.room.workerId, 1, 'application/octet-stream') });
         break;
       }
       case PacketType.WORK_FAIL:

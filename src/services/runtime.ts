@@ -9,10 +9,10 @@ import os from 'node:os';
 import { nuid, type NatsConnection, type Service, type Subscription } from 'nats';
 import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../shared/codec/index.js';
 import { DipsError, ErrorCode, errorMessage } from '../shared/errors.js';
-import { Header } from '../shared/headers.js';
+import { Header, headerValue } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { directWildcard, functionFromToken, functionSubject, functionToken, SERVICE_NAME } from '../shared/subjects.js';
-import { EMPTY, finalHeaders, respondError, respondNoRoom, type JobMsg } from '../shared/replies.js';
+import { EMPTY, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
 import { RoomAnnouncer } from '../shared/room.js';
 import { Admission } from './admission.js';
 import { shown } from './params.js';
@@ -172,18 +172,19 @@ export class Worker {
   private async handle(def: FunctionDef, msg: JobMsg, watched: WatchedJob): Promise<void> {
     const started = performance.now();
     const h = msg.headers;
-    const deadlineHeader = Number(h?.get(Header.deadline));
+    const deadlineHeader = Number(headerValue(h, Header.deadline));
     const deadline = deadlineHeader > 0 ? deadlineHeader : Date.now() + this.options.defaultTimeoutMs;
-    const jobId = h?.get(Header.jobId) || '';
+    const jobId = headerValue(h, Header.jobId);
     if (Date.now() >= deadline) {
       // The caller has given up: spend nothing on it, answer nothing.
       this.options.log.debug({ fn: def.name, jobId }, 'skipped a job past its deadline');
       return;
     }
-    const headerEncoding = h?.get(Header.encoding);
+    const headerEncoding = headerValue(h, Header.encoding);
     const encoding: Encoding = isEncoding(headerEncoding) ? headerEncoding : sniffEncoding(msg.data);
-    // most functions never look at their signal: it is made on first use
+    // most functions never look at their signal or send progress: both are made on first use
     let controller: AbortController | undefined;
+    let progress: JobProgress | undefined;
     let expired: DipsError | undefined;
     watched.deadline = deadline;
     watched.expire = () => {
@@ -203,7 +204,9 @@ export class Worker {
           if (expired && !controller.signal.aborted) controller.abort(expired);
           return controller.signal;
         },
-        progress: progressFor(msg),
+        get progress() {
+          return (progress ??= progressFor(msg));
+        },
       };
       const result = await def.run(job);
       if (Date.now() < deadline) this.reply(msg, result, encoding, this.roomAfter(def.name, performance.now() - started, msg.data.length));
@@ -244,16 +247,12 @@ export class Worker {
   }
 
   private reply(msg: JobMsg, result: Result, encoding: Encoding, room: number): void {
-    const h = finalHeaders(this.room.workerId, room);
     if (result.kind === 'bytes') {
-      h.set(Header.contentType, result.contentType);
-      msg.respond(result.bytes, { headers: h });
+      msg.respond(result.bytes, { headers: resultHeaders(this.room.workerId, room, result.contentType) });
       return;
     }
     const replyEncoding = encoding === 'raw' ? 'msgpack' : encoding;
-    h.set(Header.contentType, CONTENT_TYPES[replyEncoding]);
-    h.set(Header.encoding, replyEncoding);
-    msg.respond(encodeBody(result.value, replyEncoding), { headers: h });
+    msg.respond(encodeBody(result.value, replyEncoding), { headers: resultHeaders(this.room.workerId, room, CONTENT_TYPES[replyEncoding], replyEncoding) });
   }
 
   private record(fn: string, ok: boolean, ms: number): void {

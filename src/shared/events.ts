@@ -4,6 +4,7 @@
  * request's reply subject with a Dips-Event header; the final reply has none.
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
+import { sealedHeaders } from './sealed-headers.js';
 
 export const EVENT_HEADER = 'Dips-Event';
 export type JobEventKind = 'data' | 'warning' | 'status';
@@ -89,9 +90,7 @@ export interface JobEvent {
 }
 
 export function eventHeaders(kind: JobEventKind | typeof WORKING): MsgHdrs {
-  const h = natsHeaders();
-  h.set(EVENT_HEADER, kind);
-  return h;
+  return sealedHeaders([EVENT_HEADER, kind]);
 }
 
 export function statusPayload(numerator: number, denominator: number): Uint8Array {

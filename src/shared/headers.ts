@@ -1,4 +1,6 @@
-/** NATS header names DIPS puts on requests and replies. */
+/** NATS header names DIPS puts on requests and replies, and how a hot path reads them. */
+import { MsgHdrsImpl, type MsgHdrs } from 'nats';
+
 export const Header = {
   /** Encoding of a structured body: msgpack | php | json | raw. Replies use the caller's. */
   encoding: 'Dips-Encoding',
@@ -24,3 +26,14 @@ export const Header = {
   serviceError: 'Nats-Service-Error',
   serviceErrorCode: 'Nats-Service-Error-Code',
 } as const;
+
+/**
+ * A header's first value, '' when absent — what MsgHdrs.get() returns —
+ * read straight from the decoded block's map: get() copies the key list and
+ * filters it on every call, and the gateway reads each reply six times.
+ */
+export function headerValue(h: MsgHdrs | undefined, name: string): string {
+  if (!h) return '';
+  if (h instanceof MsgHdrsImpl) return h.headers.get(name)?.[0] ?? '';
+  return h.get(name);
+}

@@ -3,6 +3,7 @@ import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
 import { headerSafe } from './errors.js';
 import { Header } from './headers.js';
 import { noRoomHeaders } from './room.js';
+import { sealedHeaders } from './sealed-headers.js';
 
 /** A job as it arrives: through a service's queue group, or directly after a room announcement. */
 export type JobMsg = Pick<Msg, 'data' | 'headers' | 'respond'>;
@@ -11,11 +12,24 @@ export type JobMsg = Pick<Msg, 'data' | 'headers' | 'respond'>;
 export const EMPTY = new Uint8Array(0);
 
 /** Headers of a job's final reply from worker `workerId`: its slot is free again, and `room` jobs would fit now. */
-export function finalHeaders(workerId: string, room = 1): MsgHdrs {
+function finalHeaders(workerId: string, room = 1): MsgHdrs {
   const h = natsHeaders();
   h.set(Header.worker, workerId);
   if (room !== 1) h.set(Header.room, String(room));
   return h;
+}
+
+/**
+ * A result's headers: the final reply's, its content type and, for a
+ * structured body, its encoding. Sealed (see sealed-headers.ts): a worker's
+ * results share a handful of blocks.
+ */
+export function resultHeaders(workerId: string, room: number, contentType: string, encoding?: string): MsgHdrs {
+  const entries: Array<[string, string]> = [[Header.worker, workerId]];
+  if (room !== 1) entries.push([Header.room, String(room)]);
+  entries.push([Header.contentType, contentType]);
+  if (encoding) entries.push([Header.encoding, encoding]);
+  return sealedHeaders(...entries);
 }
 
 /** The service API's error reply (Nats-Service-Error headers), made safe for the header block. */

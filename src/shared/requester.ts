@@ -13,7 +13,7 @@
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { ErrorCode } from './errors.js';
 import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './events.js';
-import { Header } from './headers.js';
+import { Header, headerValue } from './headers.js';
 import { inboxPrefixOf } from './nats.js';
 import { BIG_JOB_BYTES, decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
 import { directSubject, functionSubject, roomSubject } from './subjects.js';
@@ -366,7 +366,7 @@ export class Requester {
     if (!p || p.state !== 'sent') return; // a late duplicate, or a reply to a call that ended
     const h = msg.headers;
     p.lastHeard = Date.now();
-    if (h && h.code === 503 && msg.data.length === 0 && !h.get(Header.serviceError)) {
+    if (h && h.code === 503 && msg.data.length === 0 && !headerValue(h, Header.serviceError)) {
       // the server says nobody serves the function (yet, or right now: workers of a
       // NATS node that just died are moving to the other one): wait for one —
       // unless an operator paused it: then say so now rather than at the deadline
@@ -379,7 +379,7 @@ export class Requester {
       return;
     }
     p.noWorkerSince = undefined;
-    if (h?.get(NO_ROOM_HEADER)) {
+    if (headerValue(h, NO_ROOM_HEADER)) {
       this.bounced(p);
       return;
     }
@@ -392,18 +392,18 @@ export class Requester {
       p.assigned = true;
       p.onAssigned?.();
     }
-    const event = h?.get(EVENT_HEADER);
+    const event = headerValue(h, EVENT_HEADER);
     if (event) {
       if (event !== WORKING) p.onEvent?.(msg);
       return;
     }
     // the worker that answered has a free slot now: the next job waiting for this function goes
     // straight to it — after this caller's own next job, sent as it hears this answer, has joined the queue
-    const worker = h?.get(Header.worker);
-    if (worker) this.queueHandOff(p.fn, worker, Number(h?.get(Header.room) || 1));
-    const serviceError = h?.get(Header.serviceError);
+    const worker = headerValue(h, Header.worker);
+    if (worker) this.queueHandOff(p.fn, worker, Number(headerValue(h, Header.room) || 1));
+    const serviceError = headerValue(h, Header.serviceError);
     if (serviceError) {
-      this.fail(token, new CallError(Number(h?.get(Header.serviceErrorCode)) || ErrorCode.internal, serviceError));
+      this.fail(token, new CallError(Number(headerValue(h, Header.serviceErrorCode)) || ErrorCode.internal, serviceError));
       return;
     }
     this.finish(p);

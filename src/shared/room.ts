@@ -16,14 +16,13 @@
  * extra is sent at all.
  */
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
+import { sealedHeaders } from './sealed-headers.js';
 import { directSubject, roomSubject } from './subjects.js';
 
 export const NO_ROOM_HEADER = 'Dips-No-Room';
 
 export function noRoomHeaders(): MsgHdrs {
-  const h = natsHeaders();
-  h.set(NO_ROOM_HEADER, '1');
-  return h;
+  return sealedHeaders([NO_ROOM_HEADER, '1']);
 }
 
 /**

@@ -1,8 +1,10 @@
-/** Pure logic, no server: admission and its wait budget, the wait queue, parameter parsing, the PHP codec on odd input, function-name tokens. */
+/** Pure logic, no server: admission and its wait budget, the wait queue, parameter parsing, the PHP codec on odd input, function-name tokens, sealed header blocks. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DipsClient } from '../../src/client/index.js';
-import type { NatsConnection } from 'nats';
+import { headers as natsHeaders, MsgHdrsImpl, type NatsConnection } from 'nats';
+import { headerValue } from '../../src/shared/headers.js';
+import { sealedHeaders } from '../../src/shared/sealed-headers.js';
 import { natsReadiness } from '../../src/shared/metrics.js';
 import { Admission } from '../../src/services/admission.js';
 import { Params } from '../../src/services/params.js';
@@ -121,3 +123,31 @@ test('readiness: ready while NATS is connected and the process says so; the reas
 });
 
 test.run();
+
+test('sealed headers: encoded as nats.js encodes the same block, one object per block, changes refused', () => {
+  const plain = natsHeaders();
+  plain.set('Dips-Worker', 'w-1');
+  plain.set('Content-Type', 'image/png');
+  const sealed = sealedHeaders(['Dips-Worker', 'w-1'], ['Content-Type', 'image/png']);
+  const encode = (h: unknown) => Buffer.from((h as MsgHdrsImpl).encode());
+  assert.equal(encode(sealed), encode(plain));
+  assert.equal(encode(sealed), encode(sealed), 'the cached encoding is the same bytes');
+  assert.is(sealedHeaders(['Dips-Worker', 'w-1'], ['Content-Type', 'image/png']), sealed);
+  assert.is.not(sealedHeaders(['Dips-Worker', 'w-1'], ['Content-Type', 'image/webp']), sealed);
+  assert.throws(() => sealed.set('Dips-Room', '2'), /sealed/);
+  assert.throws(() => sealed.delete('Content-Type'), /sealed/);
+  assert.is(sealed.get('Content-Type'), 'image/png');
+  assert.throws(() => sealedHeaders(['Dips-Error', 'two\r\nlines']), /invalid header value/, 'values are still validated');
+});
+
+test('headerValue reads what MsgHdrs.get() reads, from a decoded block and from a built one', () => {
+  const built = natsHeaders();
+  built.set('Dips-Worker', 'w-1');
+  built.append('Dips-Worker', 'w-2');
+  built.set('Content-Type', 'image/png');
+  const decoded = MsgHdrsImpl.decode((built as MsgHdrsImpl).encode());
+  for (const h of [built, decoded]) {
+    for (const name of ['Dips-Worker', 'Content-Type', 'content-type', 'Dips-Room']) assert.is(headerValue(h, name), h.get(name), name);
+  }
+  assert.is(headerValue(undefined, 'Dips-Worker'), '');
+});
