@@ -122,7 +122,6 @@ test('readiness: ready while NATS is connected and the process says so; the reas
   assert.is(ready(), 'NATS connection closed');
 });
 
-test.run();
 
 test('sealed headers: encoded as nats.js encodes the same block, one object per block, changes refused', () => {
   const plain = natsHeaders();
@@ -151,3 +150,5 @@ test('headerValue reads what MsgHdrs.get() reads, from a decoded block and from 
   }
   assert.is(headerValue(undefined, 'Dips-Worker'), '');
 });
+
+test.run();
