@@ -4,7 +4,7 @@
  * request's reply subject with a Dips-Event header; the final reply has none.
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
-import { sealedHeaders } from './sealed-headers.js';
+import { sealHeaders } from './sealed-headers.js';
 
 export const EVENT_HEADER = 'Dips-Event';
 export type JobEventKind = 'data' | 'warning' | 'status';
@@ -89,8 +89,15 @@ export interface JobEvent {
   denominator?: number;
 }
 
+const EVENT_BLOCKS: Record<JobEventKind | typeof WORKING, MsgHdrs> = {
+  data: sealHeaders([EVENT_HEADER, 'data']),
+  warning: sealHeaders([EVENT_HEADER, 'warning']),
+  status: sealHeaders([EVENT_HEADER, 'status']),
+  [WORKING]: sealHeaders([EVENT_HEADER, WORKING]),
+};
+
 export function eventHeaders(kind: JobEventKind | typeof WORKING): MsgHdrs {
-  return sealedHeaders([EVENT_HEADER, kind]);
+  return EVENT_BLOCKS[kind];
 }
 
 export function statusPayload(numerator: number, denominator: number): Uint8Array {

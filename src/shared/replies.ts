@@ -3,7 +3,7 @@ import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
 import { headerSafe } from './errors.js';
 import { Header } from './headers.js';
 import { noRoomHeaders } from './room.js';
-import { sealedHeaders } from './sealed-headers.js';
+import { sealHeaders } from './sealed-headers.js';
 
 /** A job as it arrives: through a service's queue group, or directly after a room announcement. */
 export type JobMsg = Pick<Msg, 'data' | 'headers' | 'respond'>;
@@ -21,15 +21,31 @@ function finalHeaders(workerId: string, room = 1): MsgHdrs {
 
 /**
  * A result's headers: the final reply's, its content type and, for a
- * structured body, its encoding. Sealed (see sealed-headers.ts): a worker's
- * results share a handful of blocks.
+ * structured body, its encoding. Sealed (see sealed-headers.ts) and kept by
+ * worker, content type and room: a worker's results share a handful of blocks,
+ * found here without building a key.
  */
 export function resultHeaders(workerId: string, room: number, contentType: string, encoding?: string): MsgHdrs {
+  let byType = resultBlocks.get(workerId);
+  if (!byType) resultBlocks.set(workerId, (byType = new Map()));
+  const type = encoding ? `${contentType}\n${encoding}` : contentType;
+  let byRoom = byType.get(type);
+  if (!byRoom && byType.size < MAX_KEPT_TYPES) byType.set(type, (byRoom = []));
+  // room counts free slots and a short wait budget (a few dozen at most), functions have a few content types: anything odd is built, not kept
+  if (!byRoom || !Number.isInteger(room) || room < 0 || room > MAX_KEPT_ROOM) return buildResultHeaders(workerId, room, contentType, encoding);
+  return (byRoom[room] ??= buildResultHeaders(workerId, room, contentType, encoding));
+}
+
+const resultBlocks = new Map<string, Map<string, MsgHdrs[]>>();
+const MAX_KEPT_ROOM = 1024;
+const MAX_KEPT_TYPES = 64;
+
+function buildResultHeaders(workerId: string, room: number, contentType: string, encoding?: string): MsgHdrs {
   const entries: Array<[string, string]> = [[Header.worker, workerId]];
   if (room !== 1) entries.push([Header.room, String(room)]);
   entries.push([Header.contentType, contentType]);
   if (encoding) entries.push([Header.encoding, encoding]);
-  return sealedHeaders(...entries);
+  return sealHeaders(...entries);
 }
 
 /** The service API's error reply (Nats-Service-Error headers), made safe for the header block. */

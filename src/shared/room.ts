@@ -16,13 +16,15 @@
  * extra is sent at all.
  */
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
-import { sealedHeaders } from './sealed-headers.js';
+import { sealHeaders } from './sealed-headers.js';
 import { directSubject, roomSubject } from './subjects.js';
 
 export const NO_ROOM_HEADER = 'Dips-No-Room';
 
+const NO_ROOM = sealHeaders([NO_ROOM_HEADER, '1']);
+
 export function noRoomHeaders(): MsgHdrs {
-  return sealedHeaders([NO_ROOM_HEADER, '1']);
+  return NO_ROOM;
 }
 
 /**

@@ -3,8 +3,8 @@
  * validates and UTF-8-encodes a header block on every publish (each set()
  * copies the key list twice and runs a regex); a worker answers thousands of
  * jobs a second with a handful of distinct blocks — its id with the room it
- * offers and the content type, "no room", "working" — so each is built once,
- * its first encoding kept, and any later change refused.
+ * offers and the content type, "no room", "working" — so each is built once
+ * and kept by its user, its first encoding kept, and any later change refused.
  */
 import { MsgHdrsImpl, type Match, type MsgHdrs } from 'nats';
 
@@ -37,20 +37,9 @@ class SealedHeaders extends MsgHdrsImpl {
   }
 }
 
-/** Distinct blocks kept; a process uses a handful, the bound only guards against a caller that varies its values. */
-const MAX_BLOCKS = 256;
-const blocks = new Map<string, MsgHdrs>();
-
-/** The sealed block with these headers, in this order (the same object for the same headers). */
-export function sealedHeaders(...entries: Array<readonly [name: string, value: string]>): MsgHdrs {
-  let key = '';
-  for (const [name, value] of entries) key += `${name}\n${value}\n`;
-  let block = blocks.get(key);
-  if (!block) {
-    const built = new SealedHeaders();
-    for (const [name, value] of entries) built.set(name, value);
-    if (blocks.size >= MAX_BLOCKS) blocks.clear();
-    blocks.set(key, (block = built.seal()));
-  }
-  return block;
+/** A sealed block with these headers, in this order; callers keep the blocks they reuse. */
+export function sealHeaders(...entries: Array<readonly [name: string, value: string]>): MsgHdrs {
+  const block = new SealedHeaders();
+  for (const [name, value] of entries) block.set(name, value);
+  return block.seal();
 }
