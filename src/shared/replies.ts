@@ -19,6 +19,12 @@ function finalHeaders(workerId: string, room = 1): MsgHdrs {
   return h;
 }
 
+/** Sealed result blocks: worker id → content type (and encoding) → room. */
+const resultBlocks = new Map<string, Map<string, MsgHdrs[]>>();
+const MAX_KEPT_WORKERS = 16;
+const MAX_KEPT_ROOM = 1024;
+const MAX_KEPT_TYPES = 64;
+
 /**
  * A result's headers: the final reply's, its content type and, for a
  * structured body, its encoding. Sealed (see sealed-headers.ts) and kept by
@@ -27,7 +33,10 @@ function finalHeaders(workerId: string, room = 1): MsgHdrs {
  */
 export function resultHeaders(workerId: string, room: number, contentType: string, encoding?: string): MsgHdrs {
   let byType = resultBlocks.get(workerId);
-  if (!byType) resultBlocks.set(workerId, (byType = new Map()));
+  if (!byType) {
+    if (resultBlocks.size >= MAX_KEPT_WORKERS) resultBlocks.clear(); // a process has one or two worker ids
+    resultBlocks.set(workerId, (byType = new Map()));
+  }
   const type = encoding ? `${contentType}\n${encoding}` : contentType;
   let byRoom = byType.get(type);
   if (!byRoom && byType.size < MAX_KEPT_TYPES) byType.set(type, (byRoom = []));
@@ -35,10 +44,6 @@ export function resultHeaders(workerId: string, room: number, contentType: strin
   if (!byRoom || !Number.isInteger(room) || room < 0 || room > MAX_KEPT_ROOM) return buildResultHeaders(workerId, room, contentType, encoding);
   return (byRoom[room] ??= buildResultHeaders(workerId, room, contentType, encoding));
 }
-
-const resultBlocks = new Map<string, Map<string, MsgHdrs[]>>();
-const MAX_KEPT_ROOM = 1024;
-const MAX_KEPT_TYPES = 64;
 
 function buildResultHeaders(workerId: string, room: number, contentType: string, encoding?: string): MsgHdrs {
   const entries: Array<[string, string]> = [[Header.worker, workerId]];
