@@ -158,15 +158,9 @@ export const scenarios: Record<string, Scenario> = {
           await phpCallers(relay.port, 'ecard', payload, 8, 100);
           for (const c of [1, 4, 8]) {
             const each = Math.ceil(calls / c / ROUNDS);
-            const php = (port: number) => () => phpCallers(port, 'ecard', payload, c, each);
             rows.push(...(await rowsInTurns(c, [
-              { scenario: 'ecard', system: 'gearmand + PHP GD', label: `gearmand + PHP GD, ${c} callers`, run: php(anchor.port), cpu: { gearmand: anchor.pids.gearmand, workers: anchor.pids.workers } },
-              { scenario: 'ecard', system: 'DIPS via gateway', label: `DIPS gateway, ${c} callers`, run: php(mesh.port), cpu: { gateway: mesh.pids.gateway, workers: mesh.pids.workers, nats: mesh.pids.nats } },
+              ...phpSides({ fn: 'ecard', payload, callers: c, callsEach: each, anchor, mesh, relay, responders: drawers.pids }),
               { scenario: 'ecard', system: 'DIPS native client', label: `DIPS native, ${c} callers`, run: () => nativeCalls(mesh.client, 'ecard', CARD, c, each) },
-              {
-                scenario: 'ecard floor', system: 'Gearman relay to nats.js', note: 'gateway floor: our parser + nats.js + the card drawn and encoded, no DIPS code',
-                label: `bare Gearman relay to card drawers, ${c} callers`, run: php(relay.port), cpu: { relay: [relay.pid], responders: drawers.pids, nats: mesh.pids.nats },
-              },
             ], ctx.progress)));
           }
         } finally {
@@ -208,18 +202,13 @@ export const scenarios: Record<string, Scenario> = {
           await warmUp(anchor.port, mesh, 'echo', payload, payload);
           for (const floor of [relay, answer]) await phpCallers(floor.port, 'echo', payload, 8, WARM_UP_CALLS);
           for (const c of [1, 8, 64]) {
-            // each round as many PHP calls as one measurement had before rounds: shorter loops of PHP processes are mostly their ragged start and end
-            const php = (port: number) => () => phpCallers(port, 'echo', payload, c, phpCallsEach(c, calls));
             // as many native calls a round as nats.js alone makes: native callers run 5-10 thousand a second, a short loop is mostly ramp
             const nativeEach = c === 1 ? phpCallsEach(1, calls) : Math.ceil((10 * calls) / c);
+            // each round as many PHP calls as one measurement had before rounds: shorter loops of PHP processes are mostly their ragged start and end
+            const each = phpCallsEach(c, calls);
             rows.push(...(await rowsInTurns(c, [
-              { scenario: 'echo', system: 'gearmand + PHP worker', label: `gearmand + PHP worker, ${c} callers`, run: php(anchor.port), cpu: { gearmand: anchor.pids.gearmand, workers: anchor.pids.workers } },
-              { scenario: 'echo', system: 'DIPS via gateway', label: `DIPS gateway, ${c} callers`, run: php(mesh.port), cpu: { gateway: mesh.pids.gateway, workers: mesh.pids.workers, nats: mesh.pids.nats } },
-              {
-                scenario: 'echo floor', system: 'Gearman relay to nats.js', note: 'gateway floor: our parser + nats.js, no DIPS code',
-                label: `bare Gearman relay to nats.js, ${c} callers`, run: php(relay.port), cpu: { relay: [relay.pid], responders: library.pids, nats: mesh.pids.nats },
-              },
-              ...(c === 64 ? [{ scenario: 'echo floor', system: 'Gearman answered in Node', note: 'client sockets alone, no NATS', label: 'Node answering PHP itself, 64 callers', run: php(answer.port), cpu: { answer: [answer.pid] } }] : []),
+              ...phpSides({ fn: 'echo', payload, callers: c, callsEach: each, anchor, mesh, relay, responders: library.pids }),
+              ...(c === 64 ? [{ scenario: 'echo floor', system: 'Gearman answered in Node', note: 'client sockets alone, no NATS', label: 'Node answering PHP itself, 64 callers', run: () => phpCallers(answer.port, 'echo', payload, c, each), cpu: { answer: [answer.pid] } }] : []),
               { scenario: 'echo', system: 'DIPS native NATS', label: `DIPS native NATS, ${c} callers`, run: () => nativeCalls(mesh.client, 'echo', payload, c, nativeEach), cpu: { workers: mesh.pids.workers, nats: mesh.pids.nats } },
             ], ctx.progress)));
           }
@@ -362,6 +351,29 @@ scenarios.mixed = {
 };
 scenarios.offload = offload;
 scenarios.http = httpScenario;
+
+/**
+ * The PHP sides of a comparison: the same callers against gearmand + PHP
+ * workers, the DIPS gateway and the gateway's bare relay floor (to `responders`),
+ * each with the processes whose CPU it is charged.
+ */
+function phpSides(o: {
+  fn: 'echo' | 'ecard'; payload: Uint8Array; callers: number; callsEach: number;
+  anchor: Awaited<ReturnType<typeof startAnchor>>; mesh: Awaited<ReturnType<typeof startMesh>>;
+  relay: { port: number; pid: number | undefined }; responders: Array<number | undefined>;
+}): RowSide[] {
+  const run = (port: number) => () => phpCallers(port, o.fn, o.payload, o.callers, o.callsEach);
+  const anchorSystem = o.fn === 'ecard' ? 'gearmand + PHP GD' : 'gearmand + PHP worker';
+  const relayNote = o.fn === 'ecard' ? 'gateway floor: our parser + nats.js + the card drawn and encoded, no DIPS code' : 'gateway floor: our parser + nats.js, no DIPS code';
+  return [
+    { scenario: o.fn, system: anchorSystem, label: `${anchorSystem}, ${o.callers} callers`, run: run(o.anchor.port), cpu: { gearmand: o.anchor.pids.gearmand, workers: o.anchor.pids.workers } },
+    { scenario: o.fn, system: 'DIPS via gateway', label: `DIPS gateway, ${o.callers} callers`, run: run(o.mesh.port), cpu: { gateway: o.mesh.pids.gateway, workers: o.mesh.pids.workers, nats: o.mesh.pids.nats } },
+    {
+      scenario: `${o.fn} floor`, system: 'Gearman relay to nats.js', note: relayNote, label: `bare Gearman relay (${o.fn}), ${o.callers} callers`,
+      run: run(o.relay.port), cpu: { relay: [o.relay.pid], responders: o.responders, nats: o.mesh.pids.nats },
+    },
+  ];
+}
 
 /** A side of a comparison measured in turns, and the row it becomes. */
 interface RowSide extends Side {

@@ -12,7 +12,7 @@ import { phpSerialize } from '../src/shared/codec/php.js';
 import sharp from 'sharp';
 import { CallError, DipsClient } from '../src/client/index.js';
 import { loadConfig } from '../src/shared/config.js';
-import { clientFor, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
+import { clientFor, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
 
 let cluster: Cluster;
 let workers: Proc[];

@@ -3,7 +3,7 @@
  * reply: data, warnings and status (numerator/denominator). They travel on the
  * request's reply subject with a Dips-Event header; the final reply has none.
  */
-import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
+import type { Msg, MsgHdrs } from 'nats';
 import { sealHeaders } from './sealed-headers.js';
 
 export const EVENT_HEADER = 'Dips-Event';

@@ -15,7 +15,7 @@
  * sit behind big ones inside a worker; and when nothing is full, nothing
  * extra is sent at all.
  */
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
+import type { MsgHdrs, NatsConnection } from 'nats';
 import { sealHeaders } from './sealed-headers.js';
 import { directSubject, roomSubject } from './subjects.js';
 
