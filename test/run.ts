@@ -12,6 +12,7 @@
  *   node dist/test/run.js --fast        the fast tier only (npm run test:fast)
  */
 import { spawn } from 'node:child_process';
+import { Command } from 'commander';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +20,13 @@ import { command, ensurePackages } from '../src/control/debian.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-const fastOnly = process.argv.includes('--fast');
-const filter = process.argv.slice(2).find((a) => !a.startsWith('--'));
+const cli = new Command('run.js')
+  .description('Run the test suite: each *.test.js file in its own process, the fast tier first, then the files that drive real nats-server, PHP, Perl and gearman-tools. Exit 0 when every declared test passed, 1 otherwise, 69 when a peer is missing and cannot be installed.')
+  .argument('[pattern]', 'only the files whose name contains this, e.g. gateway')
+  .option('--fast', 'the fast tier only (test/fast: no servers, seconds)')
+  .parse();
+const fastOnly = Boolean(cli.opts<{ fast?: boolean }>().fast);
+const filter = cli.args[0] as string | undefined;
 const list = (dir: string) =>
   readdirSync(path.join(here, dir))
     .filter((f) => f.endsWith('.test.js') && (!filter || f.includes(filter)))

@@ -14,6 +14,7 @@ import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { toJobEvent } from '../shared/events.js';
 import { CallError, cancelledError, type CallHandle, type Requester } from '../shared/requester.js';
+import { TurnBatch } from '../shared/turn-batch.js';
 import type { Priority } from '../shared/wait-queue.js';
 import type { JobStore, StoredJob } from './store.js';
 
@@ -106,8 +107,8 @@ export class Jobs {
   private bytes = 0;
   /** gearmand's maxqueue: per function, the most jobs waiting at each priority (absent: no limit). */
   private readonly maxQueue = new Map<string, Record<Priority, number>>();
-  /** Jobs to send to NATS in the next check phase. */
-  private ready: Job[] = [];
+  /** Jobs read in one pass reach NATS in one socket write (see TurnBatch). */
+  private readonly ready = new TurnBatch<Job>((job) => void this.run(job));
   /** Set while the gateway stops: background jobs cut off by it stay on disk for the next start. */
   private stopping = false;
 
@@ -241,17 +242,7 @@ export class Jobs {
       job.timer = setTimeout(() => void this.run(job), delayMs);
       return;
     }
-    // Jobs read in one pass reach NATS in one socket write: all of them are sent from one
-    // check-phase callback, so nats.js flushes them together (a callback per job would
-    // flush, and write, once per job).
-    this.ready.push(job);
-    if (this.ready.length === 1) {
-      setImmediate(() => {
-        const batch = this.ready;
-        this.ready = [];
-        for (const j of batch) void this.run(j);
-      });
-    }
+    this.ready.add(job);
   }
 
   /** A client went away: it stops listening; a foreground job nobody waits for is withdrawn. */

@@ -6,7 +6,7 @@
  * so that functions only compute.
  */
 import os from 'node:os';
-import { nuid, type NatsConnection, type Service, type Subscription } from 'nats';
+import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Payload, type PublishOptions, type Service, type Subscription } from 'nats';
 import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../shared/codec/index.js';
 import { DipsError, ErrorCode, errorMessage } from '../shared/errors.js';
 import { Header, headerValue } from '../shared/headers.js';
@@ -20,6 +20,7 @@ import { eventHeaders, JobWatch, statusPayload, WORKING, type JobEventKind, type
 import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
 import { jobRecorder } from '../shared/metrics.js';
+import { TurnBatch } from '../shared/turn-batch.js';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -96,8 +97,8 @@ export class Worker {
         const def = this.functions.find((d) => d.name === fn);
         // a paused or unknown function has no room here: the caller waits for another worker
         this.room.claimed();
-        if (!def || !this.services.has(fn)) respondNoRoom(msg);
-        else this.admit(def, msg);
+        if (!def || !this.services.has(fn)) respondNoRoom(new AnsweredPerTurn(msg));
+        else this.admit(def, new AnsweredPerTurn(msg));
       },
     });
     for (const def of this.functions) if (!paused.has(def.name)) await this.resume(def.name);
@@ -123,7 +124,7 @@ export class Worker {
           this.options.log.error({ err, fn }, 'endpoint subscription failed');
           return;
         }
-        this.admit(def, msg);
+        this.admit(def, new AnsweredPerTurn(msg));
       },
     });
     this.services.set(fn, service);
@@ -150,6 +151,7 @@ export class Worker {
     await Promise.all([...this.services.keys()].map((fn) => this.pause(fn)));
     await this.direct?.drain();
     await this.admission.idle();
+    answers.flush();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
 
@@ -279,6 +281,24 @@ function asParams(fn: string, value: unknown): Record<string, unknown> {
     return value as Record<string, unknown>;
   }
   throw new DipsError(ErrorCode.badRequest, `${fn}: the payload must be a map of parameters, got ${shown(value)}`);
+}
+
+/** Every answer a worker sends (results, errors, no room, events) leaves with the others of its turn, in order: one socket write. */
+const answers = new TurnBatch<{ msg: Msg; data: Payload | undefined; opts: PublishOptions | undefined }>((a) => a.msg.respond(a.data, a.opts));
+
+/** A job as the worker sees it: its answers go through `answers`. */
+class AnsweredPerTurn implements JobMsg {
+  constructor(private readonly msg: Msg) {}
+  get data(): Uint8Array {
+    return this.msg.data;
+  }
+  get headers(): MsgHdrs | undefined {
+    return this.msg.headers;
+  }
+  respond(data?: Payload, opts?: PublishOptions): boolean {
+    answers.add({ msg: this.msg, data, opts });
+    return true;
+  }
 }
 
 function progressFor(msg: JobMsg): JobProgress {

@@ -17,6 +17,7 @@ import { Header, headerValue } from './headers.js';
 import { inboxPrefixOf } from './nats.js';
 import { BIG_JOB_BYTES, decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
 import { directSubject, functionSubject, roomSubject } from './subjects.js';
+import { TurnBatch } from './turn-batch.js';
 import { WaitQueue, type Priority } from './wait-queue.js';
 
 export type { Priority };
@@ -141,7 +142,8 @@ export class Requester {
   private nextToken = 0;
   private ticks = 0;
   private pendingBytes = 0;
-  private handOffs: Array<{ fn: string; workerId: string; room: number }> = [];
+  /** Hand-offs of one turn of the event loop, made together once callers' next jobs have joined the queues. */
+  private readonly handOffs = new TurnBatch<{ fn: string; workerId: string; room: number }>((h) => this.handOff(h.fn, h.workerId, h.room));
   private readonly ticker: NodeJS.Timeout;
   /** Requests sent again (lost with a NATS node or a worker): for soak reports and metrics. */
   resent = 0;
@@ -400,7 +402,7 @@ export class Requester {
     // the worker that answered has a free slot now: the next job waiting for this function goes
     // straight to it — after this caller's own next job, sent as it hears this answer, has joined the queue
     const worker = headerValue(h, Header.worker);
-    if (worker) this.queueHandOff(p.fn, worker, Number(headerValue(h, Header.room) || 1));
+    if (worker) this.handOffs.add({ fn: p.fn, workerId: worker, room: Number(headerValue(h, Header.room) || 1) });
     const serviceError = headerValue(h, Header.serviceError);
     if (serviceError) {
       this.fail(token, new CallError(Number(headerValue(h, Header.serviceErrorCode)) || ErrorCode.internal, serviceError));
@@ -408,17 +410,6 @@ export class Requester {
     }
     this.finish(p);
     p.done(undefined, msg);
-  }
-
-  /** Hand-offs of one turn of the event loop, made together once callers' next jobs have joined the queues. */
-  private queueHandOff(fn: string, workerId: string, room: number): void {
-    if (this.handOffs.push({ fn, workerId, room }) === 1) {
-      setImmediate(() => {
-        const due = this.handOffs;
-        this.handOffs = [];
-        for (const h of due) this.handOff(h.fn, h.workerId, h.room);
-      });
-    }
   }
 
   private handOff(fn: string, workerId: string, room: number): void {
