@@ -87,20 +87,20 @@ export class Admission {
 
   private start(task: () => Promise<void>, costMs: number | undefined, known: boolean): void {
     this.running++;
-    task()
-      .catch(() => undefined) // tasks report their own errors
-      .finally(() => {
-        this.running--;
-        this.hold(costMs, known, -1);
-        const next = this.waiting.shift();
-        if (next) next();
-        else if (this.running === 0) {
-          this.heldKnownMs = 0; // no float drift across millions of jobs
-          const waiters = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const resolve of waiters) resolve();
-        }
-        this.onFree?.();
-      });
+    // one settle handler either way (tasks report their own errors): no catch-then-finally pair of promises per job
+    const ended = () => {
+      this.running--;
+      this.hold(costMs, known, -1);
+      const next = this.waiting.shift();
+      if (next) next();
+      else if (this.running === 0) {
+        this.heldKnownMs = 0; // no float drift across millions of jobs
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+      this.onFree?.();
+    };
+    task().then(ended, ended);
   }
 }
