@@ -63,7 +63,13 @@ export function judgeTargets(rows: Row[]): TargetResult[] {
     const d = find(rows, `echo ${size}`, 'DIPS via gateway', 1);
     const lib = find(rows, `echo ${size} floor`, 'nats.js request/respond', 1);
     const server = find(rows, `echo ${size} floor`, 'nats-server round trip', 1);
-    const floor = lib && server ? `nats-server alone ${ms(server.p50)}, nats.js alone ${ms(lib.p50)}${outOfReach(lib.p50 > 1.5 * (g?.p50 ?? Infinity), 'above', 'nats.js')}` : undefined;
+    const goal = 1.5 * (g?.p50 ?? Infinity);
+    const relayed = find(rows, `echo ${size} floor`, 'Gearman relay to nats.js', 1);
+    const floor = [
+      relayed ? `bare relay p50 ${ms(relayed.p50)}${outOfReach(relayed.p50 > goal, 'above', 'Node + nats.js')}` : '',
+      server ? `nats-server alone ${ms(server.p50)}` : '',
+      lib ? `nats.js alone ${ms(lib.p50)}${outOfReach(lib.p50 > goal, 'above', 'nats.js')}` : '',
+    ].filter(Boolean).join(', ') || undefined;
     if (g && d) out.push({ target: `4. ${size} echo from PHP, p50`, measured: ms(d.p50), goal: `≤ ${ms(1.5 * g.p50)} (1.5 x gearmand ${ms(g.p50)})`, met: d.p50 <= 1.5 * g.p50, floor });
   }
   {
