@@ -6,6 +6,7 @@ import { headers as natsHeaders, MsgHdrsImpl, type NatsConnection } from 'nats';
 import { headerValue } from '../../src/shared/headers.js';
 import { resultHeaders } from '../../src/shared/replies.js';
 import { sealHeaders } from '../../src/shared/sealed-headers.js';
+import { TurnBatch } from '../../src/shared/turn-batch.js';
 import { natsReadiness } from '../../src/shared/metrics.js';
 import { Admission } from '../../src/services/admission.js';
 import { Params } from '../../src/services/params.js';
@@ -155,6 +156,22 @@ test('headerValue reads what MsgHdrs.get() reads, from a decoded block and from 
     for (const name of ['Dips-Worker', 'Content-Type', 'content-type', 'Dips-Room']) assert.is(headerValue(h, name), h.get(name), name);
   }
   assert.is(headerValue(undefined, 'Dips-Worker'), '');
+});
+
+test('turn batch: what one turn adds runs together, in order, after the turn\'s microtasks; flush() runs it at once', async () => {
+  const ran: string[] = [];
+  const batch = new TurnBatch<string>((item) => ran.push(item));
+  batch.add('a');
+  await Promise.resolve().then(() => batch.add('b')); // a later microtask of the same turn
+  batch.add('c');
+  assert.equal(ran, [], 'nothing runs inside the turn');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(ran, ['a', 'b', 'c']);
+  batch.add('d');
+  batch.flush();
+  assert.equal(ran, ['a', 'b', 'c', 'd']);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(ran, ['a', 'b', 'c', 'd'], 'the check phase finds nothing left to run');
 });
 
 test.run();
