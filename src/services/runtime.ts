@@ -287,7 +287,13 @@ function asParams(fn: string, value: unknown): Record<string, unknown> {
 }
 
 /** Every answer a worker sends (results, errors, no room, events) leaves with the others of its turn, in order: one socket write. */
-const answers = new TurnBatch<{ msg: Msg; data: Payload | undefined; opts: PublishOptions | undefined }>((a) => a.msg.respond(a.data, a.opts));
+const answers = new TurnBatch<{ msg: Msg; data: Payload | undefined; opts: PublishOptions | undefined }>((a) => {
+  try {
+    a.msg.respond(a.data, a.opts);
+  } catch {
+    // the NATS connection is closed: the caller hears nothing from this worker and sends the job again when it stays silent
+  }
+});
 
 /** A job as the worker sees it: its answers go through `answers`. */
 class AnsweredPerTurn implements JobMsg {
