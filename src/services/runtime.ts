@@ -185,32 +185,11 @@ export class Worker {
     }
     const headerEncoding = headerValue(h, Header.encoding);
     const encoding: Encoding = isEncoding(headerEncoding) ? headerEncoding : sniffEncoding(msg.data);
-    // most functions never look at their signal or send progress: both are made on first use
-    let controller: AbortController | undefined;
-    let progress: JobProgress | undefined;
-    let expired: DipsError | undefined;
+    const job = new RunningJob(def.name, jobId, msg, encoding, deadline);
     watched.deadline = deadline;
-    watched.expire = () => {
-      expired = new DipsError(ErrorCode.timeout, `${def.name}: deadline passed`);
-      controller?.abort(expired);
-    };
+    watched.expire = () => job.expire();
     try {
-      const job: Job = {
-        fn: def.name,
-        id: jobId,
-        params: def.input === 'params' ? this.paramsOf(def.name, msg, encoding) : {},
-        body: msg.data,
-        encoding,
-        deadline,
-        get signal() {
-          controller ??= new AbortController();
-          if (expired && !controller.signal.aborted) controller.abort(expired);
-          return controller.signal;
-        },
-        get progress() {
-          return (progress ??= progressFor(msg));
-        },
-      };
+      if (def.input === 'params') job.params = this.paramsOf(def.name, msg, encoding);
       const result = await def.run(job);
       if (Date.now() < deadline) this.reply(msg, result, encoding, this.roomAfter(def.name, performance.now() - started, msg.data.length));
       this.record(def.name, true, performance.now() - started);
@@ -307,6 +286,47 @@ class AnsweredPerTurn implements JobMsg {
   respond(data?: Payload, opts?: PublishOptions): boolean {
     answers.add({ msg: this.msg, data, opts });
     return true;
+  }
+}
+
+/**
+ * A job as its function sees it. A class, not an object literal: a literal
+ * with getters builds its accessors per job, and those closures (holding the
+ * job's message and everything it reached) stayed alive through scavenges
+ * until a full GC. Its signal and progress sender are made on first use: most
+ * functions never look at either.
+ */
+class RunningJob implements Job {
+  params: Record<string, unknown> = {};
+  readonly body: Uint8Array;
+  private controller?: AbortController;
+  private expired?: DipsError;
+  private sender?: JobProgress;
+
+  constructor(
+    readonly fn: string,
+    readonly id: string,
+    private readonly msg: JobMsg,
+    readonly encoding: Encoding,
+    readonly deadline: number,
+  ) {
+    this.body = msg.data;
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.expired && !this.controller.signal.aborted) this.controller.abort(this.expired);
+    return this.controller.signal;
+  }
+
+  get progress(): JobProgress {
+    return (this.sender ??= progressFor(this.msg));
+  }
+
+  /** The deadline passed: a function listening to its signal stops. */
+  expire(): void {
+    this.expired = new DipsError(ErrorCode.timeout, `${this.fn}: deadline passed`);
+    this.controller?.abort(this.expired);
   }
 }
 
