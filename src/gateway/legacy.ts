@@ -8,7 +8,10 @@
  * as it has idle Gearman workers; more are bounced to wait, in priority order,
  * at their caller, and room is announced when a Gearman worker frees (see
  * src/shared/room.ts). WORK_DATA / WARNING / STATUS stream back to the caller
- * in order; WORK_COMPLETE / FAIL / EXCEPTION end the job. A job whose worker
+ * in order; WORK_COMPLETE / FAIL / EXCEPTION end the job. A plain NATS caller
+ * (no Dips-Accept, see src/shared/accept.ts) is never bounced nor sent
+ * events: its job waits here for a Gearman worker, bounded by bytes and by its
+ * deadline, and it hears one answer. A job whose worker
  * disconnects runs again on another worker here, or goes back to its caller to
  * wait for one.
  */
@@ -16,6 +19,7 @@ import os from 'node:os';
 import { nuid, type NatsConnection, type Service, type Subscription } from 'nats';
 import { ErrorCode } from '../shared/errors.js';
 import { eventHeaders, HEARTBEAT_MS, statusPayload, WORKING } from '../shared/events.js';
+import { acceptsOf, type Accepts } from '../shared/accept.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { EMPTY, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
@@ -34,7 +38,17 @@ interface QueuedJob {
   data: Uint8Array;
   msg: JobMsg;
   deadline: number;
+  /** No Dips-Deadline came: the default applies, and a timeout says so. */
+  defaulted: boolean;
+  accepts: Accepts;
   worker?: Connection;
+}
+
+export interface LegacyOptions {
+  /** Deadline of a job that came without Dips-Deadline (a plain NATS caller's). */
+  defaultDeadlineMs: number;
+  /** Payload bytes of plain callers' jobs kept waiting for a Gearman worker here. */
+  maxWaitingBytes: number;
 }
 
 interface WorkerState {
@@ -52,9 +66,11 @@ export class LegacyBridge {
   private readonly direct: Subscription;
   private readonly prefix: string;
   private counter = 0;
+  /** Bytes of plain callers' jobs here, waiting or running (they cannot be bounced): from enqueue until their one answer. */
+  private plainBytes = 0;
   readonly id = `${os.hostname()}:${process.pid}`;
 
-  constructor(private readonly nc: NatsConnection, private readonly version: string, private readonly log: Logger) {
+  constructor(private readonly nc: NatsConnection, private readonly version: string, private readonly log: Logger, private readonly options: LegacyOptions) {
     this.prefix = handlePrefix(os.hostname());
     this.room = new RoomAnnouncer(nc, nuid.next());
     this.direct = nc.subscribe(directWildcard(this.room.workerId), {
@@ -66,7 +82,7 @@ export class LegacyBridge {
 
   private heartbeat(): void {
     const alive = [...[...this.queues.values()].flat(), ...this.running.values()];
-    for (const job of alive) job.msg.respond(EMPTY, { headers: eventHeaders(WORKING) });
+    for (const job of alive) if (job.accepts.events) job.msg.respond(EMPTY, { headers: eventHeaders(WORKING) });
   }
 
   /** Functions a connection has registered (for the admin `workers` listing). */
@@ -149,13 +165,21 @@ export class LegacyBridge {
   }
 
   private enqueue(fn: string, msg: JobMsg): void {
+    const accepts = acceptsOf(msg.headers);
     if (this.free(fn) <= 0) {
-      // every Gearman worker for it is busy: the job waits at its caller, in order, until room frees here
-      this.room.owe(fn);
-      respondNoRoom(msg);
-      return;
+      if (accepts.noRoom) {
+        // every Gearman worker for it is busy: the job waits at its caller, in order, until room frees here
+        this.room.owe(fn);
+        respondNoRoom(msg);
+        return;
+      }
+      if (this.plainBytes + msg.data.length > this.options.maxWaitingBytes) {
+        respondError(msg, ErrorCode.busy, `${fn}: gateway full: ${this.plainBytes} bytes of jobs already wait here for a Gearman worker, limit ${this.options.maxWaitingBytes} (queue.maxWaitingBytes); try again, or send Dips-Accept: no-room to wait at your side`, this.room.workerId, 0);
+        return;
+      }
     }
     const seq = ++this.counter;
+    const deadline = Number(msg.headers?.get(Header.deadline));
     const job: QueuedJob = {
       seq,
       handle: `${this.prefix}${seq}`,
@@ -163,8 +187,11 @@ export class LegacyBridge {
       unique: msg.headers?.get(Header.unique) || msg.headers?.get(Header.jobId) || '',
       data: msg.data,
       msg,
-      deadline: Number(msg.headers?.get(Header.deadline)) || Date.now() + 60_000,
+      deadline: deadline > 0 ? deadline : Date.now() + this.options.defaultDeadlineMs,
+      defaulted: !(deadline > 0),
+      accepts,
     };
+    if (!accepts.noRoom) this.plainBytes += job.data.length;
     const queue = this.queues.get(fn) ?? [];
     queue.push(job);
     this.queues.set(fn, queue);
@@ -173,7 +200,7 @@ export class LegacyBridge {
 
   private requeue(job: QueuedJob): void {
     if (this.capable(job.fn).length === 0) {
-      respondNoRoom(job.msg); // back to its caller, to wait for a worker
+      this.giveBack(job); // back to its caller, to wait for a worker
       return;
     }
     const queue = this.queues.get(job.fn) ?? [];
@@ -214,7 +241,7 @@ export class LegacyBridge {
     job.worker = conn;
     state.jobs.add(job);
     this.running.set(job.handle, job);
-    job.msg.respond(EMPTY, { headers: eventHeaders(WORKING) }); // a worker holds it: GET_STATUS says running
+    if (job.accepts.events) job.msg.respond(EMPTY, { headers: eventHeaders(WORKING) }); // a worker holds it: GET_STATUS says running
     if (type === PacketType.GRAB_JOB) conn.send(PacketType.JOB_ASSIGN, [job.handle, job.fn, job.data]);
     else conn.send(PacketType.JOB_ASSIGN_UNIQ, [job.handle, job.fn, job.unique, job.data]);
   }
@@ -224,12 +251,33 @@ export class LegacyBridge {
     let best: QueuedJob | undefined;
     for (const fn of state.abilities.keys()) {
       const queue = this.queues.get(fn);
-      while (queue?.length && queue[0].deadline <= Date.now()) queue.shift();
+      while (queue?.length && queue[0].deadline <= Date.now()) this.expired(queue.shift()!);
       const head = queue?.[0];
       if (head && (!best || head.seq < best.seq)) best = head;
     }
     if (best) this.queues.get(best.fn)!.shift();
     return best;
+  }
+
+  /** A waiting job's caller gave up: a plain caller, which may still listen, hears why. */
+  private expired(job: QueuedJob): void {
+    if (job.accepts.noRoom) return;
+    this.plainBytes -= job.data.length;
+    const note = job.defaulted ? ` (the request had no ${Header.deadline} header: gateway default, ${this.options.defaultDeadlineMs} ms, applied)` : '';
+    respondError(job.msg, ErrorCode.timeout, `${job.fn}: no Gearman worker was free before the deadline${note}`, this.room.workerId, 0);
+  }
+
+  /**
+   * Nobody here can run the job any more: a bouncing caller takes it back to
+   * wait for a worker anywhere; a plain caller is told (503) and may call again.
+   */
+  private giveBack(job: QueuedJob): void {
+    if (job.accepts.noRoom) {
+      respondNoRoom(job.msg);
+      return;
+    }
+    this.plainBytes -= job.data.length;
+    respondError(job.msg, ErrorCode.noWorker, `${job.fn}: the Gearman workers that served it left this gateway; call again`, this.room.workerId, 0);
   }
 
   /** WORK_*: progress and the end of a job it holds. */
@@ -241,6 +289,8 @@ export class LegacyBridge {
       return;
     }
     const data = packet.args[packet.type === PacketType.WORK_STATUS ? 2 : 1] ?? Buffer.alloc(0);
+    // a plain caller gets one reply: no streamed events
+    if (!job.accepts.events && (packet.type === PacketType.WORK_DATA || packet.type === PacketType.WORK_WARNING || packet.type === PacketType.WORK_STATUS)) return;
     switch (packet.type) {
       case PacketType.WORK_DATA:
         job.msg.respond(Buffer.from(data), { headers: eventHeaders('data') });
@@ -263,6 +313,7 @@ export class LegacyBridge {
         break;
     }
     this.running.delete(handle);
+    if (!job.accepts.noRoom) this.plainBytes -= job.data.length;
     this.workers.get(conn)?.jobs.delete(job);
     this.room.settle((fn) => this.free(fn));
   }
@@ -272,6 +323,6 @@ export class LegacyBridge {
     if (this.capable(fn).length > 0) return;
     const queue = this.queues.get(fn) ?? [];
     this.queues.delete(fn);
-    for (const job of queue) respondNoRoom(job.msg);
+    for (const job of queue) this.giveBack(job);
   }
 }

@@ -1,3 +1,5 @@
+import { WaitQueue, type Waiting } from '../shared/wait-queue.js';
+
 /**
  * Admission control for one worker process: at most `concurrency` jobs run.
  * Beyond that a job is taken to wait inside the worker only while the wait it
@@ -6,6 +8,11 @@
  * than `maxQueued`. Everything else is refused at once and waits at its
  * caller, in priority order, until room frees (see src/shared/room.ts).
  *
+ * A plain caller's job (one that did not send `Dips-Accept: no-room`) cannot
+ * be refused that way: it is held here instead, in priority order, until a
+ * slot frees or its deadline passes — bounded by `maxHeldBytes` — and held
+ * jobs go before any new job a bouncing caller offers.
+ *
  * Why the budget: handing a freed slot its next job costs one round trip
  * through NATS (about 1 ms here). For jobs much shorter than that (echo, tiny
  * images) the round trip would dominate, so a worker keeps about that much work
@@ -13,13 +20,22 @@
  * keeps none, so a small job never waits inside a worker behind a big one
  * while a slot is free elsewhere.
  */
+/** A plain caller's job waiting here for a slot. */
+export interface HeldJob extends Waiting {
+  readonly bytes: number;
+  readonly costMs?: number;
+  readonly run: () => Promise<void>;
+}
+
 export class Admission {
   private running = 0;
+  private readonly held = new WaitQueue<HeldJob>();
+  private heldBytes = 0;
   private readonly waiting: Array<() => void> = [];
   /** Typical run time of the jobs running and waiting here whose cost is known. */
-  private heldKnownMs = 0;
+  private takenKnownMs = 0;
   /** Jobs running or waiting here whose run time is not known yet. */
-  private heldUnknown = 0;
+  private takenUnknown = 0;
   private idleWaiters: Array<() => void> = [];
 
   /** `onFree` runs each time a slot frees (after the next waiting task, if any, took it). */
@@ -27,18 +43,23 @@ export class Admission {
     private readonly concurrency: number,
     private readonly maxQueued: number,
     private readonly prefetchMs: number,
+    private readonly maxHeldBytes: number,
     private readonly onFree?: () => void,
   ) {}
 
   get inFlight(): number {
     return this.running;
   }
+  /** Jobs taken but not running yet: prefetched ones and plain callers' held ones. */
   get queued(): number {
-    return this.waiting.length;
+    return this.waiting.length + this.held.length;
+  }
+  get bytesHeld(): number {
+    return this.heldBytes;
   }
   /** Slots free now (what a room announcement offers). */
   get free(): number {
-    return Math.max(0, this.concurrency - this.running - this.waiting.length);
+    return Math.max(0, this.concurrency - this.running - this.waiting.length - this.held.length);
   }
 
   /**
@@ -49,14 +70,35 @@ export class Admission {
   tryRun(task: () => Promise<void>, costMs?: number): boolean {
     const known = costMs !== undefined && Number.isFinite(costMs);
     if (this.running < this.concurrency) {
-      this.hold(costMs, known, +1);
+      this.addCost(costMs, known, +1);
       this.start(task, costMs, known);
       return true;
     }
-    const wait = this.heldUnknown > 0 || !known ? Infinity : (this.heldKnownMs + costMs) / this.concurrency;
+    // plain callers' held jobs came first
+    if (this.held.length > 0) return false;
+    const wait = this.takenUnknown > 0 || !known ? Infinity : (this.takenKnownMs + costMs) / this.concurrency;
     if (this.waiting.length >= this.maxQueued || wait > this.prefetchMs) return false;
-    this.hold(costMs, known, +1);
+    this.addCost(costMs, known, +1);
     this.waiting.push(() => this.start(task, costMs, known));
+    return true;
+  }
+
+  /**
+   * Keep a plain caller's job until a slot frees (call after tryRun refused
+   * it); false, and nothing is kept, when it would pass maxHeldBytes.
+   */
+  hold(job: HeldJob): boolean {
+    if (this.heldBytes + job.bytes > this.maxHeldBytes) return false;
+    this.heldBytes += job.bytes;
+    this.held.insert(job);
+    return true;
+  }
+
+  /** Take a held job back before it ran (its deadline passed); false when it already started. */
+  release(job: HeldJob): boolean {
+    if (!this.held.remove(job)) return false;
+    this.heldBytes -= job.bytes;
+    this.settleIfIdle();
     return true;
   }
 
@@ -67,22 +109,24 @@ export class Admission {
    */
   roomFor(costMs: number | undefined, ending: number | undefined): number {
     const endingKnown = ending !== undefined && Number.isFinite(ending);
-    const free = Math.max(0, this.concurrency - this.running - this.waiting.length) + 1;
+    // held jobs take the slot of the job about to end first
+    const free = Math.max(0, this.concurrency - this.running - this.waiting.length - this.held.length + 1);
+    if (free === 0) return 0;
     const known = costMs !== undefined && Number.isFinite(costMs) && costMs > 0;
-    if (!known || this.heldUnknown > (endingKnown ? 0 : 1)) return free;
-    const budget = this.prefetchMs * this.concurrency - (this.heldKnownMs - (endingKnown ? ending : 0)) - free * costMs;
+    if (!known || this.takenUnknown > (endingKnown ? 0 : 1)) return free;
+    const budget = this.prefetchMs * this.concurrency - (this.takenKnownMs - (endingKnown ? ending : 0)) - free * costMs;
     return free + Math.max(0, Math.min(this.maxQueued - this.waiting.length, Math.floor(budget / costMs)));
   }
 
   /** Resolves once nothing runs or waits. */
   idle(): Promise<void> {
-    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve();
+    if (this.running === 0 && this.waiting.length === 0 && this.held.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private hold(costMs: number | undefined, known: boolean, sign: 1 | -1): void {
-    if (known) this.heldKnownMs += sign * costMs!;
-    else this.heldUnknown += sign;
+  private addCost(costMs: number | undefined, known: boolean, sign: 1 | -1): void {
+    if (known) this.takenKnownMs += sign * costMs!;
+    else this.takenUnknown += sign;
   }
 
   private start(task: () => Promise<void>, costMs: number | undefined, known: boolean): void {
@@ -90,17 +134,30 @@ export class Admission {
     // one settle handler either way (tasks report their own errors): no catch-then-finally pair of promises per job
     const ended = () => {
       this.running--;
-      this.hold(costMs, known, -1);
+      this.addCost(costMs, known, -1);
       const next = this.waiting.shift();
       if (next) next();
-      else if (this.running === 0) {
-        this.heldKnownMs = 0; // no float drift across millions of jobs
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const resolve of waiters) resolve();
-      }
+      else this.startHeld();
+      this.settleIfIdle();
       this.onFree?.();
     };
     task().then(ended, ended);
+  }
+
+  private startHeld(): void {
+    const job = this.held.shift();
+    if (!job) return;
+    this.heldBytes -= job.bytes;
+    const known = job.costMs !== undefined && Number.isFinite(job.costMs);
+    this.addCost(job.costMs, known, +1);
+    this.start(job.run, job.costMs, known);
+  }
+
+  private settleIfIdle(): void {
+    if (this.running !== 0 || this.waiting.length !== 0 || this.held.length !== 0) return;
+    this.takenKnownMs = 0; // no float drift across millions of jobs
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }

@@ -14,7 +14,9 @@ import type { Logger } from '../shared/log.js';
 import { directWildcard, functionFromToken, functionSubject, functionToken, SERVICE_NAME } from '../shared/subjects.js';
 import { EMPTY, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
 import { RoomAnnouncer } from '../shared/room.js';
-import { Admission } from './admission.js';
+import { Admission, type HeldJob } from './admission.js';
+import { acceptsOf, type Accepts } from '../shared/accept.js';
+import type { Priority } from '../shared/wait-queue.js';
 import { shown } from './params.js';
 import { eventHeaders, JobWatch, statusPayload, WORKING, type JobEventKind, type WatchedJob } from '../shared/events.js';
 import type { FunctionDef, Job, JobProgress, Result } from './job.js';
@@ -27,8 +29,10 @@ export interface WorkerOptions {
   maxQueued: number;
   /** Longest wait a job may be kept for inside this worker, by the expected run time of those before it. */
   prefetchMs: number;
-  /** Default time a job may take when the caller sent no deadline. */
-  defaultTimeoutMs: number;
+  /** Deadline of a request that carries no Dips-Deadline (a plain NATS caller's), from its arrival. */
+  defaultDeadlineMs: number;
+  /** Payload bytes of plain callers' jobs held waiting for a slot; past it they get 503. */
+  maxWaitingBytes: number;
   version: string;
   log: Logger;
   metrics?: WorkerMetrics;
@@ -56,6 +60,8 @@ export class Worker {
   readonly stats = new Map<string, FunctionStats>();
   private draining = false;
   readonly startedAt = Date.now();
+  /** Arrival order of plain callers' held jobs. */
+  private heldSeq = 0;
   private readonly recordMetrics?: ReturnType<typeof jobRecorder>;
 
   constructor(
@@ -65,7 +71,7 @@ export class Worker {
   ) {
     this.room = new RoomAnnouncer(nc, nuid.next());
     if (options.metrics) this.recordMetrics = jobRecorder(options.metrics.jobs, options.metrics.duration);
-    this.admission = new Admission(options.concurrency, options.maxQueued, options.prefetchMs, () =>
+    this.admission = new Admission(options.concurrency, options.maxQueued, options.prefetchMs, options.maxWaitingBytes, () =>
       this.room.settle((fn) => (this.services.has(fn) ? this.admission.free : 0)),
     );
     for (const def of functions) this.stats.set(def.name, { done: 0, failed: 0, latencies: [] });
@@ -97,8 +103,10 @@ export class Worker {
         const def = this.functions.find((d) => d.name === fn);
         // a paused or unknown function has no room here: the caller waits for another worker
         this.room.claimed();
-        if (!def || !this.services.has(fn)) respondNoRoom(new AnsweredPerTurn(msg));
-        else this.admit(def, new AnsweredPerTurn(msg));
+        const job = new AnsweredPerTurn(msg);
+        if (def && this.services.has(fn)) this.admit(def, job);
+        else if (acceptsOf(msg.headers).noRoom) respondNoRoom(job);
+        else respondError(job, ErrorCode.noWorker, `${fn}: not served by this worker now; request ${functionSubject(fn)}`, this.room.workerId, 0);
       },
     });
     for (const def of this.functions) if (!paused.has(def.name)) await this.resume(def.name);
@@ -156,26 +164,57 @@ export class Worker {
   }
 
   private admit(def: FunctionDef, msg: JobMsg): void {
-    if (this.draining) {
+    const h = msg.headers;
+    const accepts = acceptsOf(h);
+    // a plain caller cannot be bounced: during a drain its job is still taken and run before the worker exits
+    if (this.draining && accepts.noRoom) {
       respondNoRoom(msg);
       return;
     }
-    // from now until the answer, the caller hears that the job is alive (waiting or running)
-    const watched = this.watch.add(() => msg.respond(EMPTY, { headers: eventHeaders(WORKING) }));
-    const accepted = this.admission.tryRun(() => this.handle(def, msg, watched), this.stats.get(def.name)?.typicalMs);
-    if (!accepted) {
+    let terms: JobTerms;
+    try {
+      terms = termsOf(def.name, h, this.options.defaultDeadlineMs);
+    } catch (err) {
+      respondError(msg, ErrorCode.badRequest, errorMessage(err), this.room.workerId, 0);
+      return;
+    }
+    // from now until the answer, a caller that reads events hears that the job is alive (waiting or running)
+    const watched = this.watch.add(accepts.events ? () => msg.respond(EMPTY, { headers: eventHeaders(WORKING) }) : NO_BEAT);
+    const costMs = this.stats.get(def.name)?.typicalMs;
+    const run = () => this.handle(def, msg, watched, terms, accepts);
+    if (this.admission.tryRun(run, costMs)) return;
+    if (accepts.noRoom) {
       // every slot is taken: the job waits at its caller, which hears when room frees here
       watched.stop();
       this.room.owe(def.name);
       respondNoRoom(msg);
+      return;
     }
+    const held: HeldJob = { seq: this.heldSeq++, priority: terms.priority, bytes: msg.data.length, costMs, run };
+    if (!this.admission.hold(held)) {
+      watched.stop();
+      respondError(
+        msg,
+        ErrorCode.busy,
+        `${def.name}: worker full: ${this.admission.bytesHeld} bytes of jobs already wait here for a slot, limit ${this.options.maxWaitingBytes} (worker.maxWaitingBytes); try again, or send Dips-Accept: no-room to wait at your side`,
+        this.room.workerId,
+        0,
+      );
+      return;
+    }
+    watched.deadline = terms.deadline;
+    watched.expire = () => {
+      // still waiting for a slot when its deadline came: it never runs, and the caller hears why
+      if (!this.admission.release(held)) return;
+      watched.stop();
+      respondError(msg, ErrorCode.timeout, `${def.name}: no slot freed before the deadline${terms.defaulted ? defaultedDeadline(this.options.defaultDeadlineMs) : ''}`, this.room.workerId, 0);
+    };
   }
 
-  private async handle(def: FunctionDef, msg: JobMsg, watched: WatchedJob): Promise<void> {
+  private async handle(def: FunctionDef, msg: JobMsg, watched: WatchedJob, terms: JobTerms, accepts: Accepts): Promise<void> {
     const started = performance.now();
     const h = msg.headers;
-    const deadlineHeader = Number(headerValue(h, Header.deadline));
-    const deadline = deadlineHeader > 0 ? deadlineHeader : Date.now() + this.options.defaultTimeoutMs;
+    const { deadline } = terms;
     const jobId = headerValue(h, Header.jobId);
     if (Date.now() >= deadline) {
       // The caller has given up: spend nothing on it, answer nothing.
@@ -185,13 +224,14 @@ export class Worker {
     }
     const headerEncoding = headerValue(h, Header.encoding);
     const encoding: Encoding = isEncoding(headerEncoding) ? headerEncoding : sniffEncoding(msg.data);
-    const job = new RunningJob(def.name, jobId, msg, encoding, deadline);
+    const job = new RunningJob(def.name, jobId, msg, encoding, deadline, accepts.events, terms.defaulted ? defaultedDeadline(this.options.defaultDeadlineMs) : '');
     watched.deadline = deadline;
     watched.expire = () => job.expire();
     try {
       if (def.input === 'params') job.params = this.paramsOf(def.name, msg, encoding);
       const result = await def.run(job);
       if (Date.now() < deadline) this.reply(msg, result, encoding, this.roomAfter(def.name, performance.now() - started, msg.data.length));
+      else if (!accepts.noRoom) job.lateAnswer(this.room.workerId); // a plain caller gets one reply whatever happens
       this.record(def.name, true, performance.now() - started);
     } catch (err) {
       this.record(def.name, false, performance.now() - started);
@@ -309,6 +349,10 @@ class RunningJob implements Job {
     private readonly msg: JobMsg,
     readonly encoding: Encoding,
     readonly deadline: number,
+    /** The caller reads streamed events; a plain caller gets none (its one reply is the result). */
+    private readonly events: boolean,
+    /** Said after "deadline passed" when the deadline was the worker's default. */
+    private readonly deadlineNote: string,
   ) {
     this.body = msg.data;
   }
@@ -320,14 +364,52 @@ class RunningJob implements Job {
   }
 
   get progress(): JobProgress {
-    return (this.sender ??= progressFor(this.msg));
+    return (this.sender ??= this.events ? progressFor(this.msg) : NO_PROGRESS);
   }
 
   /** The deadline passed: a function listening to its signal stops. */
   expire(): void {
-    this.expired = new DipsError(ErrorCode.timeout, `${this.fn}: deadline passed`);
+    this.expired = new DipsError(ErrorCode.timeout, `${this.fn}: deadline passed${this.deadlineNote}`);
     this.controller?.abort(this.expired);
   }
+
+  /** The result came after the deadline: a caller that may still listen hears why it has none. */
+  lateAnswer(workerId: string): void {
+    respondError(this.msg, ErrorCode.timeout, `${this.fn}: deadline passed before the result was ready${this.deadlineNote}`, workerId);
+  }
+}
+
+const NO_PROGRESS: JobProgress = { data: () => undefined, warning: () => undefined, status: () => undefined };
+const NO_BEAT = (): void => undefined;
+
+/** How a job asked to be treated: when its caller stops waiting, and its place among held jobs. */
+interface JobTerms {
+  deadline: number;
+  /** No Dips-Deadline came: the worker's default applies (and errors say so). */
+  defaulted: boolean;
+  priority: Priority;
+}
+
+/** Read a job's deadline and priority headers; throws on a malformed one, naming it. */
+function termsOf(fn: string, h: MsgHdrs | undefined, defaultDeadlineMs: number): JobTerms {
+  const deadlineText = headerValue(h, Header.deadline);
+  const priorityText = headerValue(h, Header.priority);
+  let priority: Priority = 'normal';
+  if (priorityText !== '') {
+    const p = priorityText.trim().toLowerCase();
+    if (p !== 'high' && p !== 'normal' && p !== 'low') throw new Error(`${fn}: ${Header.priority} must be high, normal or low, got ${JSON.stringify(priorityText.slice(0, 40))}`);
+    priority = p;
+  }
+  if (deadlineText === '') return { deadline: Date.now() + defaultDeadlineMs, defaulted: true, priority };
+  const deadline = Number(deadlineText);
+  if (!Number.isFinite(deadline) || deadline <= 0) {
+    throw new Error(`${fn}: ${Header.deadline} must be epoch milliseconds (e.g. ${Date.now() + 5000}), got ${JSON.stringify(deadlineText.slice(0, 40))}`);
+  }
+  return { deadline, defaulted: false, priority };
+}
+
+function defaultedDeadline(ms: number): string {
+  return ` (the request had no ${Header.deadline} header: worker.defaultDeadlineMs, ${ms} ms, applied)`;
 }
 
 function progressFor(msg: JobMsg): JobProgress {

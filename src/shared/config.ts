@@ -133,6 +133,14 @@ export const schema = {
       doc: 'Longest a job may be kept waiting inside a worker, by the typical run time of the jobs before it (about one NATS round trip: the cost of handing a freed slot its next job). Jobs of unknown or longer run time never wait inside a worker. 0: none do.',
       format: 'nat', default: 2, env: 'DIPS_WORKER_PREFETCH_MS',
     },
+    maxWaitingBytes: {
+      doc: 'Payload bytes of plain NATS requests (callers that did not send Dips-Accept: no-room) one worker process holds waiting for a slot, in priority order; past it such a request is answered 503 naming this key.',
+      format: 'nat', default: 64 * MiB, env: 'DIPS_WORKER_MAX_WAITING_BYTES',
+    },
+    defaultDeadlineMs: {
+      doc: 'Deadline of a request that carries no Dips-Deadline header (a plain NATS caller\'s), from its arrival at a worker: past it the job is not started, and the caller gets 408 naming this key.',
+      format: 'nat', default: 10000, env: 'DIPS_WORKER_DEFAULT_DEADLINE_MS',
+    },
     processes: {
       doc: 'Worker processes a node agent (and `npm start`) runs (0: one per CPU).',
       format: 'nat', default: 0, env: 'DIPS_WORKER_PROCESSES',
@@ -249,7 +257,7 @@ export type DipsConfig = {
     tls: { ca: string; cert: string; key: string };
     requestTimeoutMs: number; maxPayloadBytes: number; name: string;
   };
-  worker: { functions: string[]; concurrency: number; maxQueued: number; prefetchMs: number; processes: number; metricsPort: number };
+  worker: { functions: string[]; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number };
   agent: { node: string; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
   control: { timeoutMs: number };
   gateway: {

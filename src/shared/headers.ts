@@ -22,6 +22,16 @@ export const Header = {
   worker: 'Dips-Worker',
   /** With Dips-Worker: how many jobs of this function that worker would take now (default 1). */
   room: 'Dips-Room',
+  /**
+   * What the caller understands beyond a single final reply: `no-room` (it
+   * keeps a job a full worker bounces, see room.ts) and `events` (it reads
+   * `working` heartbeats and streamed data, warnings and status before the
+   * final reply, see events.ts). DIPS's own callers send both; a plain NATS
+   * request without it gets exactly one reply: the result or a service error.
+   */
+  accept: 'Dips-Accept',
+  /** A plain caller's place among the jobs waiting at a full worker: high | normal | low (default normal). */
+  priority: 'Dips-Priority',
   /** Set by the service API on error replies. */
   serviceError: 'Nats-Service-Error',
   serviceErrorCode: 'Nats-Service-Error-Code',

@@ -11,6 +11,7 @@
  * - the caller's deadline travels in a header so workers skip abandoned work.
  */
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { REQUESTER_ACCEPT } from './accept.js';
 import { ErrorCode } from './errors.js';
 import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './events.js';
 import { Header, headerValue } from './headers.js';
@@ -233,6 +234,8 @@ export class Requester {
       onEvent: options.onEvent,
       onAssigned: options.onAssigned,
     };
+    // DIPS's callers keep bounced jobs and read events: workers may answer with either
+    p.headers.set(Header.accept, REQUESTER_ACCEPT);
     this.pending.set(token, p);
     this.pendingBytes += data.length;
     this.dispatch(p);

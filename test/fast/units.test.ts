@@ -1,4 +1,4 @@
-/** Pure logic, no server: admission and its wait budget, the wait queue, parameter parsing, the PHP codec on odd input, function-name tokens, sealed header blocks. */
+/** Pure logic, no server: the wait queue, parameter parsing, the PHP codec on odd input, function-name tokens, sealed header blocks. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DipsClient } from '../../src/client/index.js';
@@ -8,38 +8,10 @@ import { resultHeaders } from '../../src/shared/replies.js';
 import { sealHeaders } from '../../src/shared/sealed-headers.js';
 import { TurnBatch } from '../../src/shared/turn-batch.js';
 import { natsReadiness } from '../../src/shared/metrics.js';
-import { Admission } from '../../src/services/admission.js';
 import { Params } from '../../src/services/params.js';
 import { phpSerialize, phpUnserialize, PhpSerializeError } from '../../src/shared/codec/php.js';
 import { functionFromToken, functionToken, isValidFunctionName } from '../../src/shared/subjects.js';
 import { WaitQueue } from '../../src/shared/wait-queue.js';
-
-const hold = () => {
-  let release!: () => void;
-  const done = new Promise<void>((r) => (release = r));
-  return { task: () => done, release };
-};
-
-test('admission: slots first; a short job may wait within the budget; never behind a job of unknown or long run time', async () => {
-  let freed = 0;
-  const a = new Admission(2, 10, 2, () => freed++);
-  const long = hold();
-  assert.ok(a.tryRun(long.task, 50));
-  assert.ok(a.tryRun(hold().task, 0.1));
-  assert.not.ok(a.tryRun(hold().task, 0.1), 'behind a 50 ms job a short one does not wait here');
-  const b = new Admission(1, 10, 2);
-  const short = hold();
-  assert.ok(b.tryRun(short.task, 0.5));
-  assert.ok(b.tryRun(hold().task, 0.5), '0.5 + 0.5 ms within the 2 ms budget');
-  assert.ok(b.tryRun(hold().task, 0.5));
-  assert.not.ok(b.tryRun(hold().task, 0.6), 'past the budget');
-  assert.not.ok(b.tryRun(hold().task), 'unknown cost never waits here');
-  assert.is(b.queued, 2);
-  long.release();
-  await new Promise((r) => setTimeout(r, 0));
-  assert.is(freed, 1, 'a freed slot is reported');
-  assert.is(a.free, 1);
-});
 
 test('wait queue: HIGH, NORMAL, LOW, FIFO within each; a returning job keeps its place', () => {
   const q = new WaitQueue<{ seq: number; priority: 'high' | 'normal' | 'low' }>();
