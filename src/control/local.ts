@@ -62,9 +62,14 @@ export interface LocalProcess {
 export const READY = { worker: '"msg":"worker ready"', gateway: '"msg":"gateway ready"', http: '"msg":"http gateway ready"', agent: '"msg":"agent ready"', dashboard: '"msg":"dashboard ready"', ctl: '', cli: '' } as const;
 
 /** Start a DIPS executable against some NATS servers and wait for its ready line. */
-export async function startLocalProcess(role: Role, servers: string[], env: Record<string, string> = {}, readyText: string = READY[role]): Promise<LocalProcess> {
+export async function startLocalProcess(
+  role: Role, servers: string[], env: Record<string, string> = {}, readyText: string = READY[role],
+  /** A command that runs it elsewhere (a test's network namespace). */
+  prefix?: string[],
+): Promise<LocalProcess> {
   const child = spawnRole(role, {
     stdio: 'pipe',
+    prefix,
     env: { DIPS_NATS_SERVERS: servers.join(','), DIPS_LOG_LEVEL: 'info', DIPS_CONFIG: '', ...env },
   });
   let logs = '';

@@ -46,8 +46,12 @@ export interface NodeSpec {
   clientPort: number;
   clusterPort: number;
   httpPort: number;
-  /** Cluster ports of the other nodes. */
-  routes: number[];
+  /** Cluster ports of the other nodes (on `host`), or their full nats-route:// URLs. */
+  routes: Array<number | string>;
+  /** Address the cluster port listens on (default: host). */
+  clusterHost?: string;
+  /** A command that runs nats-server, e.g. `ip netns exec <host>` for a node on a test's other machine. */
+  prefix?: string[];
   /** Extra configuration files to include (absolute paths; e.g. config/nats-auth.conf). */
   includes?: string[];
   /** TLS for clients and routes: PEM files (the certificate must name the host). */
@@ -68,9 +72,9 @@ export function nodeConfig(spec: NodeSpec, dir: string): string {
     `http: ${host}:${spec.httpPort}`,
     'cluster {',
     '  name: dips',
-    `  host: ${host}`,
+    `  host: ${spec.clusterHost ?? host}`,
     `  port: ${spec.clusterPort}`,
-    `  routes: [ ${spec.routes.map((p) => `nats-route://${host}:${p}`).join(', ')} ]`,
+    `  routes: [ ${spec.routes.map((p) => (typeof p === 'string' ? p : `nats-route://${host}:${p}`)).join(', ')} ]`,
     `  ${tls}`,
     '}',
     tls,
@@ -92,9 +96,10 @@ export async function startNatsServer(
   name: string, confPath: string, clientPort: number, httpPort: number, host = '127.0.0.1', env: NodeJS.ProcessEnv = process.env,
   /** Own process group: a terminal's Ctrl-C then reaches the launcher and workers (which drain through NATS), not NATS; the launcher stops it last. */
   detached = false,
+  prefix: string[] = [],
 ): Promise<RunningNode> {
-  const bin = findNatsServer();
-  const child = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'], env, detached });
+  const [bin, ...args] = [...prefix, findNatsServer(), '-c', confPath];
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env, detached });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -127,7 +132,7 @@ export async function startNatsServer(
 export async function startNode(spec: NodeSpec, dir = mkdtempSync(path.join(os.tmpdir(), 'dips-nats-')), env: NodeJS.ProcessEnv = process.env): Promise<RunningNode> {
   const confPath = path.join(dir, `${spec.name}.conf`);
   writeFileSync(confPath, nodeConfig(spec, dir));
-  return startNatsServer(spec.name, confPath, spec.clientPort, spec.httpPort, spec.host, env);
+  return startNatsServer(spec.name, confPath, spec.clientPort, spec.httpPort, spec.host, env, false, spec.prefix);
 }
 
 /** Resolves when the node's monitoring endpoint reports at least `routes` routes. */

@@ -19,10 +19,13 @@ export interface SpawnOptions {
   env?: Record<string, string | undefined>;
   /** 'inherit' shows the child's logs; 'pipe' keeps them for the caller. */
   stdio?: 'inherit' | 'pipe' | 'ignore';
+  /** A command that runs it, e.g. `ip netns exec <host>` for a process on a test's other machine. */
+  prefix?: string[];
 }
 
 export function spawnRole(role: Role, options: SpawnOptions = {}): ChildProcess {
-  return spawn(process.execPath, [Executables[role], ...(options.args ?? [])], {
+  const [bin, ...args] = [...(options.prefix ?? []), process.execPath, Executables[role], ...(options.args ?? [])];
+  return spawn(bin, args, {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'],
   });

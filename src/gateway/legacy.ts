@@ -20,7 +20,7 @@ import { nuid, type NatsConnection, type Service, type Subscription } from 'nats
 import { ErrorCode } from '../shared/errors.js';
 import { eventHeaders, HEARTBEAT_MS, statusPayload, WORKING } from '../shared/events.js';
 import { acceptsOf, type Accepts } from '../shared/accept.js';
-import { Header } from '../shared/headers.js';
+import { Header, headerValue } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { EMPTY, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
 import { RoomAnnouncer } from '../shared/room.js';
@@ -74,7 +74,11 @@ export class LegacyBridge {
     this.prefix = handlePrefix(os.hostname());
     this.room = new RoomAnnouncer(nc, nuid.next());
     this.direct = nc.subscribe(directWildcard(this.room.workerId), {
-      callback: (err, msg) => !err && this.enqueue(functionFromToken(msg.subject.split('.')[2] ?? ''), msg),
+      callback: (err, msg) => {
+        if (err) return;
+        if (headerValue(msg.headers, Header.ping)) msg.respond(EMPTY); // alive: a caller whose request fell silent asks
+        else this.enqueue(functionFromToken(msg.subject.split('.')[2] ?? ''), msg);
+      },
     });
     // jobs waiting for, or held by, a Gearman worker are alive: tell their callers
     setInterval(() => this.heartbeat(), HEARTBEAT_MS).unref();

@@ -104,7 +104,8 @@ export class Worker {
         // a paused or unknown function has no room here: the caller waits for another worker
         this.room.claimed();
         const job = new AnsweredPerTurn(msg);
-        if (def && this.services.has(fn)) this.admit(def, job);
+        if (headerValue(msg.headers, Header.ping)) job.respond(EMPTY); // alive: a caller whose request fell silent asks
+        else if (def && this.services.has(fn)) this.admit(def, job);
         else if (acceptsOf(msg.headers).noRoom) respondNoRoom(job);
         else respondError(job, ErrorCode.noWorker, `${fn}: not served by this worker now; request ${functionSubject(fn)}`, this.room.workerId, 0);
       },

@@ -106,6 +106,10 @@ export const schema = {
       cert: { doc: 'Client certificate file for TLS to NATS (empty: none).', format: String, default: '', env: 'DIPS_NATS_TLS_CERT' },
       key: { doc: 'Client key file for TLS to NATS (empty: none).', format: String, default: '', env: 'DIPS_NATS_TLS_KEY' },
     },
+    pingIntervalMs: {
+      doc: 'How often a DIPS process pings its NATS node; after two pings without an answer it leaves that node for the other one, and a connection attempt gives up after two intervals. A node whose machine vanished (power, cable) sends no reset: this is how fast every process notices.',
+      format: 'nat', default: 500, env: 'DIPS_NATS_PING_INTERVAL_MS',
+    },
     requestTimeoutMs: {
       doc: 'How long a caller waits for a function reply, in milliseconds.',
       format: 'nat', default: 30000, env: 'DIPS_NATS_REQUEST_TIMEOUT_MS',
@@ -255,7 +259,7 @@ export type DipsConfig = {
   nats: {
     servers: string[]; preferFirst: boolean; user: string; pass: string; token: string; passFile: string; inboxPrefix: string;
     tls: { ca: string; cert: string; key: string };
-    requestTimeoutMs: number; maxPayloadBytes: number; name: string;
+    pingIntervalMs: number; requestTimeoutMs: number; maxPayloadBytes: number; name: string;
   };
   worker: { functions: string[]; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number };
   agent: { node: string; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };

@@ -32,6 +32,13 @@ export const Header = {
   accept: 'Dips-Accept',
   /** A plain caller's place among the jobs waiting at a full worker: high | normal | low (default normal). */
   priority: 'Dips-Priority',
+  /**
+   * On a message to a worker's direct subject: not a job, a question — are
+   * you there? It answers at once with an empty reply. A caller whose request
+   * fell silent asks this before trusting the queue group again (see
+   * src/shared/requester.ts).
+   */
+  ping: 'Dips-Ping',
   /** Set by the service API on error replies. */
   serviceError: 'Nats-Service-Error',
   serviceErrorCode: 'Nats-Service-Error-Code',

@@ -33,9 +33,11 @@ export async function connectNats(config: DipsConfig, options: ConnectOptions): 
     reconnectTimeWait: 250,
     reconnectJitter: 100,
     waitOnFirstConnect: true,
-    timeout: 5000,
-    pingInterval: 10_000,
-    maxPingOut: 3,
+    // a node's machine that vanished sends nothing: missed pings are the only sign (see nats.pingIntervalMs);
+    // nats.js tries the node it lost first when it reconnects, so a dial that gets no answer gives up as fast
+    pingInterval: config.nats.pingIntervalMs,
+    maxPingOut: 2,
+    timeout: 2 * config.nats.pingIntervalMs,
   };
   if (config.nats.user) {
     opts.user = config.nats.user;

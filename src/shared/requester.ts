@@ -18,6 +18,7 @@ import { Header, headerValue } from './headers.js';
 import { inboxPrefixOf } from './nats.js';
 import { BIG_JOB_BYTES, decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
 import { directSubject, functionSubject, roomSubject } from './subjects.js';
+import { sealHeaders } from './sealed-headers.js';
 import { TurnBatch } from './turn-batch.js';
 import { WaitQueue, type Priority } from './wait-queue.js';
 
@@ -64,6 +65,8 @@ interface Pending {
   priority: Priority;
   data: Uint8Array;
   headers: MsgHdrs;
+  /** Extra sends allowed after a silence; refilled when the connection it was sent on is lost. */
+  retries: number;
   retriesLeft: number;
   idempotent: boolean;
   /** Epoch ms the caller stops waiting; undefined: never. */
@@ -72,6 +75,8 @@ interface Pending {
   state: 'waiting' | 'sent';
   /** Connection generation (count of reconnects) when last sent. */
   sentIn: number;
+  /** The worker it was last sent to directly (a hand-off, room, a resend); undefined: the queue group. */
+  sentTo?: string;
   /** When we last sent it or heard anything about it (events, `working`). */
   lastHeard: number;
   /** Anything heard since the last send (an answer is on its way). */
@@ -95,12 +100,15 @@ export interface CallHandle {
 }
 
 const NOTHING_TO_CANCEL: CallHandle = { cancel: () => undefined };
+const EMPTY_BODY = new Uint8Array(0);
+const PING_HEADERS = sealHeaders([Header.ping, '1']);
 
 /** What a withdrawn call ends with (a plain failure: Gearman callers get WORK_FAIL). */
 export const cancelledError = (fn: string) => new CallError(ErrorCode.cancelled, `${fn}: cancelled`);
 
 /** One function's waiting jobs, and whether new jobs may go straight to its queue group. */
 interface Gate {
+  fn: string;
   queue: WaitQueue<Pending>;
   /** No worker was found full or missing since the queue last emptied. */
   open: boolean;
@@ -111,6 +119,16 @@ interface Gate {
   lastProbeAt: number;
   /** When a worker said an operator paused the function (cleared by any room or answer). */
   pausedAt?: number;
+  /** Workers of this function by when their last final reply came: the ones known alive. */
+  heard: Map<string, number>;
+  /**
+   * Until then a request of this function fell silent recently: its queue
+   * group may still count a vanished worker, so jobs go straight to workers
+   * known alive instead (while any are).
+   */
+  distrustUntil: number;
+  /** When its known workers were last pinged (a silence with none of them heard lately). */
+  pingedAt: number;
 }
 
 /**
@@ -133,6 +151,31 @@ const TICK_MS = 25;
 /** Sent requests are checked for silence every 10th tick (250 ms): their timeouts are seconds. */
 const LIVENESS_EVERY_TICKS = 10;
 const DEFAULT_RUN_TIMEOUT_MS = 60_000;
+/**
+ * A worker that answered within this long is alive: a request that fell
+ * silent is sent again straight to one of those, not to the queue group,
+ * where NATS keeps a vanished machine's workers as members until its pings
+ * give up and would hand the resend to a dead one again.
+ */
+const ALIVE_MS = 250;
+/**
+ * How long after a silence the queue group is avoided: nats-server drops a
+ * vanished client, and its queue-group membership, after ping_max pings
+ * without an answer (config/nats-common.conf: 2 x 500 ms), give or take one ping.
+ */
+const DISTRUST_MS = 2000;
+/**
+ * A silence with no worker heard within ALIVE_MS (every job of ours was with
+ * the vanished one): the workers we know are pinged on their direct subjects,
+ * and the first to answer takes the waiting job. Without an answer for this
+ * long, jobs go to the queue group after all (and the next silence pings again).
+ */
+const PING_WAIT_MS = 250;
+/** Ping replies come back on `<inbox>.<PING_TOKEN><n>`; job tokens are plain numbers. */
+const PING_TOKEN = 'p';
+/** Workers remembered per function before those silent for FORGET_MS are forgotten. */
+const MAX_HEARD = 64;
+const FORGET_MS = 60_000;
 
 export class Requester {
   private readonly inbox: string;
@@ -142,6 +185,9 @@ export class Requester {
   private generation = 0;
   private nextToken = 0;
   private ticks = 0;
+  private nextPing = 0;
+  /** Pings awaiting an answer, by reply token: which worker of which function, and which round. */
+  private readonly pings = new Map<string, { gate: Gate; worker: string; at: number }>();
   private pendingBytes = 0;
   /** Hand-offs of one turn of the event loop, made together once callers' next jobs have joined the queues. */
   private readonly handOffs = new TurnBatch<{ fn: string; workerId: string; room: number }>((h) => this.handOff(h.fn, h.workerId, h.room));
@@ -220,6 +266,7 @@ export class Requester {
       priority: options.priority ?? 'normal',
       data,
       headers: options.headers ?? natsHeaders(),
+      retries: options.retries ?? 2,
       retriesLeft: options.retries ?? 2,
       idempotent: options.idempotent ?? true,
       deadline: options.timeoutMs === null ? undefined : now + options.timeoutMs,
@@ -260,12 +307,16 @@ export class Requester {
     let gate = this.gates.get(fn);
     if (!gate) {
       gate = {
+        fn,
         queue: new WaitQueue<Pending>(),
         open: true,
         bounces: 0,
         roomSub: this.nc.subscribe(roomSubject(fn), { callback: (err, msg) => !err && this.onRoom(fn, msg.data) }),
         lastRoomAt: 0,
         lastProbeAt: 0,
+        heard: new Map(),
+        distrustUntil: 0,
+        pingedAt: 0,
       };
       this.gates.set(fn, gate);
     }
@@ -275,7 +326,7 @@ export class Requester {
   /** Send now when the function's workers may have room and nobody waits before it; else wait in line. */
   private dispatch(p: Pending): void {
     const gate = this.gate(p.fn);
-    if (gate.open && gate.queue.length === 0) this.send(p, functionSubject(p.fn));
+    if (gate.open && gate.queue.length === 0) this.sendToGroup(gate, p);
     else this.wait(gate, p);
   }
 
@@ -299,7 +350,7 @@ export class Requester {
   }
 
   /** Send up to `count` waiting jobs, oldest and highest priority first, to `subject`; an emptied queue opens the gate. */
-  private release(gate: Gate, subject: string, count: number): void {
+  private release(gate: Gate, subject: string, count: number, workerId?: string): void {
     // room heard of, by announcement or hand-off: no probe is needed (a probe of a full queue group sends a whole job for nothing)
     gate.lastRoomAt = Date.now();
     let sent = 0;
@@ -308,7 +359,7 @@ export class Requester {
       const p = gate.queue.shift();
       if (!p) break;
       big ||= p.data.length >= BIG_JOB_BYTES;
-      this.send(p, subject);
+      this.send(p, subject, false, workerId);
     }
     // the queue emptied: new jobs may go straight to the queue group again — unless that
     // used up the room we heard of and the jobs are big (the next one would likely bounce)
@@ -320,9 +371,10 @@ export class Requester {
     gate.bounces = 0;
   }
 
-  private send(p: Pending, subject: string, again = false): void {
+  private send(p: Pending, subject: string, again = false, workerId?: string): void {
     if (again) this.resent++;
     p.state = 'sent';
+    p.sentTo = workerId;
     p.sentIn = this.generation;
     p.lastHeard = Date.now();
     p.acknowledged = false;
@@ -349,24 +401,100 @@ export class Requester {
       if (!head || now - Math.max(gate.lastRoomAt, gate.lastProbeAt) < (head.data.length >= BIG_JOB_BYTES ? BIG_PROBE_MS : PROBE_MS)) continue;
       gate.lastProbeAt = now;
       const p = gate.queue.shift();
-      if (p) this.send(p, functionSubject(p.fn));
+      if (p) this.sendToGroup(gate, p);
     }
   }
 
   private checkLiveness(now: number): void {
+    // workers come and go (reloads, restarts): forget the long-silent ones
+    for (const gate of this.gates.values()) {
+      if (gate.heard.size <= MAX_HEARD) continue;
+      for (const [worker, at] of gate.heard) if (now - at > FORGET_MS) gate.heard.delete(worker);
+    }
     for (const p of this.pending.values()) {
       if (p.state !== 'sent') continue;
       const silence = now - p.lastHeard;
       if (silence < (p.acknowledged ? LIVENESS_TIMEOUT_MS : ACK_TIMEOUT_MS)) continue;
+      const gate = this.gate(p.fn);
+      // a worker we sent it to straight went silent: none of its jobs go there until it answers again
+      if (p.sentTo !== undefined) gate.heard.delete(p.sentTo);
+      gate.distrustUntil = now + DISTRUST_MS;
       if (p.idempotent && p.retriesLeft > 0) {
         p.retriesLeft--;
-        this.send(p, functionSubject(p.fn), true);
+        this.sendToGroup(gate, p, true);
       } else p.lastHeard = now; // nothing more to do: the overall timeout decides
     }
   }
 
+  /**
+   * Send to the function's queue group — or, while it is distrusted after a
+   * silence, straight to a worker that answered within ALIVE_MS, if any.
+   */
+  private sendToGroup(gate: Gate, p: Pending, again = false): void {
+    const now = Date.now();
+    if (now < gate.distrustUntil) {
+      const alive = this.aliveWorker(gate, now);
+      if (alive) {
+        this.send(p, directSubject(p.fn, alive), again, alive);
+        return;
+      }
+      if (gate.heard.size > 0 && now - gate.pingedAt > 2 * PING_WAIT_MS) this.ping(gate, now);
+      if (now - gate.pingedAt < PING_WAIT_MS) {
+        // the first worker to answer the ping takes it
+        if (again) this.resent++;
+        gate.open = false;
+        this.wait(gate, p);
+        return;
+      }
+    }
+    this.send(p, functionSubject(p.fn), again);
+  }
+
+  /** Ask each worker of the gate's function we know whether it is there (Dips-Ping on its direct subject). */
+  private ping(gate: Gate, now: number): void {
+    gate.pingedAt = now;
+    for (const worker of gate.heard.keys()) {
+      const token = `${PING_TOKEN}${this.nextPing++}`;
+      this.pings.set(token, { gate, worker, at: now });
+      try {
+        this.nc.publish(directSubject(gate.fn, worker), EMPTY_BODY, { reply: `${this.inbox}.${token}`, headers: PING_HEADERS });
+      } catch {
+        // the connection is closed: the reconnect sends everything again
+      }
+    }
+    // unanswered pings are forgotten once they cannot matter
+    setTimeout(() => {
+      for (const [token, ping] of this.pings) if (ping.at === now && ping.gate === gate) this.pings.delete(token);
+    }, DISTRUST_MS).unref();
+  }
+
+  /** A worker answered a ping: it is alive, and takes the oldest waiting job of its function. */
+  private onPong(token: string, msg: Msg): void {
+    const ping = this.pings.get(token);
+    if (!ping) return;
+    this.pings.delete(token);
+    // the server's "no responders": that worker is gone
+    if (msg.headers?.code === 503) {
+      ping.gate.heard.delete(ping.worker);
+      return;
+    }
+    ping.gate.heard.set(ping.worker, Date.now());
+    if (ping.gate.queue.length) this.release(ping.gate, directSubject(ping.gate.fn, ping.worker), 1, ping.worker);
+  }
+
+  /** A worker of the gate's function that answered within ALIVE_MS (one at random). */
+  private aliveWorker(gate: Gate, now: number): string | undefined {
+    const alive: string[] = [];
+    for (const [worker, at] of gate.heard) if (now - at <= ALIVE_MS) alive.push(worker);
+    return alive.length ? alive[Math.floor(Math.random() * alive.length)] : undefined;
+  }
+
   private onReply(msg: Msg): void {
     const token = msg.subject.slice(this.inbox.length + 1);
+    if (token.startsWith(PING_TOKEN)) {
+      this.onPong(token, msg);
+      return;
+    }
     const p = this.pending.get(token);
     if (!p || p.state !== 'sent') return; // a late duplicate, or a reply to a call that ended
     const h = msg.headers;
@@ -405,7 +533,10 @@ export class Requester {
     // the worker that answered has a free slot now: the next job waiting for this function goes
     // straight to it — after this caller's own next job, sent as it hears this answer, has joined the queue
     const worker = headerValue(h, Header.worker);
-    if (worker) this.handOffs.add({ fn: p.fn, workerId: worker, room: Number(headerValue(h, Header.room) || 1) });
+    if (worker) {
+      gate?.heard.set(worker, p.lastHeard);
+      this.handOffs.add({ fn: p.fn, workerId: worker, room: Number(headerValue(h, Header.room) || 1) });
+    }
     const serviceError = headerValue(h, Header.serviceError);
     if (serviceError) {
       this.fail(token, new CallError(Number(headerValue(h, Header.serviceErrorCode)) || ErrorCode.internal, serviceError));
@@ -418,14 +549,14 @@ export class Requester {
   private handOff(fn: string, workerId: string, room: number): void {
     const gate = this.gates.get(fn);
     if (!gate || gate.queue.length === 0) return;
-    this.release(gate, directSubject(fn, workerId), room);
+    this.release(gate, directSubject(fn, workerId), room, workerId);
   }
 
   /** Nothing ran: try another member of the queue group a few times, then wait in line for room. */
   private bounced(p: Pending): void {
     const gate = this.gate(p.fn);
     if (gate.open && ++gate.bounces <= BOUNCE_RETRIES && p.noWorkerSince === undefined && p.data.length < BIG_JOB_BYTES) {
-      this.send(p, functionSubject(p.fn));
+      this.sendToGroup(gate, p);
       return;
     }
     gate.open = false;
@@ -451,11 +582,16 @@ export class Requester {
     for await (const status of this.nc.status()) {
       if (status.type !== 'reconnect') continue;
       const lostIn = this.generation++;
+      // the node we moved to may still count the old node's workers (over its route) until its pings give up
+      const until = Date.now() + DISTRUST_MS;
+      for (const gate of this.gates.values()) gate.distrustUntil = until;
       for (const p of [...this.pending.values()]) {
         if (p.state !== 'sent' || p.sentIn > lostIn) continue;
+        // resends made on the lost connection went nowhere: they do not count against the job
+        if (p.idempotent) p.retriesLeft = Math.max(p.retriesLeft, p.retries);
         if (p.idempotent && p.retriesLeft > 0) {
           p.retriesLeft--;
-          this.send(p, functionSubject(p.fn), true);
+          this.sendToGroup(this.gate(p.fn), p, true);
         } else if (!p.idempotent) {
           this.fail(p.token, new CallError(ErrorCode.internal, `${p.fn}: the request may have been lost with a NATS node; not retried because ${p.fn} is not idempotent`));
         }
