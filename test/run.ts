@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { command, ensurePackages } from '../src/control/debian.js';
@@ -51,6 +51,9 @@ function ensurePeers(): void {
         command('openssl', 'openssl', ['version']),
         command('nginx', 'nginx', ['-v']),
         command('chromium', 'chromium', ['--version']),
+        command('golang-go', 'go', ['version']),
+        { pkg: 'golang-github-nats-io-go-nats-dev', present: () => existsSync('/usr/share/gocode/src/github.com/nats-io/nats.go/nats.go') },
+        command('iproute2', 'ip', ['-V']),
       ],
       (line) => process.stdout.write(`${line}\n`),
     );

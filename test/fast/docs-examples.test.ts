@@ -1,9 +1,9 @@
-/** docs/plain-nats.md shows each plain-NATS example exactly as the file test/plain-nats.test.ts runs. */
+/** What docs/ shows is what runs: each plain-NATS example exactly as test/plain-nats.test.ts runs it, the shipped config templates valid. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../../src/shared/config.js';
+import { loadConfig, projectRoot } from '../../src/shared/config.js';
 
 const doc = readFileSync(path.join(projectRoot, 'docs', 'plain-nats.md'), 'utf8');
 
@@ -13,5 +13,12 @@ for (const [file, lang] of [['plain-call.go', 'go'], ['plain-call.py', 'python']
     assert.ok(doc.includes('```' + lang + '\n' + source + '\n```'), `the ${lang} block is a copy of docs/examples/${file}`);
   });
 }
+
+test('config/web-server.json, the web server\'s local gateway docs/faults.md ships, is a valid configuration', () => {
+  const config = loadConfig({ argv: [], env: { DIPS_CONFIG: path.join(projectRoot, 'config', 'web-server.json') } });
+  assert.is(config.gateway.host, '127.0.0.1');
+  assert.is(config.gateway.port, 4730);
+  assert.is(config.nats.servers.length, 2);
+});
 
 test.run();
