@@ -6,13 +6,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { connect } from 'nats';
 import { freePort } from '../src/control/nats-node.js';
 import { phpSerialize } from '../src/shared/codec/php.js';
 import sharp from 'sharp';
 import { CallError, DipsClient } from '../src/client/index.js';
 import { loadConfig } from '../src/shared/config.js';
-import { clientFor, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
+import { clientFor, servedByWorker, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
 
 let cluster: Cluster;
 let workers: Proc[];
@@ -83,21 +82,6 @@ function startLoad() {
   };
 }
 
-async function servedPerWorker(): Promise<Map<string, number>> {
-  const nc = await connect({ servers: cluster.servers });
-  const inbox = `_INBOX.faults.${Date.now()}`;
-  const sub = nc.subscribe(inbox);
-  setTimeout(() => sub.unsubscribe(), 400);
-  nc.publish('$SRV.STATS.dips', undefined, { reply: inbox });
-  const counts = new Map<string, number>();
-  for await (const m of sub) {
-    const s = m.json<any>();
-    for (const e of s.endpoints) counts.set(s.metadata.pid, (counts.get(s.metadata.pid) ?? 0) + e.num_requests);
-  }
-  await nc.close();
-  return counts;
-}
-
 test('each NATS node killed -9 and restarted in turn under load: zero failed calls, load spreads again', async () => {
   const load = startLoad();
   await new Promise((r) => setTimeout(r, 1500));
@@ -107,9 +91,9 @@ test('each NATS node killed -9 and restarted in turn under load: zero failed cal
     await cluster.restart(node);
     await new Promise((r) => setTimeout(r, 2500));
   }
-  const before = await servedPerWorker();
+  const before = await servedByWorker(cluster.servers);
   await new Promise((r) => setTimeout(r, 1500));
-  const after = await servedPerWorker();
+  const after = await servedByWorker(cluster.servers);
   const result = await load.stop();
   assert.equal(result.native.failed, [], 'native callers: zero failures');
   for (const p of result.php) assert.is(p.failed, 0, `PHP caller: ${p.errors.join('; ')}`);

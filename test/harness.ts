@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { connect, createInbox } from 'nats';
 import { DipsClient } from '../src/client/index.js';
 import { loadConfig } from '../src/shared/config.js';
 import { startLocalCluster, startLocalProcess, type LocalCluster, type LocalProcess } from '../src/control/local.js';
@@ -45,4 +46,21 @@ export const hasSharedFixtures = existsSync(SHARED_FIXTURES);
 export function chromiumPath(): string {
   for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (existsSync(p)) return p;
   throw new Error('chromium is missing: apt-get install chromium');
+}
+
+/** Jobs each worker process has served so far, by host and pid, from the NATS service API ($SRV.STATS). */
+export async function servedByWorker(servers: string[]): Promise<Map<string, number>> {
+  const nc = await connect({ servers });
+  const inbox = createInbox();
+  const sub = nc.subscribe(inbox);
+  setTimeout(() => sub.unsubscribe(), 500);
+  nc.publish('$SRV.STATS.dips', undefined, { reply: inbox });
+  const counts = new Map<string, number>();
+  for await (const m of sub) {
+    const s = m.json<{ metadata: { pid: string; host: string }; endpoints: Array<{ num_requests: number }> }>();
+    const key = `${s.metadata.host}/${s.metadata.pid}`;
+    counts.set(key, (counts.get(key) ?? 0) + s.endpoints.reduce((n, e) => n + e.num_requests, 0));
+  }
+  await nc.close();
+  return counts;
 }

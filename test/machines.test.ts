@@ -12,14 +12,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connect } from 'nats';
 import { DipsClient } from '../src/client/index.js';
 import { startLocalProcess } from '../src/control/local.js';
 import { freePort, startNode, waitForRoutes, type RunningNode } from '../src/control/nats-node.js';
 import { phpSerialize } from '../src/shared/codec/php.js';
 import { loadConfig, projectRoot } from '../src/shared/config.js';
 import type { Role } from '../src/control/spawn.js';
-import { waitFor, type Proc } from './harness.js';
+import { servedByWorker, waitFor, type Proc } from './harness.js';
 import { netnsUnavailable, TestNet, type TestHost } from './netns.js';
 
 const unavailable = netnsUnavailable();
@@ -61,6 +60,18 @@ async function dipsProcess(role: Role, servers: string[], host: TestHost | undef
   started.dips.push(proc);
   return proc;
 }
+
+/** Both NATS nodes on this machine (on the bridge, so other hosts reach them). */
+async function natsHere() {
+  const a = await natsNode('a', undefined, []);
+  const b = await natsNode('b', undefined, [a.route]);
+  await waitForRoutes(a.httpPort, 1, 10_000, net.localAddress);
+  return { a, b, servers: [a.url, b.url] };
+}
+
+/** A node agent running two ecard workers, on this machine or `host`. */
+const agentHere = (node: string, servers: string[], host?: TestHost) =>
+  dipsProcess('agent', servers, host, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: node, DIPS_WORKER_FUNCTIONS: 'ecard' });
 
 interface Tally {
   ok: number;
@@ -128,23 +139,6 @@ function assertNoCallLost(result: Awaited<ReturnType<ReturnType<typeof startLoad
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Jobs each worker process served so far, by pid, from the service API. */
-async function servedByWorker(servers: string[]): Promise<Map<string, number>> {
-  const nc = await connect({ servers });
-  const inbox = `_INBOX.machines.${Date.now()}`;
-  const sub = nc.subscribe(inbox);
-  setTimeout(() => sub.unsubscribe(), 500);
-  nc.publish('$SRV.STATS.dips', undefined, { reply: inbox });
-  const counts = new Map<string, number>();
-  for await (const m of sub) {
-    const s = m.json<{ metadata: { pid: string; host: string }; endpoints: Array<{ num_requests: number }> }>();
-    const key = `${s.metadata.host}/${s.metadata.pid}`;
-    counts.set(key, (counts.get(key) ?? 0) + s.endpoints.reduce((n, e) => n + e.num_requests, 0));
-  }
-  await nc.close();
-  return counts;
-}
-
 const skip = (name: string, fn: () => Promise<void>) => test(name, async () => (unavailable ? console.log(`skipped: ${unavailable}`) : fn()));
 
 skip('NATS node A\'s machine vanishes (every process on A, as configured): calls go on through B within 3 s; heals', async () => {
@@ -153,7 +147,7 @@ skip('NATS node A\'s machine vanishes (every process on A, as configured): calls
   const a = await natsNode('a', hostA, [b.route]);
   await waitForRoutes(b.httpPort, 1, 10_000, net.localAddress);
   const servers = [a.url, b.url];
-  await dipsProcess('agent', servers, undefined, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'w1', DIPS_WORKER_FUNCTIONS: 'ecard' });
+  await agentHere('w1', servers);
   const port = await freePort();
   await dipsProcess('gateway', servers, undefined, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_SECOND_PORT: '0' });
   const load = startLoad(servers, [{ address: '127.0.0.1', port }]);
@@ -167,13 +161,10 @@ skip('NATS node A\'s machine vanishes (every process on A, as configured): calls
 });
 
 skip('a worker machine vanishes mid-job: its jobs are resent to live workers, none to the dead ones; late answers dropped; it comes back by itself', async () => {
-  const a = await natsNode('a', undefined, []);
-  const b = await natsNode('b', undefined, [a.route]);
-  await waitForRoutes(a.httpPort, 1, 10_000, net.localAddress);
-  const servers = [a.url, b.url];
+  const { servers } = await natsHere();
   const far = net.host('worker-2');
-  await dipsProcess('agent', servers, undefined, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'w1', DIPS_WORKER_FUNCTIONS: 'ecard' });
-  await dipsProcess('agent', servers, far, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'w2', DIPS_WORKER_FUNCTIONS: 'ecard' });
+  await agentHere('w1', servers);
+  await agentHere('w2', servers, far);
   const port = await freePort();
   await dipsProcess('gateway', servers, undefined, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_SECOND_PORT: '0' });
   const load = startLoad(servers, [{ address: '127.0.0.1', port }]);
@@ -200,8 +191,8 @@ skip('the route between the NATS nodes is cut, processes on both sides: no call 
   await waitForRoutes(a.httpPort, 1, 10_000, hostA.address);
   const aFirst = [a.url, b.url];
   const bFirst = [b.url, a.url];
-  await dipsProcess('agent', aFirst, undefined, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'on-a', DIPS_WORKER_FUNCTIONS: 'ecard' });
-  await dipsProcess('agent', bFirst, undefined, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'on-b', DIPS_WORKER_FUNCTIONS: 'ecard' });
+  await agentHere('on-a', aFirst);
+  await agentHere('on-b', bFirst);
   const port = await freePort();
   await dipsProcess('gateway', bFirst, undefined, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_SECOND_PORT: '0' });
   const load = startLoad(aFirst, [{ address: '127.0.0.1', port }]);
@@ -215,13 +206,10 @@ skip('the route between the NATS nodes is cut, processes on both sides: no call 
 });
 
 skip('a web server\'s machine vanishes with its local gateway: the other web servers\' PHP calls go on', async () => {
-  const a = await natsNode('a', undefined, []);
-  const b = await natsNode('b', undefined, [a.route]);
-  await waitForRoutes(a.httpPort, 1, 10_000, net.localAddress);
-  const servers = [a.url, b.url];
-  await dipsProcess('agent', servers, undefined, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'w1', DIPS_WORKER_FUNCTIONS: 'ecard' });
+  const { servers } = await natsHere();
+  await agentHere('w1', servers);
   const web = [net.host('web-1'), net.host('web-2')];
-  // the deployment docs/operating.md gives: a gateway on every web server at 127.0.0.1:4730, PHP adds only that one
+  // the deployment docs/faults.md gives: a gateway on every web server at 127.0.0.1:4730, PHP adds only that one
   for (const host of web) await dipsProcess('gateway', servers, host, { DIPS_GATEWAY_PORT: '4730', DIPS_GATEWAY_SECOND_PORT: '0', DIPS_GATEWAY_DATA_DIR: path.join(scratch, host.name) });
   const load = startLoad(servers, web.map((host) => ({ host, address: '127.0.0.1', port: 4730 })));
   await sleep(1500);

@@ -177,7 +177,7 @@ test('a full worker holds plain jobs in priority order; its byte limit and a def
   const w = await startWorker(cluster, {
     DIPS_WORKER_FUNCTIONS: 'delay',
     DIPS_WORKER_CONCURRENCY: '1',
-    DIPS_WORKER_MAX_WAITING_BYTES: '300',
+    DIPS_WORKER_MAX_WAITING_BYTES: '12800', // three small jobs (4 KiB each as held jobs count) and not a fourth
     DIPS_WORKER_DEFAULT_DEADLINE_MS: '1500',
   });
   try {
@@ -198,7 +198,7 @@ test('a full worker holds plain jobs in priority order; its byte limit and a def
     await new Promise((r) => setTimeout(r, 150));
     const waiting = [ask('low', 1, 'low'), ask('normal', 1), ask('high', 1, 'high')];
     await new Promise((r) => setTimeout(r, 100));
-    // the three waiting jobs hold ~150 bytes of the 300: a big one does not fit
+    // the three waiting jobs hold ~12.4 KB of the 12.8: another does not fit
     const refused = await ask('big', 1, undefined, { pad: 'x'.repeat(400) });
     assert.is(refused.headers?.get('Nats-Service-Error-Code'), '503');
     assert.match(refused.headers?.get('Nats-Service-Error') ?? '', /worker\.maxWaitingBytes/);

@@ -41,6 +41,8 @@ interface QueuedJob {
   /** No Dips-Deadline came: the default applies, and a timeout says so. */
   defaulted: boolean;
   accepts: Accepts;
+  /** A plain caller's result as the Gearman worker streams it (WORK_DATA), joined with WORK_COMPLETE's. */
+  chunks?: Buffer[];
   worker?: Connection;
 }
 
@@ -85,6 +87,14 @@ export class LegacyBridge {
   }
 
   private heartbeat(): void {
+    const now = Date.now();
+    // a plain caller's job whose deadline passed while it waited hears so now, not when a Gearman worker next asks
+    for (const [fn, queue] of this.queues) {
+      const live = queue.filter((job) => job.accepts.noRoom || job.deadline > now);
+      if (live.length === queue.length) continue;
+      for (const job of queue) if (!live.includes(job)) this.expired(job);
+      this.queues.set(fn, live);
+    }
     const alive = [...[...this.queues.values()].flat(), ...this.running.values()];
     for (const job of alive) if (job.accepts.events) job.msg.respond(EMPTY, { headers: eventHeaders(WORKING) });
   }
@@ -293,8 +303,11 @@ export class LegacyBridge {
       return;
     }
     const data = packet.args[packet.type === PacketType.WORK_STATUS ? 2 : 1] ?? Buffer.alloc(0);
-    // a plain caller gets one reply: no streamed events
-    if (!job.accepts.events && (packet.type === PacketType.WORK_DATA || packet.type === PacketType.WORK_WARNING || packet.type === PacketType.WORK_STATUS)) return;
+    // a plain caller gets one reply: no streamed events, and data streamed before WORK_COMPLETE is part of its result
+    if (!job.accepts.events && (packet.type === PacketType.WORK_DATA || packet.type === PacketType.WORK_WARNING || packet.type === PacketType.WORK_STATUS)) {
+      if (packet.type === PacketType.WORK_DATA) (job.chunks ??= []).push(Buffer.from(data));
+      return;
+    }
     switch (packet.type) {
       case PacketType.WORK_DATA:
         job.msg.respond(Buffer.from(data), { headers: eventHeaders('data') });
@@ -306,7 +319,8 @@ export class LegacyBridge {
         job.msg.respond(statusPayload(Number(packet.args[1]?.toString('latin1')) || 0, Number(data.toString('latin1')) || 0), { headers: eventHeaders('status') });
         return;
       case PacketType.WORK_COMPLETE: {
-        job.msg.respond(Buffer.from(data), { headers: resultHeaders(this.room.workerId, 1, 'application/octet-stream') });
+        const result = job.chunks ? Buffer.concat([...job.chunks, data]) : Buffer.from(data);
+        job.msg.respond(result, { headers: resultHeaders(this.room.workerId, 1, 'application/octet-stream') });
         break;
       }
       case PacketType.WORK_FAIL:

@@ -48,6 +48,12 @@ export interface FunctionStats {
 }
 
 const LATENCY_SAMPLES = 512;
+/**
+ * What a held job counts against worker.maxWaitingBytes beyond its payload
+ * (its headers, the message, its place in the watch): so that jobs with
+ * empty bodies (a raw request's parameters travel in a header) are bounded too.
+ */
+const HELD_JOB_OVERHEAD_BYTES = 4096;
 
 export class Worker {
   private readonly services = new Map<string, Service>();
@@ -101,11 +107,14 @@ export class Worker {
         if (err) return;
         const fn = functionFromToken(msg.subject.split('.')[2] ?? '');
         const def = this.functions.find((d) => d.name === fn);
+        const job = new AnsweredPerTurn(msg);
+        if (headerValue(msg.headers, Header.ping)) {
+          job.respond(EMPTY); // alive: a caller whose request fell silent asks
+          return;
+        }
         // a paused or unknown function has no room here: the caller waits for another worker
         this.room.claimed();
-        const job = new AnsweredPerTurn(msg);
-        if (headerValue(msg.headers, Header.ping)) job.respond(EMPTY); // alive: a caller whose request fell silent asks
-        else if (def && this.services.has(fn)) this.admit(def, job);
+        if (def && this.services.has(fn)) this.admit(def, job);
         else if (acceptsOf(msg.headers).noRoom) respondNoRoom(job);
         else respondError(job, ErrorCode.noWorker, `${fn}: not served by this worker now; request ${functionSubject(fn)}`, this.room.workerId, 0);
       },
@@ -191,7 +200,7 @@ export class Worker {
       respondNoRoom(msg);
       return;
     }
-    const held: HeldJob = { seq: this.heldSeq++, priority: terms.priority, bytes: msg.data.length, costMs, run };
+    const held: HeldJob = { seq: this.heldSeq++, priority: terms.priority, bytes: msg.data.length + HELD_JOB_OVERHEAD_BYTES, costMs, run };
     if (!this.admission.hold(held)) {
       watched.stop();
       respondError(
@@ -218,9 +227,10 @@ export class Worker {
     const { deadline } = terms;
     const jobId = headerValue(h, Header.jobId);
     if (Date.now() >= deadline) {
-      // The caller has given up: spend nothing on it, answer nothing.
+      // The caller has given up: spend nothing on it. A plain caller gets its one reply all the same.
       this.options.log.debug({ fn: def.name, jobId }, 'skipped a job past its deadline');
       watched.stop();
+      if (!accepts.noRoom) respondError(msg, ErrorCode.timeout, `${def.name}: deadline passed before a slot freed${terms.defaulted ? defaultedDeadline(this.options.defaultDeadlineMs) : ''}`, this.room.workerId, 0);
       return;
     }
     const headerEncoding = headerValue(h, Header.encoding);

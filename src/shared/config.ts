@@ -138,7 +138,7 @@ export const schema = {
       format: 'nat', default: 2, env: 'DIPS_WORKER_PREFETCH_MS',
     },
     maxWaitingBytes: {
-      doc: 'Payload bytes of plain NATS requests (callers that did not send Dips-Accept: no-room) one worker process holds waiting for a slot, in priority order; past it such a request is answered 503 naming this key.',
+      doc: 'Bytes of plain NATS requests (callers that did not send Dips-Accept: no-room) one worker process holds waiting for a slot, in priority order, each counted as its payload plus 4 KiB; past it such a request is answered 503 naming this key.',
       format: 'nat', default: 64 * MiB, env: 'DIPS_WORKER_MAX_WAITING_BYTES',
     },
     defaultDeadlineMs: {

@@ -418,9 +418,9 @@ export class Requester {
       const gate = this.gate(p.fn);
       // a worker we sent it to straight went silent: none of its jobs go there until it answers again
       if (p.sentTo !== undefined) gate.heard.delete(p.sentTo);
-      gate.distrustUntil = now + DISTRUST_MS;
       if (p.idempotent && p.retriesLeft > 0) {
         p.retriesLeft--;
+        gate.distrustUntil = now + DISTRUST_MS;
         this.sendToGroup(gate, p, true);
       } else p.lastHeard = now; // nothing more to do: the overall timeout decides
     }

@@ -14,7 +14,6 @@ const hold = () => {
   return { task: () => done, release };
 };
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
 
 test('admission: slots first; a short job may wait within the budget; never behind a job of unknown or long run time', async () => {
   let freed = 0;
