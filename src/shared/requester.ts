@@ -65,9 +65,11 @@ interface Pending {
   priority: Priority;
   data: Uint8Array;
   headers: MsgHdrs;
-  /** Extra sends allowed after a silence; refilled when the connection it was sent on is lost. */
+  /** Extra sends allowed after a silence. */
   retries: number;
   retriesLeft: number;
+  /** Resends made on the connection generation `sentIn`: given back if that connection is lost (they went nowhere). */
+  resendsInGeneration: number;
   idempotent: boolean;
   /** Epoch ms the caller stops waiting; undefined: never. */
   deadline?: number;
@@ -273,6 +275,7 @@ export class Requester {
       runTimeoutMs: options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
       state: 'waiting',
       sentIn: this.generation,
+      resendsInGeneration: 0,
       lastHeard: now,
       acknowledged: false,
       assigned: false,
@@ -375,6 +378,8 @@ export class Requester {
     if (again) this.resent++;
     p.state = 'sent';
     p.sentTo = workerId;
+    if (p.sentIn !== this.generation) p.resendsInGeneration = 0;
+    if (again) p.resendsInGeneration++;
     p.sentIn = this.generation;
     p.lastHeard = Date.now();
     p.acknowledged = false;
@@ -588,7 +593,7 @@ export class Requester {
       for (const p of [...this.pending.values()]) {
         if (p.state !== 'sent' || p.sentIn > lostIn) continue;
         // resends made on the lost connection went nowhere: they do not count against the job
-        if (p.idempotent) p.retriesLeft = Math.max(p.retriesLeft, p.retries);
+        if (p.idempotent && p.sentIn === lostIn) p.retriesLeft = Math.min(p.retries, p.retriesLeft + p.resendsInGeneration);
         if (p.idempotent && p.retriesLeft > 0) {
           p.retriesLeft--;
           this.sendToGroup(this.gate(p.fn), p, true);
