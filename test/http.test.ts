@@ -267,7 +267,7 @@ async function startNginx(pageHtml: string): Promise<{ port: number; child: Chil
     path.join(dir, 'nginx.conf'),
     `${process.getuid?.() === 0 ? 'user root;\n' : ''}daemon off;\nworker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents { worker_connections 256; }\nhttp {\n` +
       `  access_log off;\n  client_body_temp_path ${dir}/body;\n  proxy_temp_path ${dir}/proxy;\n  fastcgi_temp_path ${dir}/fcgi;\n  uwsgi_temp_path ${dir}/uwsgi;\n  scgi_temp_path ${dir}/scgi;\n` +
-      // the README's block, with this test's ports and paths
+      // docs/http.md's block, with this test's ports and paths
       `  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=dips:10m max_size=1g inactive=7d use_temp_path=off;\n` +
       `  server {\n    listen 127.0.0.1:${nginxPort};\n    root ${dir}/www;\n` +
       `    location /img/ {\n      proxy_pass http://127.0.0.1:${port}/;\n      proxy_cache dips;\n      proxy_cache_key "$uri|$http_accept";\n` +
@@ -332,7 +332,7 @@ test('http.placeholder: an <img> caller gets the placeholder image with the erro
   }
 });
 
-test('URLs made by `dips url` and by the README\'s PHP snippet are served', async () => {
+test('URLs made by `dips url` and by docs/http.md\'s PHP snippet are served', async () => {
   const env = { ...process.env, DIPS_CONFIG: '', DIPS_HTTP_KEY: KEY, DIPS_HTTP_SALT: SALT, DIPS_HTTP_PUBLIC_URL: `http://127.0.0.1:${port}` };
   const cli = spawnSync(process.execPath, [Executables.cli, 'url', 'thumbnail', 'width=70', 'format=webp', '--source', 'local:photos/a.jpg'], { env, encoding: 'utf8' });
   assert.is(cli.status, 0, cli.stderr);
@@ -340,9 +340,9 @@ test('URLs made by `dips url` and by the README\'s PHP snippet are served', asyn
   assert.is(fromCli.status, 200, fromCli.body.toString());
   assert.is((await sharp(fromCli.body).metadata()).width, 70);
 
-  const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+  const readme = readFileSync(path.join(projectRoot, 'docs', 'http.md'), 'utf8');
   const snippet = /```php\n(<\?php\n\/\/ sign a DIPS image URL[\s\S]*?)```/.exec(readme)?.[1];
-  assert.ok(snippet, 'the README has the PHP signing snippet');
+  assert.ok(snippet, 'docs/http.md has the PHP signing snippet');
   const php = spawnSync('php', ['-r', snippet.replace(/^<\?php\n/, '')], { env, encoding: 'utf8' });
   assert.is(php.status, 0, php.stderr);
   const src = /src="([^"]+)"/.exec(php.stdout)?.[1];

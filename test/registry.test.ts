@@ -1,4 +1,4 @@
-/** The one error registry and the README agree: every error code, Gearman ERROR name and exit code is listed. */
+/** The one error registry and docs/errors.md agree: every error code, Gearman ERROR name and exit code is listed. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
@@ -6,24 +6,23 @@ import path from 'node:path';
 import { projectRoot } from '../src/shared/config.js';
 import { ERROR_CODES, ErrorCode, EXIT_CODES, ExitCode, GEARMAN_ERRORS, ErrorName } from '../src/shared/errors.js';
 
-const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('## Errors and exit codes'));
+const section = readFileSync(path.join(projectRoot, 'docs', 'errors.md'), 'utf8');
 const rows = new Set(section.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|')[1].trim()));
 
-test('every DIPS error code is in the registry once and in the README with what Gearman and HTTP callers get', () => {
+test('every DIPS error code is in the registry once and in docs/errors.md with what Gearman and HTTP callers get', () => {
   const codes = new Set(Object.values(ErrorCode));
   assert.equal(new Set(ERROR_CODES.map((e) => e.code)), codes, 'the registry describes every code');
   for (const e of ERROR_CODES) {
-    assert.ok(rows.has(String(e.code)), `README lists ${e.code}`);
-    assert.ok(section.includes(`| ${e.code} | ${e.meaning} | ${e.gearman} | ${e.http} |`), `README row for ${e.code} is the registry's`);
+    assert.ok(rows.has(String(e.code)), `docs/errors.md lists ${e.code}`);
+    assert.ok(section.includes(`| ${e.code} | ${e.meaning} | ${e.gearman} | ${e.http} |`), `docs/errors.md row for ${e.code} is the registry's`);
   }
 });
 
-test('every Gearman ERROR name and every exit code is in the README', () => {
+test('every Gearman ERROR name and every exit code is in docs/errors.md', () => {
   assert.equal(new Set(Object.keys(GEARMAN_ERRORS)), new Set(Object.values(ErrorName)));
-  for (const name of Object.values(ErrorName)) assert.ok(rows.has(name), `README lists ${name}`);
+  for (const name of Object.values(ErrorName)) assert.ok(rows.has(name), `docs/errors.md lists ${name}`);
   assert.equal(new Set(Object.keys(EXIT_CODES).map(Number)), new Set(Object.values(ExitCode)));
-  for (const [code, meaning] of Object.entries(EXIT_CODES)) assert.ok(section.includes(`| ${code} | ${meaning} |`), `README lists exit ${code}`);
+  for (const [code, meaning] of Object.entries(EXIT_CODES)) assert.ok(section.includes(`| ${code} | ${meaning} |`), `docs/errors.md lists exit ${code}`);
 });
 
 test.run();
