@@ -19,7 +19,7 @@ import os from 'node:os';
 import { nuid, type NatsConnection, type Service, type Subscription } from 'nats';
 import { ErrorCode } from '../shared/errors.js';
 import { eventHeaders, HEARTBEAT_MS, statusPayload, WORKING } from '../shared/events.js';
-import { acceptsOf, type Accepts } from '../shared/accept.js';
+import { acceptsOf, defaultDeadlineNote, type Accepts } from '../shared/accept.js';
 import { Header, headerValue } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { EMPTY, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
@@ -38,8 +38,8 @@ interface QueuedJob {
   data: Uint8Array;
   msg: JobMsg;
   deadline: number;
-  /** No Dips-Deadline came: the default applies, and a timeout says so. */
-  defaulted: boolean;
+  /** Said after a timeout's message: '' or, when no Dips-Deadline came, that the default applied. */
+  deadlineNote: string;
   accepts: Accepts;
   /** A plain caller's result as the Gearman worker streams it (WORK_DATA), joined with WORK_COMPLETE's. */
   chunks?: Buffer[];
@@ -90,10 +90,12 @@ export class LegacyBridge {
     const now = Date.now();
     // a plain caller's job whose deadline passed while it waited hears so now, not when a Gearman worker next asks
     for (const [fn, queue] of this.queues) {
-      const live = queue.filter((job) => job.accepts.noRoom || job.deadline > now);
-      if (live.length === queue.length) continue;
-      for (const job of queue) if (!live.includes(job)) this.expired(job);
-      this.queues.set(fn, live);
+      const live: QueuedJob[] = [];
+      for (const job of queue) {
+        if (job.accepts.noRoom || job.deadline > now) live.push(job);
+        else this.expired(job);
+      }
+      if (live.length !== queue.length) this.queues.set(fn, live);
     }
     const alive = [...[...this.queues.values()].flat(), ...this.running.values()];
     for (const job of alive) if (job.accepts.events) job.msg.respond(EMPTY, { headers: eventHeaders(WORKING) });
@@ -202,7 +204,7 @@ export class LegacyBridge {
       data: msg.data,
       msg,
       deadline: deadline > 0 ? deadline : Date.now() + this.options.defaultDeadlineMs,
-      defaulted: !(deadline > 0),
+      deadlineNote: deadline > 0 ? '' : defaultDeadlineNote(this.options.defaultDeadlineMs),
       accepts,
     };
     if (!accepts.noRoom) this.plainBytes += job.data.length;
@@ -277,8 +279,7 @@ export class LegacyBridge {
   private expired(job: QueuedJob): void {
     if (job.accepts.noRoom) return;
     this.plainBytes -= job.data.length;
-    const note = job.defaulted ? ` (the request had no ${Header.deadline} header: gateway default, ${this.options.defaultDeadlineMs} ms, applied)` : '';
-    respondError(job.msg, ErrorCode.timeout, `${job.fn}: no Gearman worker was free before the deadline${note}`, this.room.workerId, 0);
+    respondError(job.msg, ErrorCode.timeout, `${job.fn}: no Gearman worker was free before the deadline${job.deadlineNote}`, this.room.workerId, 0);
   }
 
   /**

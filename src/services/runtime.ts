@@ -15,7 +15,7 @@ import { directWildcard, functionFromToken, functionSubject, functionToken, SERV
 import { EMPTY, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
 import { RoomAnnouncer } from '../shared/room.js';
 import { Admission, type HeldJob } from './admission.js';
-import { acceptsOf, type Accepts } from '../shared/accept.js';
+import { acceptsOf, defaultDeadlineNote, type Accepts } from '../shared/accept.js';
 import type { Priority } from '../shared/wait-queue.js';
 import { shown } from './params.js';
 import { eventHeaders, JobWatch, statusPayload, WORKING, type JobEventKind, type WatchedJob } from '../shared/events.js';
@@ -217,7 +217,7 @@ export class Worker {
       // still waiting for a slot when its deadline came: it never runs, and the caller hears why
       if (!this.admission.release(held)) return;
       watched.stop();
-      respondError(msg, ErrorCode.timeout, `${def.name}: no slot freed before the deadline${terms.defaulted ? defaultedDeadline(this.options.defaultDeadlineMs) : ''}`, this.room.workerId, 0);
+      respondError(msg, ErrorCode.timeout, `${def.name}: no slot freed before the deadline${terms.note}`, this.room.workerId, 0);
     };
   }
 
@@ -230,12 +230,12 @@ export class Worker {
       // The caller has given up: spend nothing on it. A plain caller gets its one reply all the same.
       this.options.log.debug({ fn: def.name, jobId }, 'skipped a job past its deadline');
       watched.stop();
-      if (!accepts.noRoom) respondError(msg, ErrorCode.timeout, `${def.name}: deadline passed before a slot freed${terms.defaulted ? defaultedDeadline(this.options.defaultDeadlineMs) : ''}`, this.room.workerId, 0);
+      if (!accepts.noRoom) respondError(msg, ErrorCode.timeout, `${def.name}: deadline passed before a slot freed${terms.note}`, this.room.workerId, 0);
       return;
     }
     const headerEncoding = headerValue(h, Header.encoding);
     const encoding: Encoding = isEncoding(headerEncoding) ? headerEncoding : sniffEncoding(msg.data);
-    const job = new RunningJob(def.name, jobId, msg, encoding, deadline, accepts.events, terms.defaulted ? defaultedDeadline(this.options.defaultDeadlineMs) : '');
+    const job = new RunningJob(def.name, jobId, msg, encoding, deadline, accepts.events, terms.note);
     watched.deadline = deadline;
     watched.expire = () => job.expire();
     try {
@@ -396,8 +396,8 @@ const NO_BEAT = (): void => undefined;
 /** How a job asked to be treated: when its caller stops waiting, and its place among held jobs. */
 interface JobTerms {
   deadline: number;
-  /** No Dips-Deadline came: the worker's default applies (and errors say so). */
-  defaulted: boolean;
+  /** Said after a timeout's message: '' or, when no Dips-Deadline came, that the default applied. */
+  note: string;
   priority: Priority;
 }
 
@@ -411,16 +411,12 @@ function termsOf(fn: string, h: MsgHdrs | undefined, defaultDeadlineMs: number):
     if (p !== 'high' && p !== 'normal' && p !== 'low') throw new Error(`${fn}: ${Header.priority} must be high, normal or low, got ${JSON.stringify(priorityText.slice(0, 40))}`);
     priority = p;
   }
-  if (deadlineText === '') return { deadline: Date.now() + defaultDeadlineMs, defaulted: true, priority };
+  if (deadlineText === '') return { deadline: Date.now() + defaultDeadlineMs, note: defaultDeadlineNote(defaultDeadlineMs), priority };
   const deadline = Number(deadlineText);
   if (!Number.isFinite(deadline) || deadline <= 0) {
     throw new Error(`${fn}: ${Header.deadline} must be epoch milliseconds (e.g. ${Date.now() + 5000}), got ${JSON.stringify(deadlineText.slice(0, 40))}`);
   }
-  return { deadline, defaulted: false, priority };
-}
-
-function defaultedDeadline(ms: number): string {
-  return ` (the request had no ${Header.deadline} header: worker.defaultDeadlineMs, ${ms} ms, applied)`;
+  return { deadline, note: '', priority };
 }
 
 function progressFor(msg: JobMsg): JobProgress {

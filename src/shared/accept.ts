@@ -38,3 +38,8 @@ export function acceptsOf(h: MsgHdrs | undefined): Accepts {
   }
   return noRoom && events ? REQUESTER : { noRoom, events };
 }
+
+/** What a timeout's message adds when the request carried no Dips-Deadline and the default (worker.defaultDeadlineMs) applied. */
+export function defaultDeadlineNote(ms: number): string {
+  return ` (the request had no ${Header.deadline} header: worker.defaultDeadlineMs, ${ms} ms, applied)`;
+}
