@@ -1,11 +1,13 @@
 /** Configuration: defaults, files, DIPS_* overrides, and clear refusals. */
 import { test } from 'uvu';
+import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeConfig, loadConfig, ConfigError } from '../src/shared/config.js';
+import { CONFIG_DOC, renderConfigDoc } from '../src/shared/config-docs.js';
 import { Executables } from '../src/control/spawn.js';
 
 test('defaults: both NATS nodes, 16 MiB payloads, gateway on 4730', () => {
@@ -31,6 +33,11 @@ test('bad values are refused naming the key and the expected format', () => {
   assert.throws(() => loadConfig({ argv: [], env: { DIPS_NATS_SERVERS: 'http://x' } }), /nats\.servers: must be a list of nats:\/\/host:port URLs/);
   assert.throws(() => loadConfig({ argv: [], env: { DIPS_GATEWAY_MAX_PACKET_BYTES: String(64 * 1024 * 1024) } }), /gateway\.maxPacketBytes .* must not exceed nats\.maxPayloadBytes/);
   assert.throws(() => loadConfig({ argv: ['--config', '/nonexistent.json'], env: {} }), /does not exist/);
+});
+
+test('docs/configuration.md lists every key as the schema has it (`npm run docs` rewrites it)', () => {
+  const doc = readFileSync(CONFIG_DOC, 'utf8');
+  assert.is(doc, renderConfigDoc(doc), 'docs/configuration.md differs from the schema: run `npm run docs`');
 });
 
 test('every key is documented with its env var', () => {

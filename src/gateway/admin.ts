@@ -19,6 +19,15 @@ export interface AdminContext {
 }
 
 const OK = 'OK\r\n';
+/**
+ * A name a client chose (function, unique id, client id) as one field of a
+ * text answer: tabs and newlines in it would forge columns and rows that
+ * gearadmin and monitoring scripts read as real, so control bytes show as `?`.
+ */
+export function adminField(name: string): string {
+  return name.replace(/[\x00-\x1f\x7f]/g, '?');
+}
+
 const ERR_ARGS = (cmd: string) => `ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+${cmd}\r\n`;
 
 export async function runAdminCommand(line: string, ctx: AdminContext): Promise<string> {
@@ -26,11 +35,11 @@ export async function runAdminCommand(line: string, ctx: AdminContext): Promise<
   const cmd = argv[0].toLowerCase();
   switch (cmd) {
     case 'status':
-      return (await statusLines(ctx)).map(([fn, total, running, workers]) => `${fn}\t${total}\t${running}\t${workers}\n`).join('') + '.\n';
+      return (await statusLines(ctx)).map(([fn, total, running, workers]) => `${adminField(fn)}\t${total}\t${running}\t${workers}\n`).join('') + '.\n';
     case 'prioritystatus': {
       const rows = await statusLines(ctx);
       const queued = countJobs(ctx, (j) => j.state === 'waiting', (j) => `${j.fn}\0${j.priority}`);
-      return rows.map(([fn, , , workers]) => `${fn}\t${queued.get(`${fn}\0high`) ?? 0}\t${queued.get(`${fn}\0normal`) ?? 0}\t${queued.get(`${fn}\0low`) ?? 0}\t${workers}\n`).join('') + '.\n';
+      return rows.map(([fn, , , workers]) => `${adminField(fn)}\t${queued.get(`${fn}\0high`) ?? 0}\t${queued.get(`${fn}\0normal`) ?? 0}\t${queued.get(`${fn}\0low`) ?? 0}\t${workers}\n`).join('') + '.\n';
     }
     case 'workers': {
       const lines = [...ctx.connections()];
@@ -45,7 +54,7 @@ export async function runAdminCommand(line: string, ctx: AdminContext): Promise<
       // Mesh workers have no socket here: "-" stands for the fd, the pid names them.
       for (const [key, w] of byWorker) {
         const pid = key.split(':').pop()!;
-        lines.push(`- ${w.host} ${pid.startsWith('gearman-') ? pid : `nats-worker-${pid}`} : ${w.fns.sort().join(' ')}`);
+        lines.push(`- ${w.host} ${pid.startsWith('gearman-') ? pid : `nats-worker-${pid}`} : ${w.fns.sort().map(adminField).join(' ')}`);
       }
       return lines.map((l) => `${l}\n`).join('') + '.\n';
     }
@@ -67,7 +76,7 @@ export async function runAdminCommand(line: string, ctx: AdminContext): Promise<
         return [...ctx.jobs.all()].map((j) => `${j.handle}\t0\t0\t${j.state === 'waiting' ? 1 : 0}\n`).join('') + '.\n';
       }
       if (argv.length === 3 && argv[1].toLowerCase() === 'unique' && argv[2].toLowerCase() === 'jobs') {
-        return [...ctx.jobs.all()].filter((j) => j.unique).map((j) => `${j.unique}\t${j.handle}\n`).join('') + '.\n';
+        return [...ctx.jobs.all()].filter((j) => j.unique).map((j) => `${adminField(j.unique)}\t${j.handle}\n`).join('') + '.\n';
       }
       return 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n';
     case 'cancel':

@@ -20,6 +20,8 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** Bytes queued for a slow reader before we stop reading its requests. */
   highWaterBytes: number;
+  /** gateway.maxConnectionBytes: payloads of its jobs in flight plus answers it has not read; past it we stop reading. */
+  maxConnectionBytes: number;
 }
 
 let nextId = 1;
@@ -40,6 +42,8 @@ export class Connection {
   exceptions = false;
   /** Jobs this connection submitted and still waits for. */
   outstanding = 0;
+  /** Payload bytes of those jobs (see hold/release): what this connection makes the gateway keep besides its unread answers. */
+  private inFlightBytes = 0;
   private readonly parser: GearmanParser;
   private corked = false;
   private closed = false;
@@ -72,7 +76,7 @@ export class Connection {
       });
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => socket.resume());
+    socket.on('drain', () => this.resumeIfRoom());
     socket.on('error', (err) => this.log.debug({ err, conn: this.id }, 'socket error'));
     socket.on('close', () => {
       this.closed = true;
@@ -173,9 +177,33 @@ export class Connection {
     });
   }
 
-  /** A reader that does not keep up stops us reading from it, so its backlog cannot grow without bound. */
+  /** A foreground job of `bytes` is in flight for this connection until release(). */
+  hold(bytes: number): void {
+    this.inFlightBytes += bytes;
+    this.applyBackPressure();
+  }
+
+  release(bytes: number): void {
+    this.inFlightBytes -= bytes;
+    this.resumeIfRoom();
+  }
+
+  /**
+   * A reader that does not keep up, or a client with too much in flight, stops
+   * us reading from it: what it sends next waits in the kernel's buffers, and
+   * its memory here cannot grow without bound (gearmand's would force the same).
+   */
   private applyBackPressure(): void {
-    if (this.socket.writableLength > this.limits.highWaterBytes) this.socket.pause();
+    if (!this.hasRoom()) this.socket.pause();
+  }
+
+  private hasRoom(): boolean {
+    const unread = this.socket.writableLength;
+    return unread <= this.limits.highWaterBytes && unread + this.inFlightBytes <= this.limits.maxConnectionBytes;
+  }
+
+  private resumeIfRoom(): void {
+    if (this.socket.isPaused() && !this.closed && this.hasRoom()) this.socket.resume();
   }
 
   private onData(chunk: Buffer): void {

@@ -22,7 +22,8 @@ import { eventHeaders, HEARTBEAT_MS, statusPayload, WORKING } from '../shared/ev
 import { acceptsOf, defaultDeadlineNote, type Accepts } from '../shared/accept.js';
 import { Header, headerValue } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
-import { EMPTY, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
+import { legacyMayServe } from '../shared/builtin-functions.js';
+import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
 import { RoomAnnouncer } from '../shared/room.js';
 import { directWildcard, functionFromToken, functionSubject, functionToken, isValidFunctionName, SERVICE_NAME } from '../shared/subjects.js';
 import type { Connection } from './connection.js';
@@ -51,10 +52,16 @@ export interface LegacyOptions {
   defaultDeadlineMs: number;
   /** Payload bytes of plain callers' jobs kept waiting for a Gearman worker here. */
   maxWaitingBytes: number;
+  /** gateway.legacyFunctions: what Gearman workers may serve (see legacyMayServe). */
+  legacyFunctions: readonly string[];
+  /** gateway.maxAbilities: functions one connection may register. */
+  maxAbilities: number;
 }
 
 interface WorkerState {
   abilities: Map<string, Service>;
+  /** CAN_DOs whose service is being added (counted against gateway.maxAbilities, not added twice). */
+  registering: Set<string>;
   sleeping: boolean;
   jobs: Set<QueuedJob>;
 }
@@ -77,7 +84,7 @@ export class LegacyBridge {
     this.room = new RoomAnnouncer(nc, nuid.next());
     this.direct = nc.subscribe(directWildcard(this.room.workerId), {
       callback: (err, msg) => {
-        if (err) return;
+        if (err || !repliesToInbox(msg, this.log)) return;
         if (headerValue(msg.headers, Header.ping)) msg.respond(EMPTY); // alive: a caller whose request fell silent asks
         else this.enqueue(functionFromToken(msg.subject.split('.')[2] ?? ''), msg);
       },
@@ -128,7 +135,7 @@ export class LegacyBridge {
   private state(conn: Connection): WorkerState {
     let state = this.workers.get(conn);
     if (!state) {
-      state = { abilities: new Map(), sleeping: false, jobs: new Set() };
+      state = { abilities: new Map(), registering: new Set(), sleeping: false, jobs: new Set() };
       this.workers.set(conn, state);
     }
     return state;
@@ -140,22 +147,32 @@ export class LegacyBridge {
       conn.sendError(ErrorName.invalidArgument, `Function names are 1-512 bytes without NUL, got ${JSON.stringify(fn)}`);
       return;
     }
+    // Whoever connects may CAN_DO: a Gearman worker serving one of DIPS's own functions would receive callers' photos
+    if (!legacyMayServe(fn, this.options.legacyFunctions)) {
+      conn.sendError(ErrorName.notAllowed, `Gearman workers may not serve ${JSON.stringify(fn)} through this gateway (gateway.legacyFunctions: ${this.options.legacyFunctions.join(',')})`);
+      return;
+    }
     const state = this.state(conn);
-    if (state.abilities.has(fn)) return;
+    if (state.abilities.has(fn) || state.registering.has(fn)) return;
+    if (state.abilities.size + state.registering.size >= this.options.maxAbilities) {
+      conn.sendError(ErrorName.notAllowed, `One connection may register at most ${this.options.maxAbilities} functions (gateway.maxAbilities)`);
+      return;
+    }
     const token = functionToken(fn);
+    state.registering.add(fn);
     const service = await this.nc.services.add({
       name: SERVICE_NAME,
       version: this.version,
       description: `Gearman worker ${conn.clientId} via gateway ${this.id}`,
       queue: token,
       metadata: { function: fn, host: conn.remote, pid: `gearman-${conn.id}`, kind: 'gearman-worker', gateway: this.id },
-    });
+    }).finally(() => state.registering.delete(fn));
     if (conn.isClosed || this.workers.get(conn) !== state) {
       await service.stop(); // gone while we registered
       return;
     }
     state.abilities.set(fn, service);
-    service.addEndpoint(token, { subject: functionSubject(fn), queue: token, handler: (err, msg) => !err && this.enqueue(fn, msg) });
+    service.addEndpoint(token, { subject: functionSubject(fn), queue: token, handler: (err, msg) => !err && repliesToInbox(msg, this.log) && this.enqueue(fn, msg) });
     // jobs for it may be waiting at callers (submitted before any worker could do it)
     this.room.announce(fn, this.free(fn));
   }

@@ -10,10 +10,11 @@ import path from 'node:path';
 import { maxWaitingBytes, projectRoot, type DipsConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { effectiveMaxPayload } from '../shared/nats.js';
+import { repliesToInbox } from '../shared/replies.js';
 import { Requester } from '../shared/requester.js';
 import type { Registry } from 'prom-client';
 import { gatewayMetrics } from './metrics.js';
-import { runAdminCommand } from './admin.js';
+import { adminField, runAdminCommand } from './admin.js';
 import { Connection } from './connection.js';
 import { Discovery } from './discovery.js';
 import { handleClientPacket, listenerOf } from './handlers/client.js';
@@ -35,11 +36,12 @@ export class Gateway {
   private readonly legacy: LegacyBridge;
   private readonly store: JobStore;
   private statusSub?: Subscription;
+  private draining = false;
 
   constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger, registry?: Registry) {
     const maxBytes = maxWaitingBytes(config);
     this.requester = new Requester(nc, { maxPendingBytes: maxBytes, limitName: 'queue.maxWaitingBytes' });
-    this.legacy = new LegacyBridge(nc, version, log, { defaultDeadlineMs: config.worker.defaultDeadlineMs, maxWaitingBytes: maxBytes });
+    this.legacy = new LegacyBridge(nc, version, log, { defaultDeadlineMs: config.worker.defaultDeadlineMs, maxWaitingBytes: maxBytes, legacyFunctions: config.gateway.legacyFunctions, maxAbilities: config.gateway.maxAbilities });
     this.discovery = new Discovery(nc);
     const port = config.gateway.port;
     this.store = JobStore.open(config.gateway.dataDir || path.join(projectRoot, 'run', `gateway-${port || process.pid}`));
@@ -60,11 +62,12 @@ export class Gateway {
     if (restored) log.info({ jobs: restored }, 'background jobs restored from the store; they run again');
     // Never accept a packet NATS could not carry.
     const maxPacketBytes = Math.min(config.gateway.maxPacketBytes, effectiveMaxPayload(nc, config));
-    const limits = { maxPacketBytes, idleTimeoutMs: config.gateway.idleTimeoutMs, highWaterBytes: 4 * maxPacketBytes };
+    const limits = { maxPacketBytes, idleTimeoutMs: config.gateway.idleTimeoutMs, highWaterBytes: 4 * maxPacketBytes, maxConnectionBytes: config.gateway.maxConnectionBytes };
+    const clientContext = { jobs: this.jobs, draining: () => this.draining };
     const handlers = {
       packet: (conn: Connection, packet: Packet) => {
         const handled =
-          handleClientPacket({ jobs: this.jobs }, conn, packet) || handleWorkerPacket(this.legacy, conn, packet);
+          handleClientPacket(clientContext, conn, packet) || handleWorkerPacket(this.legacy, conn, packet);
         if (!handled) {
           const name = PACKET_NAMES[packet.type];
           conn.sendError(ErrorName.invalidCommand, name ? `Command not expected: ${name}` : `Invalid command ${packet.type}`);
@@ -75,7 +78,7 @@ export class Gateway {
           jobs: this.jobs,
           discovery: this.discovery,
           logLevel: config.log.level,
-          connections: () => [...this.connections].map((c) => `${c.fd} ${c.remote} ${c.clientId} :${this.legacy.abilities(c).map((fn) => ` ${fn}`).join('')}`),
+          connections: () => [...this.connections].map((c) => `${c.fd} ${c.remote} ${c.clientId} :${this.legacy.abilities(c).map((fn) => ` ${adminField(fn)}`).join('')}`),
           gatewayId: this.legacy.id,
         }),
       closed: (conn: Connection) => {
@@ -108,7 +111,7 @@ export class Gateway {
     const startedAt = Date.now();
     this.statusSub = this.nc.subscribe(GATEWAY_STATUS_SUBJECT, {
       callback: (err, msg) => {
-        if (err) return;
+        if (err || !repliesToInbox(msg, this.log)) return;
         const address = this.server.address() as net.AddressInfo | null;
         const status: GatewayStatus = {
           kind: 'gearman',
@@ -142,6 +145,7 @@ export class Gateway {
 
   /** SIGTERM: stop accepting, let foreground jobs finish (bounded), then close; background jobs keep their place on disk. */
   async close(graceMs = 30_000): Promise<void> {
+    this.draining = true;
     this.server.close();
     this.statusSub?.unsubscribe();
     const deadline = Date.now() + graceMs;

@@ -6,13 +6,13 @@
  * so that functions only compute.
  */
 import os from 'node:os';
-import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Payload, type PublishOptions, type Service, type Subscription } from 'nats';
+import { nuid, type Msg, type MsgHdrs, type MsgHdrsImpl, type NatsConnection, type Payload, type PublishOptions, type Service, type Subscription } from 'nats';
 import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../shared/codec/index.js';
 import { DipsError, ErrorCode, errorMessage } from '../shared/errors.js';
 import { Header, headerValue } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { directWildcard, functionFromToken, functionSubject, functionToken, SERVICE_NAME } from '../shared/subjects.js';
-import { EMPTY, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
+import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
 import { RoomAnnouncer } from '../shared/room.js';
 import { Admission, type HeldJob } from './admission.js';
 import { acceptsOf, defaultDeadlineNote, type Accepts } from '../shared/accept.js';
@@ -104,7 +104,7 @@ export class Worker {
     await Promise.all(this.functions.map((def) => def.init?.()));
     this.direct = this.nc.subscribe(directWildcard(this.room.workerId), {
       callback: (err, msg) => {
-        if (err) return;
+        if (err || !repliesToInbox(msg, this.options.log)) return;
         const fn = functionFromToken(msg.subject.split('.')[2] ?? '');
         const def = this.functions.find((d) => d.name === fn);
         const job = new AnsweredPerTurn(msg);
@@ -142,7 +142,7 @@ export class Worker {
           this.options.log.error({ err, fn }, 'endpoint subscription failed');
           return;
         }
-        this.admit(def, new AnsweredPerTurn(msg));
+        if (repliesToInbox(msg, this.options.log)) this.admit(def, new AnsweredPerTurn(msg));
       },
     });
     this.services.set(fn, service);
@@ -241,7 +241,11 @@ export class Worker {
     try {
       if (def.input === 'params') job.params = this.paramsOf(def.name, msg, encoding);
       const result = await def.run(job);
-      if (Date.now() < deadline) this.reply(msg, result, encoding, this.roomAfter(def.name, performance.now() - started, msg.data.length));
+      if (Date.now() < deadline) {
+        const answer = this.answerOf(def.name, result, encoding);
+        const room = this.roomAfter(def.name, performance.now() - started, msg.data.length);
+        msg.respond(answer.body, { headers: resultHeaders(this.room.workerId, room, answer.contentType, answer.encoding) });
+      }
       else if (!accepts.noRoom) job.lateAnswer(this.room.workerId); // a plain caller gets one reply whatever happens
       this.record(def.name, true, performance.now() - started);
     } catch (err) {
@@ -281,13 +285,29 @@ export class Worker {
     return room;
   }
 
-  private reply(msg: JobMsg, result: Result, encoding: Encoding, room: number): void {
+  /** A result as the bytes and content type its reply carries; throws when NATS could not carry it (checkFits). */
+  private answerOf(fn: string, result: Result, encoding: Encoding): { body: Uint8Array; contentType: string; encoding?: string } {
     if (result.kind === 'bytes') {
-      msg.respond(result.bytes, { headers: resultHeaders(this.room.workerId, room, result.contentType) });
-      return;
+      this.checkFits(fn, result.bytes.length, result.contentType);
+      return { body: result.bytes, contentType: result.contentType };
     }
     const replyEncoding = encoding === 'raw' ? 'msgpack' : encoding;
-    msg.respond(encodeBody(result.value, replyEncoding), { headers: resultHeaders(this.room.workerId, room, CONTENT_TYPES[replyEncoding], replyEncoding) });
+    const body = encodeBody(result.value, replyEncoding);
+    this.checkFits(fn, body.length, CONTENT_TYPES[replyEncoding], replyEncoding);
+    return { body, contentType: CONTENT_TYPES[replyEncoding], encoding: replyEncoding };
+  }
+
+  /**
+   * A reply NATS cannot carry would be dropped on the way, the caller would hear
+   * silence and send the job again: it fails here instead, once, saying why.
+   */
+  private checkFits(fn: string, bytes: number, contentType: string, encoding?: string): void {
+    const max = this.nc.info?.max_payload;
+    if (max === undefined || bytes + RESULT_HEADER_SLACK < max - REPLY_HEADER_BYTES) return;
+    // near the limit, count the reply's own header block (its room field varies by a few digits)
+    if (bytes + (resultHeaders(this.room.workerId, 1, contentType, encoding) as MsgHdrsImpl).encode().byteLength + RESULT_HEADER_SLACK > max) {
+      throw new DipsError(ErrorCode.tooLarge, `${fn}: the result is ${bytes} bytes, more than a NATS message carries (max_payload ${max}); ask for a smaller output`);
+    }
   }
 
   private record(fn: string, ok: boolean, ms: number): void {
@@ -315,6 +335,11 @@ function asParams(fn: string, value: unknown): Record<string, unknown> {
   }
   throw new DipsError(ErrorCode.badRequest, `${fn}: the payload must be a map of parameters, got ${shown(value)}`);
 }
+
+/** Replies this far under max_payload fit whatever their headers (a result's header block is a few hundred bytes at most). */
+const REPLY_HEADER_BYTES = 4096;
+/** Digits the room field of a reply's headers may add over the block measured with room 1. */
+const RESULT_HEADER_SLACK = 16;
 
 /** Every answer a worker sends (results, errors, no room, events) leaves with the others of its turn, in order: one socket write. */
 const answers = new TurnBatch<{ msg: Msg; data: Payload | undefined; opts: PublishOptions | undefined }>((a) => {

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { isValidFunctionName } from './subjects.js';
 
 /** Repository root (dist/src/shared → ../../..; src/shared → ../..). */
 export const projectRoot = (() => {
@@ -43,6 +44,18 @@ convict.addFormat({
       if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
         throw new Error(`must be function names of letters, digits, '_' or '-', got ${JSON.stringify(name)}`);
       }
+    }
+  },
+  coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
+});
+
+/** Gearman function names (any bytes but NUL, up to 512), or `*`; env: comma-separated. */
+convict.addFormat({
+  name: 'gearman-function-list',
+  validate(value: unknown) {
+    if (!Array.isArray(value)) throw new Error('must be a comma-separated list of function names, or *');
+    for (const name of value) {
+      if (typeof name !== 'string' || !isValidFunctionName(name)) throw new Error(`must be Gearman function names (1-512 bytes, no NUL) or *, got ${JSON.stringify(name)}`);
     }
   },
   coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
@@ -192,6 +205,15 @@ export const schema = {
       doc: 'TCP segment size (MSS) the gateway advertises to clients (0: the kernel\'s). libgearman clients shrink their socket buffers to 32 KiB, and on loopback, with 64 KiB segments, each large job then stalls 40 ms per 64 KiB on delayed ACKs; 16 KiB keeps several segments in flight. No effect on Ethernet, whose segments are smaller.',
       format: 'nat', default: 16384, env: 'DIPS_GATEWAY_MAX_SEGMENT_BYTES',
     },
+    legacyFunctions: {
+      doc: 'Functions Gearman workers connected to this gateway may serve (CAN_DO); `*` stands for every name but DIPS\'s own functions (ecard, echo, the image functions), which a Gearman worker may serve only when named here.',
+      format: 'gearman-function-list', default: ['*'], env: 'DIPS_GATEWAY_LEGACY_FUNCTIONS',
+    },
+    maxAbilities: { doc: 'Functions one Gearman worker connection may register (CAN_DO).', format: 'nat', default: 256, env: 'DIPS_GATEWAY_MAX_ABILITIES' },
+    maxConnectionBytes: {
+      doc: 'Bytes one client connection may hold in the gateway (its jobs\' payloads in flight and answers not yet read); past it the gateway stops reading that connection until it reads its answers.',
+      format: 'nat', default: 64 * MiB, env: 'DIPS_GATEWAY_MAX_CONNECTION_BYTES',
+    },
   },
   http: {
     host: { doc: 'Address the HTTP gateway (dips-http) listens on.', format: String, default: '127.0.0.1', env: 'DIPS_HTTP_HOST' },
@@ -267,6 +289,7 @@ export type DipsConfig = {
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
     idleTimeoutMs: number; handleHost: string; dataDir: string; retries: number; metricsPort: number; maxSegmentBytes: number;
+    legacyFunctions: string[]; maxAbilities: number; maxConnectionBytes: number;
   };
   http: {
     host: string; port: number; publicUrl: string; key: string; salt: string; allowUnsigned: boolean;
@@ -337,17 +360,21 @@ export function loadConfig(options: LoadOptions = {}): DipsConfig {
 }
 
 /** Describe every key, its default and its env var (for --help and the README). */
-export function describeConfig(): string[] {
-  const lines: string[] = [];
+/** Every key of the schema with its env var, default and doc, in schema order. */
+export function describeConfigEntries(): Array<{ key: string; env: string; default: unknown; doc: string }> {
+  const entries: Array<{ key: string; env: string; default: unknown; doc: string }> = [];
   const walk = (node: Record<string, any>, prefix: string) => {
     for (const [key, value] of Object.entries(node)) {
-      if (value && typeof value === 'object' && 'doc' in value) {
-        lines.push(`${prefix}${key} (${value.env}, default ${JSON.stringify(value.default)}): ${value.doc}`);
-      } else walk(value, `${prefix}${key}.`);
+      if (value && typeof value === 'object' && 'doc' in value) entries.push({ key: `${prefix}${key}`, env: value.env, default: value.default, doc: value.doc });
+      else walk(value, `${prefix}${key}.`);
     }
   };
   walk(schema, '');
-  return lines;
+  return entries;
+}
+
+export function describeConfig(): string[] {
+  return describeConfigEntries().map((e) => `${e.key} (${e.env}, default ${JSON.stringify(e.default)}): ${e.doc}`);
 }
 
 function deepFreeze<T>(value: T): T {

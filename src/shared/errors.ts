@@ -68,6 +68,8 @@ export const ErrorName = {
   jobNotFound: 'JOB_NOT_FOUND',
   unknownOption: 'INVALID_SERVER_OPTION',
   invalidArgument: 'INVALID_ARGUMENT',
+  notAllowed: 'NOT_ALLOWED',
+  shuttingDown: 'SHUTTING_DOWN',
 } as const;
 
 export const GEARMAN_ERRORS: Readonly<Record<(typeof ErrorName)[keyof typeof ErrorName], string>> = {
@@ -77,7 +79,9 @@ export const GEARMAN_ERRORS: Readonly<Record<(typeof ErrorName)[keyof typeof Err
   QUEUE_ERROR: 'queue.maxWaitingBytes or a maxqueue limit reached, a background job that could not be stored',
   JOB_NOT_FOUND: 'a worker result for a job it does not hold',
   INVALID_SERVER_OPTION: 'OPTION_REQ for anything but "exceptions"',
-  INVALID_ARGUMENT: 'a submission missing arguments, an empty function name, a bad epoch time, a bad CAN_DO name',
+  INVALID_ARGUMENT: 'a submission missing arguments, a function name that is empty or over 512 bytes, a bad epoch time, a bad CAN_DO name',
+  NOT_ALLOWED: 'CAN_DO for a function gateway.legacyFunctions does not give Gearman workers (DIPS\'s own, by default), or past gateway.maxAbilities',
+  SHUTTING_DOWN: 'a submission while the gateway drains on SIGTERM: submit to another gateway',
 };
 
 /** Process exit codes (sysexits.h), the same for every DIPS command. */

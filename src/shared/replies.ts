@@ -1,5 +1,7 @@
 /** Answers a worker (native, or a gateway's Gearman worker) sends on a job's reply subject. */
 import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
+import type { Logger } from './log.js';
+import { isInboxSubject } from './subjects.js';
 import { headerSafe } from './errors.js';
 import { Header } from './headers.js';
 import { noRoomHeaders } from './room.js';
@@ -64,4 +66,27 @@ export function respondError(msg: JobMsg, code: number, message: string, workerI
 /** Nothing ran: the caller keeps the job and waits for room (see room.ts). */
 export function respondNoRoom(msg: JobMsg): void {
   msg.respond(EMPTY, { headers: noRoomHeaders() });
+}
+
+/** At most one warning per this long about requests whose reply subject is refused: a hostile caller cannot flood the log. */
+const REFUSED_LOG_EVERY_MS = 60_000;
+let refusedSince = 0;
+let refusedCount = 0;
+
+/**
+ * Whether a request may be answered (and so run): its reply subject must be a
+ * caller's inbox (isInboxSubject). Anything else is dropped unanswered: a
+ * responder that published to `dips.control.stop` or `dips.room.<fn>` would act
+ * for a caller who may not publish there.
+ */
+export function repliesToInbox(msg: Pick<Msg, 'reply' | 'subject'>, log?: Logger): boolean {
+  if (isInboxSubject(msg.reply)) return true;
+  refusedCount++;
+  const now = Date.now();
+  if (log && now - refusedSince >= REFUSED_LOG_EVERY_MS) {
+    log.warn({ subject: msg.subject, reply: msg.reply?.slice(0, 200) ?? null, refused: refusedCount }, 'request refused: its reply subject is not an inbox (_INBOX.>), so it is not run');
+    refusedSince = now;
+    refusedCount = 0;
+  }
+  return false;
 }

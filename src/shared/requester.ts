@@ -17,7 +17,7 @@ import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './ev
 import { Header, headerValue } from './headers.js';
 import { inboxPrefixOf } from './nats.js';
 import { BIG_JOB_BYTES, decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
-import { directSubject, functionSubject, roomSubject } from './subjects.js';
+import { directSubject, functionSubject, isWorkerId, roomSubject, workerOfDirectSubject } from './subjects.js';
 import { sealHeaders } from './sealed-headers.js';
 import { TurnBatch } from './turn-batch.js';
 import { WaitQueue, type Priority } from './wait-queue.js';
@@ -131,7 +131,16 @@ interface Gate {
   distrustUntil: number;
   /** When its known workers were last pinged (a silence with none of them heard lately). */
   pingedAt: number;
+  /** When a job of this function was last dispatched: a gate idle for GATE_IDLE_MS is dropped with its subscription. */
+  usedAt: number;
 }
+
+/**
+ * A function nobody has called for this long loses its gate and room
+ * subscription: callers name functions freely (a Gearman client may submit
+ * any name), and each name must not hold a subscription for good.
+ */
+const GATE_IDLE_MS = 5 * 60_000;
 
 /**
  * No-room answers while the gate is open are tried again at once through the
@@ -320,6 +329,7 @@ export class Requester {
         heard: new Map(),
         distrustUntil: 0,
         pingedAt: 0,
+        usedAt: Date.now(),
       };
       this.gates.set(fn, gate);
     }
@@ -329,6 +339,7 @@ export class Requester {
   /** Send now when the function's workers may have room and nobody waits before it; else wait in line. */
   private dispatch(p: Pending): void {
     const gate = this.gate(p.fn);
+    gate.usedAt = Date.now();
     if (gate.open && gate.queue.length === 0) this.sendToGroup(gate, p);
     else this.wait(gate, p);
   }
@@ -347,7 +358,9 @@ export class Requester {
       return;
     }
     const room = decodeRoom(data);
-    if (!room) return;
+    // a room announcement names where waiting jobs go: only a worker's direct subject of this very function
+    const workerId = room && workerOfDirectSubject(fn, room.subject);
+    if (!room || !workerId) return;
     gate.pausedAt = undefined;
     this.release(gate, room.subject, room.free);
   }
@@ -411,6 +424,12 @@ export class Requester {
   }
 
   private checkLiveness(now: number): void {
+    for (const [fn, gate] of this.gates) {
+      if (gate.queue.length === 0 && now - gate.usedAt > GATE_IDLE_MS) {
+        gate.roomSub.unsubscribe();
+        this.gates.delete(fn);
+      }
+    }
     // workers come and go (reloads, restarts): forget the long-silent ones
     for (const gate of this.gates.values()) {
       if (gate.heard.size <= MAX_HEARD) continue;
@@ -538,7 +557,7 @@ export class Requester {
     // the worker that answered has a free slot now: the next job waiting for this function goes
     // straight to it — after this caller's own next job, sent as it hears this answer, has joined the queue
     const worker = headerValue(h, Header.worker);
-    if (worker) {
+    if (isWorkerId(worker)) {
       gate?.heard.set(worker, p.lastHeard);
       this.handOffs.add({ fn: p.fn, workerId: worker, room: Number(headerValue(h, Header.room) || 1) });
     }

@@ -63,3 +63,29 @@ export function controlSubject(verb: string): string {
 export function isValidFunctionName(fn: string): boolean {
   return fn.length > 0 && !fn.includes('\0') && Buffer.byteLength(fn, 'utf8') <= MAX_FUNCTION_NAME_BYTES;
 }
+
+/**
+ * Where DIPS sends a reply: only a caller's inbox. NATS lets a requester name
+ * any reply subject, and a responder that published there would act for the
+ * caller on subjects it may not publish to (a reply landing on
+ * `dips.control.scale` would steer the fleet). Every client library's inboxes
+ * live under `_INBOX.`; a per-identity prefix stays under it.
+ */
+export const INBOX_PREFIX = '_INBOX.';
+
+export function isInboxSubject(subject: string | undefined): boolean {
+  return subject !== undefined && subject.length > INBOX_PREFIX.length && subject.length <= 1024 && subject.startsWith(INBOX_PREFIX) && !/[\s*>]/.test(subject);
+}
+
+/** A worker id as a subject token: what workers make (src/shared/room.ts) and nothing that could reach past `dips.fn.<token>.`. */
+export function isWorkerId(id: string | undefined): boolean {
+  return id !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(id);
+}
+
+/** The worker id a room announcement for `fn` names, when its subject is that function's direct subject; else undefined. */
+export function workerOfDirectSubject(fn: string, subject: string): string | undefined {
+  const prefix = `${functionSubject(fn)}.`;
+  if (!subject.startsWith(prefix)) return undefined;
+  const id = subject.slice(prefix.length);
+  return isWorkerId(id) ? id : undefined;
+}

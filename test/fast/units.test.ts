@@ -12,6 +12,10 @@ import { Params } from '../../src/services/params.js';
 import { phpSerialize, phpUnserialize, PhpSerializeError } from '../../src/shared/codec/php.js';
 import { functionFromToken, functionToken, isValidFunctionName } from '../../src/shared/subjects.js';
 import { WaitQueue } from '../../src/shared/wait-queue.js';
+import { BUILTIN_FUNCTIONS, legacyMayServe } from '../../src/shared/builtin-functions.js';
+import { allFunctions } from '../../src/services/functions/index.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { isInboxSubject, workerOfDirectSubject } from '../../src/shared/subjects.js';
 
 test('wait queue: HIGH, NORMAL, LOW, FIFO within each; a returning job keeps its place', () => {
   const q = new WaitQueue<{ seq: number; priority: 'high' | 'normal' | 'low' }>();
@@ -147,3 +151,18 @@ test('turn batch: what one turn adds runs together, in order, after the turn\'s 
 });
 
 test.run();
+
+test('built-in function names: the gateway\'s list is the workers\' own; Gearman workers get `*` minus them', () => {
+  assert.equal([...BUILTIN_FUNCTIONS].sort(), allFunctions(loadConfig({})).map((d) => d.name).sort());
+  assert.ok(legacyMayServe('shout', ['*']));
+  assert.not.ok(legacyMayServe('resize', ['*']));
+  assert.ok(legacyMayServe('resize', ['*', 'resize']));
+  assert.not.ok(legacyMayServe('shout', ['rev']));
+});
+
+test('reply subjects: only inboxes; room subjects: only a direct subject of the same function', () => {
+  assert.ok(isInboxSubject('_INBOX.abc.1'));
+  for (const bad of [undefined, '', '_INBOX.', 'dips.control.scale', 'dips.room.echo', '_INBOX.a.*', '_INBOX.>', '_INBOX.a b', '_INBOXX.a']) assert.not.ok(isInboxSubject(bad), String(bad));
+  assert.is(workerOfDirectSubject('echo', 'dips.fn.echo.W1abc'), 'W1abc');
+  for (const bad of ['dips.fn.ecard.W1', 'dips.control.stop', 'dips.fn.echo.a.b', 'dips.fn.echo.', 'dips.fn.echo.*']) assert.is(workerOfDirectSubject('echo', bad), undefined, bad);
+});

@@ -14,6 +14,7 @@ import { createRegistry, natsReadiness, serveMetrics } from '../../shared/metric
 import { connectNats } from '../../shared/nats.js';
 import { onShutdown, runMain, version } from '../../shared/process.js';
 import { CONTROL_PREFIX } from '../../shared/subjects.js';
+import { repliesToInbox } from '../../shared/replies.js';
 import { NodeState } from './commands.js';
 import { Supervisor } from './supervisor.js';
 
@@ -59,7 +60,10 @@ runMain(async () => {
   const nc = await connectNats(config, { name: `dips-agent-${node}`, log });
   const sub = nc.subscribe(`${CONTROL_PREFIX}*`, {
     callback: (err, msg) => {
-      if (err) return;
+      // A control message is a request from an operator's tool (broadcast.ts), answered to its inbox. A message with
+      // no reply subject, or one elsewhere, is not one: it is how a responder's answer reflected onto
+      // dips.control.* would arrive (see repliesToInbox), and the fleet must not obey it.
+      if (err || !repliesToInbox(msg, log)) return;
       const verb = msg.subject.slice(CONTROL_PREFIX.length) as Verb;
       let request: ControlRequest = {};
       try {

@@ -4,6 +4,7 @@
  */
 import { errorMessage } from '../../shared/errors.js';
 import { PacketType, MAX_UNIQUE_SIZE, ErrorName } from '../protocol/constants.js';
+import { MAX_FUNCTION_NAME_BYTES } from '../../shared/subjects.js';
 import type { Packet } from '../protocol/parser.js';
 import type { Connection } from '../connection.js';
 import { JobLimitError, type Job, type JobEvent, type JobListener, type Jobs, type Priority } from '../jobs.js';
@@ -21,6 +22,8 @@ const SUBMIT: Partial<Record<number, { priority: Priority; background: boolean }
 
 export interface ClientHandlerContext {
   jobs: Jobs;
+  /** True once the gateway drains (SIGTERM): new submissions are refused, the ones taken finish. */
+  draining: () => boolean;
 }
 
 /** A client connection as a job listener: job events become WORK_* packets. */
@@ -54,6 +57,7 @@ class ClientListener implements JobListener {
         break;
     }
     conn.outstanding--;
+    conn.release(job.data.length);
   }
 }
 
@@ -101,7 +105,8 @@ export function handleClientPacket(ctx: ClientHandlerContext, conn: Connection, 
       return true;
     }
     case PacketType.SET_CLIENT_ID:
-      conn.clientId = packet.args[0].toString('latin1').slice(0, 64) || '-';
+      // libgearman allows only printable bytes in an id; anything else would forge rows of `workers`
+      conn.clientId = packet.args[0].toString('latin1').slice(0, 64).replace(/[^\x21-\x7e]/g, '_') || '-';
       return true;
     default:
       return false;
@@ -128,6 +133,15 @@ function submitJob(ctx: ClientHandlerContext, conn: Connection, packet: Packet, 
   }
   if (fnArg.length === 0) {
     conn.sendError(ErrorName.invalidArgument, 'Function name is empty');
+    return;
+  }
+  // checked on the bytes, before any decoding: a name of megabytes must cost nothing, and none may outgrow a NATS subject
+  if (fnArg.length > MAX_FUNCTION_NAME_BYTES) {
+    conn.sendError(ErrorName.invalidArgument, `Function name too long (${fnArg.length} bytes; at most ${MAX_FUNCTION_NAME_BYTES})`);
+    return;
+  }
+  if (ctx.draining()) {
+    conn.sendError(ErrorName.shuttingDown, 'This gateway is shutting down and takes no new jobs; submit to another');
     return;
   }
   let runAt: number | undefined;
@@ -159,7 +173,10 @@ type Reply = ReturnType<Connection['reserve']> | undefined;
 
 function acceptJob(conn: Connection, reply: Reply, job: Job): void {
   if (reply) reply(PacketType.JOB_CREATED, [job.handle]);
-  else conn.sendJobCreated(job.handle);
+  else {
+    conn.hold(job.data.length); // released with its last packet (ClientListener)
+    conn.sendJobCreated(job.handle);
+  }
 }
 
 function refuseJob(conn: Connection, reply: Reply, background: boolean, err: unknown): void {

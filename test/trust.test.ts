@@ -1,0 +1,200 @@
+/**
+ * What a hostile caller may not do, against real processes: make a worker
+ * answer onto a subject it may not publish to, steer the fleet with such an
+ * answer, take a gateway off NATS with a long function name, serve DIPS's own
+ * functions as a Gearman worker, forge rows of the admin text, grow a gateway
+ * without bound by not reading, submit to a draining gateway; and a result too
+ * big for NATS is refused at once instead of vanishing.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { connect, headers, type NatsConnection } from 'nats';
+import { freePort } from '../src/control/nats-node.js';
+import { PacketType as P } from '../src/gateway/protocol/constants.js';
+import { broadcast } from '../src/control/broadcast.js';
+import { startCluster, startProcess, waitFor, type Cluster, type Proc } from './harness.js';
+import { WireClient } from './gearman-wire.js';
+
+let cluster: Cluster;
+let agent: Proc;
+let gateway: Proc;
+let port: number;
+let nc: NatsConnection;
+const MiB = 1024 * 1024;
+
+const rss = (p: Proc) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startGateway(env: Record<string, string> = {}): Promise<{ proc: Proc; port: number }> {
+  const p = await freePort();
+  const proc = await startProcess('gateway', cluster, { DIPS_GATEWAY_PORT: String(p), DIPS_GATEWAY_MAX_ABILITIES: '3', DIPS_GATEWAY_MAX_CONNECTION_BYTES: String(8 * MiB), ...env });
+  return { proc, port: p };
+}
+
+async function echoWorks(p: number): Promise<void> {
+  const c = await WireClient.connect(p);
+  c.send(P.SUBMIT_JOB, ['echo', '', 'still here']);
+  assert.is((await c.next()).type, P.JOB_CREATED);
+  const done = await c.next();
+  assert.is(done.type, P.WORK_COMPLETE);
+  assert.is(done.args[1].toString(), 'still here');
+  c.close();
+}
+
+async function workersRunning(): Promise<number> {
+  const r = await broadcast(nc, 'status', {}, 1500);
+  return (r.replies[0] as unknown as { workers: Array<{ state: string }> }).workers.filter((w) => w.state === 'running').length;
+}
+
+test.before(async () => {
+  cluster = await startCluster();
+  agent = await startProcess('agent', cluster, { DIPS_WORKER_PROCESSES: '1', DIPS_AGENT_NODE: 't1', DIPS_AGENT_METRICS_PORT: '0' }, '"msg":"agent ready"');
+  ({ proc: gateway, port } = await startGateway());
+  nc = await connect({ servers: cluster.servers });
+  await waitFor(async () => (await workersRunning()) === 1, 10_000, 'the agent\'s worker');
+});
+test.after(async () => {
+  await nc?.close();
+  await Promise.all([gateway, agent].filter(Boolean).map((p) => p.stop()));
+  await cluster?.stop();
+});
+
+test('a request whose reply subject is not an inbox is not run, and nothing lands where it pointed', async () => {
+  // the worker's own room announcements also pass on dips.room.echo: a reflection would carry the request's body
+  const seen: string[] = [];
+  const spy = nc.subscribe('dips.>', { callback: (_e, m) => (!m.subject.startsWith('dips.fn.') && m.string().includes('workers') ? seen.push(m.subject) : undefined) });
+  await nc.flush();
+  for (const reply of ['dips.control.scale', 'dips.control.stop', 'dips.room.echo', 'dips.gateway.status']) {
+    nc.publish('dips.fn.echo', JSON.stringify({ workers: 0 }), { reply });
+  }
+  nc.publish('dips.fn.echo', JSON.stringify({ workers: 0 })); // no reply subject at all
+  await sleep(700);
+  spy.unsubscribe();
+  assert.equal(seen, [], `the worker answered onto ${seen.join(', ')}`);
+  // a proper request is still served
+  const ok = await nc.request('dips.fn.echo', 'hello', { timeout: 5000 });
+  assert.ok(ok.data.length > 0);
+  assert.is(await workersRunning(), 1);
+});
+
+test('the fleet obeys only control requests answered to an inbox: a reflected or bare control message is ignored', async () => {
+  nc.publish('dips.control.scale', JSON.stringify({ workers: 0 })); // what a reflected reply looks like: no reply subject
+  nc.publish('dips.control.stop', JSON.stringify({}), { reply: 'dips.control.pause' });
+  await sleep(1000);
+  assert.is(await workersRunning(), 1, 'the agent kept its worker');
+  assert.match(agent.logs(), /reply subject is not an inbox/);
+});
+
+test('a function name over 512 bytes is refused at once; the gateway stays on NATS and serves others', async () => {
+  const c = await WireClient.connect(port);
+  for (const size of [513, 5000, 4 * MiB]) {
+    const t = performance.now();
+    c.send(P.SUBMIT_JOB, ['x'.repeat(size), '', 'payload']);
+    const r = await c.next();
+    assert.is(r.type, P.ERROR);
+    assert.is(r.args[0].toString(), 'INVALID_ARGUMENT');
+    assert.match(r.args[1].toString(), new RegExp(`Function name too long \\(${size} bytes; at most 512\\)`));
+    assert.ok(performance.now() - t < 2000);
+  }
+  c.close();
+  await echoWorks(port);
+  assert.not.match(gateway.logs(), /"msg":"NATS disconnected"/);
+});
+
+test('Gearman workers may not serve DIPS\'s own functions, nor register more than gateway.maxAbilities', async () => {
+  const w = await WireClient.connect(port);
+  w.send(P.CAN_DO, ['resize']);
+  let r = await w.next();
+  assert.is(r.type, P.ERROR);
+  assert.is(r.args[0].toString(), 'NOT_ALLOWED');
+  assert.match(r.args[1].toString(), /may not serve "resize".*gateway\.legacyFunctions/);
+  for (const fn of ['t-a', 't-b', 't-c']) w.send(P.CAN_DO, [fn]);
+  w.send(P.CAN_DO, ['t-d']);
+  r = await w.next();
+  assert.is(r.type, P.ERROR);
+  assert.match(r.args[1].toString(), /at most 3 functions \(gateway\.maxAbilities\)/);
+  w.close();
+  // with resize named in gateway.legacyFunctions, a Gearman worker may serve it
+  const other = await startGateway({ DIPS_GATEWAY_LEGACY_FUNCTIONS: '*,resize' });
+  try {
+    const w2 = await WireClient.connect(other.port);
+    w2.send(P.CAN_DO, ['resize']);
+    w2.send(P.ECHO_REQ, ['after']);
+    assert.is((await w2.next()).type, P.ECHO_RES);
+    w2.close();
+  } finally {
+    await other.proc.stop();
+  }
+});
+
+test('tabs and newlines in a client id or function name do not forge rows of `workers` or `status`', async () => {
+  const w = await WireClient.connect(port);
+  w.send(P.SET_CLIENT_ID, ['evil\n1 2.3.4.5 admin : shout']);
+  w.send(P.CAN_DO, ['fake\tfn\nforged\t9\t9\t9']);
+  w.send(P.ECHO_REQ, ['sync']);
+  await w.next();
+  await sleep(300);
+  const admin = await WireClient.connect(port);
+  for (const cmd of ['workers', 'status']) {
+    // `status` learns of the new function from the mesh's service discovery, a moment later
+    await waitFor(async () => {
+      admin.text = '';
+      admin.raw(`${cmd}\n`);
+      await waitFor(() => admin.text.endsWith('.\n'), 5000, `${cmd} answer`);
+      return admin.text.includes('fake?fn?forged?9?9?9');
+    }, 5000, `${cmd} listing the new function`);
+    const lines = admin.text.split('\n');
+    assert.not.ok(lines.some((l) => l.startsWith('forged') || l.startsWith('1 2.3.4.5')), admin.text);
+    if (cmd === 'workers') assert.ok(admin.text.includes('evil_1_2.3.4.5_admin_:_shout'), admin.text);
+  }
+  admin.close();
+  w.close();
+});
+
+test('a client that never reads its answers holds at most gateway.maxConnectionBytes; it is served once it reads', async () => {
+  const before = rss(gateway);
+  const payload = Buffer.alloc(MiB, 7);
+  const clients = await Promise.all([0, 1, 2].map(() => WireClient.connect(port)));
+  for (const c of clients) {
+    c.socket.pause(); // reads nothing
+    for (let i = 0; i < 60; i++) c.send(P.SUBMIT_JOB, ['echo', '', payload]);
+  }
+  await sleep(3000);
+  const grown = rss(gateway) - before;
+  assert.ok(grown < 200 * MiB, `the gateway grew by ${Math.round(grown / MiB)} MiB for 3 clients x 60 MiB unread`);
+  for (const c of clients) c.socket.resume();
+  for (const c of clients) {
+    let done = 0;
+    while (done < 60) if ((await c.next(20_000)).type === P.WORK_COMPLETE) done++;
+    c.close();
+  }
+});
+
+test('a result too big for a NATS message is refused at once with 413, not resent until the deadline', async () => {
+  const max = nc.info!.max_payload;
+  const t = performance.now();
+  const reply = await nc.request('dips.fn.echo', Buffer.alloc(max - 64, 1), { timeout: 10_000, headers: headers() });
+  assert.is(reply.headers?.get('Nats-Service-Error-Code'), '413');
+  assert.match(reply.headers?.get('Nats-Service-Error') ?? '', /more than a NATS message carries \(max_payload \d+\)/);
+  assert.ok(performance.now() - t < 5000, 'answered before the deadline');
+});
+
+test('a gateway draining on SIGTERM refuses new jobs on open connections; the ones it took finish', async () => {
+  const g = await startGateway();
+  const c = await WireClient.connect(g.port);
+  c.send(P.SUBMIT_JOB, ['delay', '', 'a:1:{s:2:"ms";i:1500;}']);
+  assert.is((await c.next()).type, P.JOB_CREATED);
+  g.proc.child.kill('SIGTERM');
+  await sleep(300);
+  c.send(P.SUBMIT_JOB, ['echo', '', 'late']);
+  const refused = await c.next();
+  assert.is(refused.type, P.ERROR);
+  assert.is(refused.args[0].toString(), 'SHUTTING_DOWN');
+  const done = await c.next(10_000);
+  assert.is(done.type, P.WORK_COMPLETE);
+  c.close();
+  await g.proc.stop();
+});
+
+test.run();
