@@ -8,7 +8,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { open as openLmdb } from 'lmdb';
 import { connect, headers, type NatsConnection } from 'nats';
 import { freePort } from '../src/control/nats-node.js';
 import { PacketType as P } from '../src/gateway/protocol/constants.js';
@@ -195,6 +198,42 @@ test('a gateway draining on SIGTERM refuses new jobs on open connections; the on
   assert.is(done.type, P.WORK_COMPLETE);
   c.close();
   await g.proc.stop();
+});
+
+test('a background job sharing a live foreground job\'s unique id is kept when the foreground client goes away', async () => {
+  const fg = await WireClient.connect(port);
+  fg.send(P.SUBMIT_JOB, ['delay', 'shared-1', 'a:1:{s:2:"ms";i:1500;}']);
+  const created = await fg.next();
+  assert.is(created.type, P.JOB_CREATED);
+  const bg = await WireClient.connect(port);
+  bg.send(P.SUBMIT_JOB_BG, ['delay', 'shared-1', 'a:1:{s:2:"ms";i:1500;}']);
+  const bgCreated = await bg.next();
+  assert.is(bgCreated.type, P.JOB_CREATED);
+  assert.is(bgCreated.args[0].toString(), created.args[0].toString(), 'one job');
+  fg.close();
+  await sleep(300);
+  bg.send(P.GET_STATUS, [bgCreated.args[0]]);
+  const status = await bg.next();
+  assert.is(status.type, P.STATUS_RES);
+  assert.is(status.args[1].toString(), '1', 'the job is still known after its foreground client left');
+  bg.close();
+});
+
+test('a malformed entry in the job store does not stop the gateway; the store is readable by its owner only', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dips-store-'));
+  const db = openLmdb({ path: dir, encoding: 'msgpack', compression: false });
+  await db.put('H:bad:1', { seq: 'x', nonsense: true });
+  await db.put('H:bad:2', 42);
+  await db.close();
+  const g = await startGateway({ DIPS_GATEWAY_DATA_DIR: dir });
+  try {
+    assert.match(g.proc.logs(), /a stored background job cannot be read/);
+    await echoWorks(g.port);
+    assert.is(statSync(dir).mode & 0o777, 0o700);
+    for (const f of readdirSync(dir)) assert.is(statSync(path.join(dir, f)).mode & 0o077, 0, `${f} is private`);
+  } finally {
+    await g.proc.stop();
+  }
 });
 
 test.run();

@@ -160,6 +160,7 @@ export class Jobs {
     const existing = unique ? this.byUnique.get(uniqueKey(spec.fn, unique)) : undefined;
     if (existing) {
       if (listener) existing.listeners.push(listener);
+      if (spec.background && !existing.background && this.options.store) return this.keepForBackground(existing);
       return existing;
     }
     this.checkLimits(spec);
@@ -183,6 +184,22 @@ export class Jobs {
     );
   }
 
+  /**
+   * A background submission shares a live foreground job (same function and
+   * unique id): the job becomes a background one too, stored before its
+   * JOB_CREATED, so it still runs when the foreground client goes away.
+   */
+  private keepForBackground(job: Job): Promise<Job> {
+    job.background = true;
+    return this.options.store!.add(stored(job), this.counter).then(
+      () => job,
+      (err: unknown) => {
+        job.background = false;
+        throw new JobLimitError(`cannot store the background job: ${errorMessage(err)}`);
+      },
+    );
+  }
+
   /** The gateway is stopping: what fails from now on because of it is not a job's failure. */
   stop(): void {
     this.stopping = true;
@@ -191,7 +208,7 @@ export class Jobs {
 
   /** Background jobs stored by an earlier run of this gateway: they run again (at least once). */
   restore(): number {
-    const stored = this.options.store?.jobs() ?? [];
+    const stored = this.options.store?.jobs((key, problem) => this.options.log.error({ key, problem }, 'a stored background job cannot be read; it stays in the store and the others run')) ?? [];
     for (const s of stored) {
       if (this.byHandle.has(s.handle)) continue;
       this.counter = Math.max(this.counter, s.seq);

@@ -8,7 +8,8 @@
  * in one event-loop turn commit as one transaction, so a burst of background
  * jobs costs one fsync per batch, not one per job.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import type { Priority } from '../shared/wait-queue.js';
 
@@ -32,8 +33,12 @@ export class JobStore {
   private constructor(private readonly db: RootDatabase) {}
 
   static open(dir: string): JobStore {
-    mkdirSync(dir, { recursive: true });
-    return new JobStore(open({ path: dir, encoding: 'msgpack', compression: false }));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const db = open({ path: dir, encoding: 'msgpack', compression: false });
+    // job payloads are callers' data: readable by the gateway's user only, whatever the umask
+    chmodSync(dir, 0o700);
+    for (const file of readdirSync(dir)) chmodSync(path.join(dir, file), 0o600);
+    return new JobStore(db);
   }
 
   /** Durably store a job (and the counter its handle came from); resolves once it is on disk. */
@@ -46,10 +51,26 @@ export class JobStore {
     return this.db.remove(handle);
   }
 
-  /** Every stored job, oldest first. */
-  jobs(): StoredJob[] {
+  /**
+   * Every stored job, oldest first. An entry that is not a job (a disk error, a
+   * store written by something else) goes to `unreadable` with what is wrong,
+   * and stays on disk for an operator: it must not keep the others from running.
+   */
+  jobs(unreadable?: (key: string, problem: string) => void): StoredJob[] {
     const out: StoredJob[] = [];
-    for (const { key, value } of this.db.getRange()) if (key !== COUNTER_KEY) out.push(value as StoredJob);
+    for (const key of this.db.getKeys()) {
+      if (key === COUNTER_KEY) continue;
+      let value: unknown;
+      try {
+        value = this.db.get(key);
+      } catch (err) {
+        unreadable?.(String(key), `cannot decode it: ${(err as Error).message}`);
+        continue;
+      }
+      const problem = jobProblem(value);
+      if (problem) unreadable?.(String(key), problem);
+      else out.push(value as StoredJob);
+    }
     return out.sort((a, b) => a.seq - b.seq);
   }
 
@@ -60,4 +81,17 @@ export class JobStore {
   close(): Promise<void> {
     return this.db.close();
   }
+}
+
+/** What makes a stored value not a job, or undefined when it is one. */
+function jobProblem(value: unknown): string | undefined {
+  if (!value || typeof value !== 'object') return 'not a record';
+  const v = value as Partial<Record<keyof StoredJob, unknown>>;
+  if (!Number.isSafeInteger(v.seq)) return 'no sequence number';
+  if (typeof v.handle !== 'string' || typeof v.fn !== 'string' || !v.fn || typeof v.unique !== 'string') return 'no handle, function or unique id';
+  if (!(v.data instanceof Uint8Array)) return 'no payload';
+  if (v.priority !== 'high' && v.priority !== 'normal' && v.priority !== 'low') return `bad priority ${JSON.stringify(v.priority)}`;
+  if (v.runAt !== undefined && !Number.isSafeInteger(v.runAt)) return 'bad run time';
+  if (typeof v.createdAt !== 'number') return 'no creation time';
+  return undefined;
 }
