@@ -18,6 +18,8 @@ import { PacketType as P } from '../src/gateway/protocol/constants.js';
 import { broadcast } from '../src/control/broadcast.js';
 import { startCluster, startProcess, waitFor, type Cluster, type Proc } from './harness.js';
 import { WireClient } from './gearman-wire.js';
+import { netnsUnavailable, TestNet } from './netns.js';
+import { spawnSync } from 'node:child_process';
 
 let cluster: Cluster;
 let agent: Proc;
@@ -233,6 +235,33 @@ test('a malformed entry in the job store does not stop the gateway; the store is
     for (const f of readdirSync(dir)) assert.is(statSync(path.join(dir, f)).mode & 0o077, 0, `${f} is private`);
   } finally {
     await g.proc.stop();
+  }
+});
+
+test('admin commands that change state (maxqueue, cancel job) are taken from loopback only; showing is for everyone', async () => {
+  const local = await WireClient.connect(port);
+  local.raw('maxqueue t-local 5\n');
+  await waitFor(() => local.text.includes('OK'), 5000, 'maxqueue from loopback');
+  local.close();
+  const why = netnsUnavailable();
+  if (why) {
+    console.log(`  skipped the other-machine half: ${why}`);
+    return;
+  }
+  const net = new TestNet();
+  try {
+    const peer = net.host('admin');
+    const g = await startGateway({ DIPS_GATEWAY_HOST: net.localAddress });
+    try {
+      const script = `exec 3<>/dev/tcp/${net.localAddress}/${g.port}; printf 'maxqueue echo 1\\ncancel job H:x:1\\nversion\\n' >&3; timeout 2 cat <&3`;
+      const out = spawnSync(peer.prefix[0], [...peer.prefix.slice(1), 'bash', '-c', script], { encoding: 'utf8' }).stdout;
+      assert.is(out.match(/ERR NOT_ALLOWED/g)?.length, 2, out);
+      assert.match(out, /OK dips-/);
+    } finally {
+      await g.proc.stop();
+    }
+  } finally {
+    net.cleanup();
   }
 });
 

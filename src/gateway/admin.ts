@@ -16,6 +16,20 @@ export interface AdminContext {
   logLevel: string;
   /** This gateway's id: its own Gearman workers are listed as connections, not again from discovery. */
   gatewayId: string;
+  /** Whether the connection asking may change state (maxqueue, cancel job): see mayChangeState. */
+  mayChangeState: boolean;
+}
+
+/** Commands that change what the gateway does, not only show it. */
+const STATE_CHANGING = new Set(['maxqueue', 'cancel']);
+
+/**
+ * Anyone who reaches the port may submit (gearmand's contract), but limiting
+ * queues or cancelling others' jobs is an operator's act: from loopback only,
+ * unless gateway.remoteAdmin says the network is the operator's.
+ */
+export function mayChangeState(remoteAddress: string, remoteAdmin: boolean): boolean {
+  return remoteAdmin || remoteAddress.startsWith('127.') || remoteAddress === '::1' || remoteAddress.startsWith('::ffff:127.');
 }
 
 const OK = 'OK\r\n';
@@ -33,6 +47,7 @@ const ERR_ARGS = (cmd: string) => `ERR INVALID_ARGUMENTS An+incomplete+set+of+ar
 export async function runAdminCommand(line: string, ctx: AdminContext): Promise<string> {
   const argv = line.trim().split(/\s+/);
   const cmd = argv[0].toLowerCase();
+  if (STATE_CHANGING.has(cmd) && !ctx.mayChangeState) return `ERR NOT_ALLOWED ${cmd}+is+taken+from+loopback+only+(gateway.remoteAdmin)\r\n`;
   switch (cmd) {
     case 'status':
       return (await statusLines(ctx)).map(([fn, total, running, workers]) => `${adminField(fn)}\t${total}\t${running}\t${workers}\n`).join('') + '.\n';

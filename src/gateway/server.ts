@@ -14,7 +14,7 @@ import { repliesToInbox } from '../shared/replies.js';
 import { Requester } from '../shared/requester.js';
 import type { Registry } from 'prom-client';
 import { gatewayMetrics } from './metrics.js';
-import { adminField, runAdminCommand } from './admin.js';
+import { adminField, mayChangeState, runAdminCommand } from './admin.js';
 import { Connection } from './connection.js';
 import { Discovery } from './discovery.js';
 import { handleClientPacket, listenerOf } from './handlers/client.js';
@@ -80,6 +80,7 @@ export class Gateway {
           logLevel: config.log.level,
           connections: () => [...this.connections].map((c) => `${c.fd} ${c.remote} ${c.clientId} :${this.legacy.abilities(c).map((fn) => ` ${adminField(fn)}`).join('')}`),
           gatewayId: this.legacy.id,
+          mayChangeState: mayChangeState(conn.remote, config.gateway.remoteAdmin),
         }),
       closed: (conn: Connection) => {
         this.connections.delete(conn);

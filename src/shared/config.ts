@@ -210,6 +210,10 @@ export const schema = {
       format: 'gearman-function-list', default: ['*'], env: 'DIPS_GATEWAY_LEGACY_FUNCTIONS',
     },
     maxAbilities: { doc: 'Functions one Gearman worker connection may register (CAN_DO).', format: 'nat', default: 256, env: 'DIPS_GATEWAY_MAX_ABILITIES' },
+    remoteAdmin: {
+      doc: 'Take the admin commands that change state (maxqueue, cancel job) from any address, not only loopback: only where the network reaching the Gearman port is the operator\'s own.',
+      format: Boolean, default: false, env: 'DIPS_GATEWAY_REMOTE_ADMIN',
+    },
     maxConnectionBytes: {
       doc: 'Bytes one client connection may hold in the gateway (its jobs\' payloads in flight and answers not yet read); past it the gateway stops reading that connection until it reads its answers.',
       format: 'nat', default: 64 * MiB, env: 'DIPS_GATEWAY_MAX_CONNECTION_BYTES',
@@ -289,7 +293,7 @@ export type DipsConfig = {
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
     idleTimeoutMs: number; handleHost: string; dataDir: string; retries: number; metricsPort: number; maxSegmentBytes: number;
-    legacyFunctions: string[]; maxAbilities: number; maxConnectionBytes: number;
+    legacyFunctions: string[]; maxAbilities: number; remoteAdmin: boolean; maxConnectionBytes: number;
   };
   http: {
     host: string; port: number; publicUrl: string; key: string; salt: string; allowUnsigned: boolean;
