@@ -1,7 +1,9 @@
 /**
  * The HTTP front door (dips-http) on a real mesh: signatures, every source rule
  * (traversal, encoded slashes, symlinks, an allowed origin redirecting to
- * 127.0.0.1), each status code, format:auto with Vary and 304, presets, HEAD,
+ * 127.0.0.1, every special-purpose address, origin prefixes on whole segments),
+ * each status code, slow bodies, the output pixel cap, public presets admitting
+ * nothing more, format:auto with Vary and 304, presets, HEAD,
  * POST /fn, the probes and metrics; then nginx's proxy_cache in front (a second
  * request never reaches a worker) and headless Chromium loading a page whose
  * <img> tags are signed DIPS URLs.
@@ -11,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -18,6 +21,7 @@ import puppeteer from 'puppeteer-core';
 import { freePort, portOpen, sleep } from '../src/control/nats-node.js';
 import { Executables, stopChild } from '../src/control/spawn.js';
 import { projectRoot } from '../src/shared/config.js';
+import { specialAddress } from '../src/gateway/http/sources.js';
 import { buildImagePath, sign, signedUrl, signingKey } from '../src/shared/url-signature.js';
 import { chromiumPath, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 
@@ -34,13 +38,14 @@ let gateway: Proc;
 let port: number;
 let workerMetricsPort: number;
 let origin: http.Server;
+let pubOrigin: http.Server;
 let originPort: number;
 let base: string;
 
 /** An HTTP request with the path sent exactly as given (fetch would resolve "..": these tests need it raw). */
-function get(urlPath: string, headers: Record<string, string> = {}, method = 'GET', body?: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+function get(urlPath: string, headers: Record<string, string> = {}, method = 'GET', body?: Buffer, to = port): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, headers }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: to, path: urlPath, method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -50,8 +55,52 @@ function get(urlPath: string, headers: Record<string, string> = {}, method = 'GE
   });
 }
 
+/**
+ * Special-purpose addresses a remote source may not be fetched from (SSRF): each is an allowed
+ * origin of the gateway, so only the address rule stands between a URL and the address.
+ */
+const SPECIAL_HOSTS = [
+  '[64:ff9b::a9fe:a9fe]', // NAT64 of 169.254.169.254 (cloud metadata)
+  '[64:ff9b::7f00:1]', // NAT64 of 127.0.0.1
+  '[64:ff9b:1::a00:1]', // local-use NAT64
+  '[2002:a9fe:a9fe::1]', // 6to4 of 169.254.169.254
+  '[2002:7f00:1::1]', // 6to4 of 127.0.0.1
+  '[::a9fe:a9fe]', // IPv4-compatible 169.254.169.254
+  '[::ffff:169.254.169.254]', // IPv4-mapped (the URL parser writes it [::ffff:a9fe:a9fe])
+  '[::ffff:a00:1]', // IPv4-mapped 10.0.0.1
+  '[fec0::1]', // site-local
+  '[ff02::1]', // multicast
+  '224.0.0.1', '239.255.255.250', // multicast
+  '198.18.0.1', '198.19.255.254', // benchmarking
+  '240.0.0.1', '255.255.255.255', // reserved, broadcast
+  '100.64.0.1', // shared address space (CGNAT)
+  '192.0.2.1', '[2001:db8::1]', // documentation
+  '[2001::1]', // Teredo (embeds an obfuscated IPv4 address)
+  '[100::1]', // discard-only
+];
+
 const signed = (p: string) => `/${sign(signing, p)}${p}`;
 const errorOf = (body: Buffer) => (JSON.parse(body.toString()) as { error: { status: number; message: string } }).error;
+
+/** What a promise came to, or `fallback` if it took longer than `ms`. */
+const within = <T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> => Promise.race([promise, sleep(ms).then(() => fallback)]);
+
+/** A POST whose body trickles in a byte every 100 ms; `answer` is the first line it is answered with. */
+function tricklePost(urlPath: string, extraHeaders = ''): { answer: Promise<string>; stop(): void } {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write(`POST ${urlPath} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n${extraHeaders}\r\n`);
+  const timer = setInterval(() => socket.writable && socket.write('x'), 100);
+  const answer = new Promise<string>((resolve) => {
+    let data = '';
+    socket.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+      if (data.includes('\r\n')) resolve(data.split('\r\n')[0]);
+    });
+    socket.on('close', () => resolve(data.split('\r\n')[0] || 'closed without an answer'));
+  });
+  return { answer, stop: () => { clearInterval(timer); socket.destroy(); } };
+}
 
 async function workerJobs(): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
@@ -69,15 +118,19 @@ test.before(async () => {
   // a remote origin on 127.0.0.2 (allowed by address); "localhost" is an allowed origin too, but resolves to 127.0.0.1
   const image = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#a53a3a' } }).png().toBuffer();
   originPort = await freePort();
-  origin = http.createServer((req, res) => {
-    if (req.url === '/b.png') res.writeHead(200, { 'content-type': 'image/png' }).end(image);
+  const serve = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.url === '/b.png' || req.url === '/pub/b.png' || req.url === '/pub-private/b.png') res.writeHead(200, { 'content-type': 'image/png' }).end(image);
     else if (req.url === '/to-localhost') res.writeHead(302, { location: `http://localhost:${originPort}/b.png` }).end();
     else if (req.url === '/to-elsewhere') res.writeHead(302, { location: 'http://images.example.net/b.png' }).end();
     else if (req.url === '/to-same') res.writeHead(301, { location: '/b.png' }).end();
     else res.writeHead(404).end();
-  });
+  };
+  origin = http.createServer(serve);
   await new Promise<void>((r) => origin.listen(originPort, '127.0.0.2', r));
   base = `http://127.0.0.2:${originPort}`;
+  // the same origin on 127.0.0.3, allowed only under the prefix /pub (no trailing slash)
+  pubOrigin = http.createServer(serve);
+  await new Promise<void>((r) => pubOrigin.listen(originPort, '127.0.0.3', r));
 
   cluster = await startCluster();
   workerMetricsPort = await freePort();
@@ -88,8 +141,9 @@ test.before(async () => {
     DIPS_HTTP_KEY: KEY,
     DIPS_HTTP_SALT: SALT,
     DIPS_HTTP_LOCAL_ROOTS: `photos=${photos}`,
-    DIPS_HTTP_ORIGINS: `${base}/,http://localhost:${originPort}/`,
-    DIPS_HTTP_ALLOWED_ADDRESSES: '127.0.0.2',
+    DIPS_HTTP_ORIGINS: [`${base}/`, `http://localhost:${originPort}/`, `http://127.0.0.3:${originPort}/pub`, ...SPECIAL_HOSTS.map((h) => `http://${h}/`)].join(','),
+    DIPS_HTTP_ALLOWED_ADDRESSES: '127.0.0.2,127.0.0.3',
+    DIPS_HTTP_SOURCE_TIMEOUT_MS: '1000',
     DIPS_HTTP_SOURCE_MAX_BYTES: '200000',
     DIPS_HTTP_PRESETS: JSON.stringify({ thumb: 'thumbnail:width=50/format:auto', square: 'resize:width=64,height=64,fit=cover' }),
     DIPS_HTTP_API_KEY: API_KEY,
@@ -103,6 +157,7 @@ test.after(async () => {
   await worker?.stop();
   await cluster?.stop();
   origin?.close();
+  pubOrigin?.close();
 });
 
 test('a signed URL gives the image; tampered, missing, wrong-salt and unsigned ones get 403', async () => {
@@ -168,6 +223,31 @@ test('remote sources: allowed origin served; a redirect to 127.0.0.1 (SSRF), off
   assert.is((await get(signed(`/resize:width=30/${base}/missing.png`))).status, 404);
 });
 
+test('SSRF: NAT64, 6to4, IPv4-compatible and -mapped, site-local, multicast, benchmarking, reserved, CGNAT, documentation and Teredo addresses are refused', async () => {
+  const results = await Promise.all(SPECIAL_HOSTS.map(async (h) => [h, await get(signed(`/resize:width=30/b64:${Buffer.from(`http://${h}/b.png`).toString('base64url')}`))] as const));
+  for (const [h, r] of results) {
+    assert.is(r.status, 403, `${h}: ${r.status} ${r.body.toString()}`);
+    assert.match(errorOf(r.body).message, /http\.allowPrivateNetworks/, `${h}: the error names the rule`);
+  }
+  assert.match(errorOf(results[0][1].body).message, /NAT64 \(64:ff9b::\/96\) of 169\.254\.169\.254, link-local/, 'the error says what the address leads to');
+  // the ranges that carry an IPv4 address are as public as that address: an IPv6-only host reaches IPv4 origins by NAT64
+  for (const address of ['8.8.8.8', '2606:4700:4700::1111', '64:ff9b::808:808', '2002:808:808::1', '::ffff:8.8.8.8', '::ffff:808:808']) {
+    assert.is(specialAddress(address), undefined, address);
+  }
+  for (const address of ['::', '::1', '::ffff:127.0.0.1', 'fe80::1%eth0', '169.254.169.254', 'not-an-address']) assert.ok(specialAddress(address), address);
+});
+
+test('an origin prefix without a trailing slash matches whole path segments only', async () => {
+  const pub = `http://127.0.0.3:${originPort}/pub`;
+  const ok = await get(signed(`/resize:width=30/b64:${Buffer.from(`${pub}/b.png`).toString('base64url')}`));
+  assert.is(ok.status, 200, ok.body.toString());
+  for (const href of [`http://127.0.0.3:${originPort}/pub-private/b.png`, `${pub}/%2e%2e/pub-private/b.png`, `${pub}/..%2Fpub-private/b.png`, `${pub}%2F..%2Fpub-private/b.png`]) {
+    const r = await get(signed(`/resize:width=30/b64:${Buffer.from(href).toString('base64url')}`));
+    assert.is(r.status, 403, `${href}: ${r.status} ${r.body.toString().slice(0, 200)}`);
+    assert.match(errorOf(r.body).message, /http\.origins/, href);
+  }
+});
+
 test('status codes: 400 bad parameter, 415 undecodable input, 408 deadline, 503 over the concurrency limit', async () => {
   const bad = await get(signed('/thumbnail:width=abc/local:photos/a.jpg'));
   assert.is(bad.status, 400, `${bad.status}: ${bad.body.toString()}`);
@@ -186,6 +266,91 @@ test('status codes: 400 bad parameter, 415 undecodable input, 408 deadline, 503 
   assert.ok(statuses.includes(503), `some of 9 requests over http.maxConcurrent=6 get 503: ${statuses}`);
   assert.ok(statuses.filter((s) => s === 200).length >= 6, `the first six complete: ${statuses}`);
   assert.is(burst.find((r) => r.status === 503)!.headers['retry-after'], '1');
+});
+
+test('slow request bodies: POSTs without the API key are refused before their bodies are read and hold no slot; a keyed body slower than http.timeoutMs is cut off (408)', async () => {
+  const unkeyed = Array.from({ length: 6 }, () => tricklePost('/fn/echo')); // as many as http.maxConcurrent
+  try {
+    await sleep(300);
+    const image = await get(signed('/thumbnail:width=40/local:photos/a.jpg'));
+    assert.is(image.status, 200, `a GET is served while unkeyed bodies trickle in: ${image.status} ${image.body.toString().slice(0, 200)}`);
+    for (const s of unkeyed) assert.match(await within(s.answer, 2000, 'no answer within 2 s'), /^HTTP\/1\.1 403/);
+  } finally {
+    for (const s of unkeyed) s.stop();
+  }
+  const keyed = tricklePost('/fn/echo', `X-Api-Key: ${API_KEY}\r\n`);
+  const started = Date.now();
+  try {
+    const answer = await within(keyed.answer, 6000, 'no answer within 6 s');
+    assert.match(answer, /^HTTP\/1\.1 408/, `${answer} after ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 4000, `cut off ${Date.now() - started} ms after it began (http.timeoutMs=1500)`);
+  } finally {
+    keyed.stop();
+  }
+  assert.is((await get(signed('/thumbnail:width=40/local:photos/a.jpg'))).status, 200, 'the cut-off request gave its slot back');
+});
+
+test('output pixels are capped after every step (images.maxPixels): resize, extend and rotate past it get 413 naming the limit', async () => {
+  const tooBig = [
+    '/resize:width=16383,height=16383/extend:all=8000/format:jpeg/local:photos/a.jpg',
+    '/resize:width=16383,height=16383/local:photos/a.jpg',
+    '/extend:all=16383/local:photos/a.jpg',
+    '/resize:width=7000,height=7000/rotate:angle=45/local:photos/a.jpg',
+  ];
+  for (const p of tooBig) {
+    const r = await get(signed(p));
+    assert.is(r.status, 413, `${p}: ${r.status} ${r.body.toString().slice(0, 300)}`);
+    assert.match(errorOf(r.body).message, /images\.maxPixels/, p);
+  }
+  const photo = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#0a0' } }).png().toBuffer();
+  const posted = await get('/fn/resize?width=16383&height=16383', { 'x-api-key': API_KEY, 'content-type': 'image/png' }, 'POST', photo);
+  assert.is(posted.status, 413, posted.body.toString());
+  // a thumbnail does not enlarge: a huge width asks for nothing near the cap
+  const thumb = await get(signed('/thumbnail:width=16383/local:photos/a.jpg'));
+  assert.is(thumb.status, 200, thumb.body.toString().slice(0, 300));
+  assert.is((await sharp(thumb.body).metadata()).width, 640);
+  const rotated = await get(signed('/resize:width=300,height=200/rotate:angle=30/local:photos/a.jpg'));
+  assert.is(rotated.status, 200, rotated.body.toString().slice(0, 300));
+});
+
+test('http.publicPresets admits exactly /p/<preset>/<source>: more operations need a signature; unknown and prototype names get 400/403, never 500', async () => {
+  for (const n of ['__proto__', 'constructor', 'prototype', 'toString']) {
+    const preset = await get(signed(`/p/${n}/local:photos/a.jpg`));
+    assert.is(preset.status, 400, `signed preset ${n}: ${preset.status} ${preset.body.toString()}`);
+    assert.match(errorOf(preset.body).message, /no preset/);
+    const root = await get(signed(`/thumbnail:width=50/local:${n}/a.jpg`));
+    assert.is(root.status, 403, `local root ${n}: ${root.status} ${root.body.toString()}`);
+    assert.match(errorOf(root.body).message, /no local root/);
+  }
+  const publicPort = await freePort();
+  const open = await startProcess('http', cluster, {
+    DIPS_HTTP_PORT: String(publicPort), DIPS_HTTP_KEY: KEY, DIPS_HTTP_SALT: SALT, DIPS_HTTP_LOCAL_ROOTS: `photos=${photos}`,
+    DIPS_HTTP_PRESETS: JSON.stringify({ thumb: 'thumbnail:width=50/format:auto' }), DIPS_HTTP_PUBLIC_PRESETS: 'true',
+  });
+  const at = (p: string) => get(p, {}, 'GET', undefined, publicPort);
+  try {
+    const ok = await at('/p/thumb/local:photos/a.jpg');
+    assert.is(ok.status, 200, ok.body.toString());
+    assert.is((await sharp(ok.body).metadata()).width, 50);
+    for (const p of ['/p/thumb/resize:width=16383,height=16383/extend:all=8000/local:photos/a.jpg', '/p/thumb/format:png/local:photos/a.jpg', '/p/thumb/p/thumb/local:photos/a.jpg', '/p/thumb']) {
+      const r = await at(p);
+      assert.is(r.status, 403, `${p}: ${r.status} ${r.body.toString().slice(0, 200)}`);
+      assert.match(errorOf(r.body).message, /signature/);
+    }
+    const signedMore = await at(signed('/p/thumb/format:png/local:photos/a.jpg'));
+    assert.is(signedMore.status, 200, 'a signed URL may add to a preset');
+    assert.is(signedMore.headers['content-type'], 'image/png');
+    for (const n of ['__proto__', 'constructor', 'prototype', 'toString', 'nope']) {
+      const r = await at(`/p/${n}/local:photos/a.jpg`);
+      assert.ok(r.status === 400 || r.status === 404, `preset ${n}: ${r.status} ${r.body.toString()}`);
+      assert.match(errorOf(r.body).message, /no preset/);
+      const root = await at(`/p/thumb/local:${n}/a.jpg`);
+      assert.ok(root.status >= 400 && root.status < 500, `root ${n}: ${root.status} ${root.body.toString()}`);
+      assert.match(errorOf(root.body).message, /no local root/);
+    }
+  } finally {
+    await open.stop();
+  }
 });
 
 test('format:auto negotiates AVIF, WebP or the source format with Vary: Accept; If-None-Match gives 304 without work', async () => {

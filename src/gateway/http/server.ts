@@ -16,7 +16,7 @@ import { sameSecret } from '../../shared/secret-compare.js';
 import { UNSIGNED, signingKey, verify } from '../../shared/url-signature.js';
 import { etagOf, formatFromAccept, matchesEtag } from './negotiate.js';
 import { Sources } from './sources.js';
-import { parseImagePath, toCall, typed } from './url.js';
+import { isBarePresetPath, parseImagePath, toCall, typed } from './url.js';
 
 export interface HttpGatewayOptions {
   config: DipsConfig;
@@ -52,6 +52,12 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
     // the request id is the job id the workers log: one id follows a request through the mesh
     genReqId: () => randomUUID(),
     bodyLimit: options.maxPayloadBytes,
+    // a request (its body included) must arrive within its deadline: a body trickled in a byte
+    // at a time is cut off with 408 and gives its slot back (Node checks every connectionsCheckingInterval).
+    // Given to the server at creation too: Node 20 ignores a requestTimeout set later while
+    // headersTimeout (60 s by default) is longer.
+    requestTimeout: http.timeoutMs,
+    http: { requestTimeout: http.timeoutMs, headersTimeout: Math.min(http.timeoutMs || 60_000, 60_000), connectionsCheckingInterval: Math.max(100, Math.min(1000, http.timeoutMs / 2)) },
     // signed paths are compared byte for byte: the router must not rewrite them
     routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
     return503OnClosing: true,
@@ -60,6 +66,9 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
 
   app.addHook('onRequest', async (request, reply) => {
     if (isProbe(request.url)) return;
+    // what the headers decide is decided before a body is read or a slot is taken: POSTs
+    // without the key, trickling their bodies, must not hold http.maxConcurrent
+    if (request.method === 'POST') checkApiKey(request);
     if (inFlight >= http.maxConcurrent) {
       reply.header('Retry-After', '1');
       throw new DipsError(ErrorCode.busy, `busy: ${inFlight} requests in flight (http.maxConcurrent)`);
@@ -98,10 +107,14 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
   });
   app.get('/metrics', async (_request, reply) => reply.type(options.registry.contentType).send(await options.registry.metrics()));
 
-  app.post('/fn/:fn', async (request: FastifyRequest<{ Params: { fn: string } }>, reply) => {
+  /** Throws 403 unless the request carries http.apiKey (every POST needs it; checked in onRequest). */
+  function checkApiKey(request: FastifyRequest): void {
     if (!http.apiKey) throw new DipsError(ErrorCode.forbidden, 'POST /fn is off: no http.apiKey is configured');
     const given = request.headers['x-api-key'] ?? request.headers.authorization?.replace(/^Bearer\s+/i, '');
     if (typeof given !== 'string' || !sameSecret(given, http.apiKey)) throw new DipsError(ErrorCode.forbidden, 'a valid API key is required (Authorization: Bearer <key> or X-Api-Key)');
+  }
+
+  app.post('/fn/:fn', async (request: FastifyRequest<{ Params: { fn: string } }>, reply) => {
     const fn = request.params.fn;
     request.dipsFunction = fn;
     const query = Object.fromEntries(Object.entries(request.query as Record<string, string>).map(([k, v]) => [k, typed(String(v))]));
@@ -139,7 +152,10 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
     const slash = rawPath.indexOf('/', 1);
     const first = rawPath.slice(1, slash < 0 ? undefined : slash);
     const rest = slash < 0 ? '' : rawPath.slice(slash);
-    if (first === 'p' && http.publicPresets) return rawPath;
+    if (first === 'p' && http.publicPresets) {
+      if (isBarePresetPath(rawPath)) return rawPath;
+      throw new DipsError(ErrorCode.forbidden, 'only /p/<preset>/<source> is public (http.publicPresets): a URL with other operations needs a signature');
+    }
     if (UNSIGNED.has(first)) {
       if (http.allowUnsigned) return rest;
       throw new DipsError(ErrorCode.forbidden, 'unsigned URLs are refused (http.allowUnsigned is off): sign the path with http.key and http.salt');

@@ -2,8 +2,8 @@
  * Where an image URL's source bytes come from, and the rules that keep a URL
  * from reading anything else: named local roots (no escape by "..", symlinks
  * or encoded slashes) and HTTP(S) origins by prefix, with a size cap, a time
- * limit, every redirect checked again, and loopback, private and link-local
- * addresses refused unless allowed (SSRF). The address check runs on the
+ * limit, every redirect checked again, and loopback, private, link-local and
+ * every other special-purpose address refused unless allowed (SSRF). The address check runs on the
  * address actually connected to (a DNS lookup hook), so a name that resolves
  * to 127.0.0.1 is refused as surely as the literal.
  */
@@ -35,21 +35,120 @@ const forbidden = (message: string) => new DipsError(ErrorCode.forbidden, `sourc
 const notFound = (message: string) => new DipsError(ErrorCode.notFound, `source: ${message}`);
 const tooLarge = (bytes: number | string, max: number) => new DipsError(ErrorCode.tooLarge, `source: ${bytes} bytes is over the ${max}-byte limit (http.sourceMaxBytes, nats.maxPayloadBytes)`);
 
-/** Address ranges a source may not be fetched from unless allowed: loopback, private, link-local, unspecified, CGNAT, ULA. */
-const PRIVATE = (() => {
-  const list = new net.BlockList();
-  for (const [net4, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) list.addSubnet(net4, prefix, 'ipv4');
-  for (const [net6, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) list.addSubnet(net6, prefix, 'ipv6');
-  return list;
-})();
+/**
+ * Special-purpose address ranges a source may not be fetched from unless allowed (IANA's
+ * special-purpose registries, RFC 6890 and successors): none of them is an image origin on
+ * the public Internet, and several reach this machine, its network or a cloud's metadata
+ * service. Node's BlockList does the matching; the names go into the error.
+ */
+const SPECIAL_IPV4: ReadonlyArray<readonly [string, number, string]> = [
+  ['0.0.0.0', 8, '"this network"'],
+  ['10.0.0.0', 8, 'private'],
+  ['100.64.0.0', 10, 'shared (CGNAT)'],
+  ['127.0.0.0', 8, 'loopback'],
+  ['169.254.0.0', 16, 'link-local (cloud metadata)'],
+  ['172.16.0.0', 12, 'private'],
+  ['192.0.0.0', 24, 'IETF protocol assignments'],
+  ['192.0.2.0', 24, 'documentation'],
+  ['192.88.99.0', 24, '6to4 relay anycast'],
+  ['192.168.0.0', 16, 'private'],
+  ['198.18.0.0', 15, 'benchmarking'],
+  ['198.51.100.0', 24, 'documentation'],
+  ['203.0.113.0', 24, 'documentation'],
+  ['224.0.0.0', 4, 'multicast'],
+  ['240.0.0.0', 4, 'reserved (with the broadcast address 255.255.255.255)'],
+];
+const SPECIAL_IPV6: ReadonlyArray<readonly [string, number, string]> = [
+  // ::/128 (unspecified), ::1/128 (loopback) and the deprecated IPv4-compatible ::a.b.c.d
+  ['::', 96, 'unspecified, loopback or IPv4-compatible'],
+  ['64:ff9b:1::', 48, 'local-use NAT64'],
+  ['100::', 64, 'discard-only'],
+  // Teredo embeds its server's and (obfuscated) client's IPv4 addresses: no image origin uses it
+  ['2001::', 32, 'Teredo'],
+  ['2001:db8::', 32, 'documentation'],
+  ['3fff::', 20, 'documentation'],
+  ['fc00::', 7, 'unique local (private)'],
+  ['fe80::', 10, 'link-local'],
+  ['fec0::', 10, 'site-local'],
+  ['ff00::', 8, 'multicast'],
+];
+/**
+ * IPv6 ranges that carry an IPv4 address (which 16-bit groups hold it): such an address is
+ * as special as the IPv4 address it leads to — NAT64 of 169.254.169.254 is the metadata service —
+ * and as public when that one is public (an IPv6-only host reaches every IPv4 origin by NAT64).
+ */
+const EMBEDDING_IPV6: ReadonlyArray<readonly [string, number, string, number]> = [
+  ['::ffff:0:0', 96, 'IPv4-mapped', 6],
+  ['64:ff9b::', 96, 'NAT64', 6],
+  ['2002::', 16, '6to4', 1],
+];
+
+interface Range { list: net.BlockList; name: string }
+const ranges = (table: ReadonlyArray<readonly [string, number, string, ...unknown[]]>, type: 'ipv4' | 'ipv6'): Range[] =>
+  table.map(([address, prefix, what]) => {
+    const list = new net.BlockList();
+    list.addSubnet(address, prefix, type);
+    return { list, name: `${what} (${address}/${prefix})` };
+  });
+const V4 = ranges(SPECIAL_IPV4, 'ipv4');
+const V6 = ranges(SPECIAL_IPV6, 'ipv6');
+const EMBEDDING = ranges(EMBEDDING_IPV6, 'ipv6').map((range, i) => ({ ...range, group: EMBEDDING_IPV6[i][3] }));
+
+/**
+ * Why a source may not be fetched from this address ("link-local (169.254.0.0/16)"), or
+ * undefined when it is an ordinary public address. Anything that is not an IP address is refused.
+ */
+export function specialAddress(address: string): string | undefined {
+  const ip = address.replace(/%.*$/, ''); // a zone (fe80::1%eth0) does not change the range
+  if (net.isIPv4(ip)) return V4.find((r) => r.list.check(ip, 'ipv4'))?.name;
+  if (!net.isIPv6(ip)) return 'not an IP address';
+  const embedding = EMBEDDING.find((r) => r.list.check(ip, 'ipv6'));
+  if (embedding) {
+    const v4 = embeddedIPv4(ip, embedding.group);
+    const inner = specialAddress(v4);
+    return inner && `${embedding.name} of ${v4}, ${inner}`;
+  }
+  return V6.find((r) => r.list.check(ip, 'ipv6'))?.name;
+}
+
+/** The IPv4 address in 16-bit groups `group` and `group + 1` of an IPv6 address. */
+function embeddedIPv4(ipv6: string, group: number): string {
+  const groups = ipv6Groups(ipv6);
+  const [high, low] = [groups[group], groups[group + 1]];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+}
+
+/** The eight 16-bit groups of a valid IPv6 address ("::" expanded, a dotted IPv4 tail converted). */
+function ipv6Groups(ipv6: string): number[] {
+  const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ipv6);
+  const text = dotted ? `${dotted[1]}${((+dotted[2] << 8) | +dotted[3]).toString(16)}:${((+dotted[4] << 8) | +dotted[5]).toString(16)}` : ipv6;
+  const [head, tail] = text.split('::');
+  const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const front = parse(head);
+  const back = parse(tail);
+  return [...front, ...Array<number>(8 - front.length - back.length).fill(0), ...back];
+}
+
+/** Does `url` lie under the origin prefix `origin`, on whole path segments ("/pub" covers /pub and /pub/…, not /pub-private)? */
+function underOrigin(url: URL, origin: URL): boolean {
+  if (origin.protocol !== url.protocol || origin.host !== url.host) return false;
+  const prefix = origin.pathname;
+  if (prefix === '/') return true;
+  const inside = url.pathname === prefix || url.pathname.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`);
+  // an origin server may decode %2F or %5C into a separator and step out of the prefix ("/pub/..%2Fprivate")
+  return inside && !/%2f|%5c/i.test(url.pathname);
+}
 
 export class Sources {
   private readonly origins: URL[];
+  /** The configured roots in a Map: a name such as "__proto__" or "constructor" is just a name not in it. */
+  private readonly roots: ReadonlyMap<string, string>;
   /** Each root's real path, resolved once (not on every request). */
   private readonly realRoots = new Map<string, Promise<string>>();
 
   constructor(private readonly rules: SourceRules) {
     this.origins = rules.origins.map((o) => new URL(o));
+    this.roots = new Map(Object.entries(rules.localRoots));
   }
 
   /** Resolve a source spec from a URL (still percent-encoded): local:root/path, http(s)://…, b64:… */
@@ -69,8 +168,8 @@ export class Sources {
       throw forbidden('the local path is not valid percent-encoding');
     }
     const [rootName, ...parts] = decoded.split('/');
-    const root = this.rules.localRoots[rootName];
-    if (root === undefined) throw forbidden(`no local root ${JSON.stringify(rootName)} (http.localRoots has ${Object.keys(this.rules.localRoots).join(', ') || 'none'})`);
+    const root = this.roots.get(rootName);
+    if (root === undefined) throw forbidden(`no local root ${JSON.stringify(rootName)} (http.localRoots has ${[...this.roots.keys()].join(', ') || 'none'})`);
     if (parts.length === 0 || parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\'))) throw forbidden('local paths may not contain empty, "." or ".." segments or backslashes');
     let rootRealPath = this.realRoots.get(rootName);
     if (!rootRealPath) {
@@ -111,16 +210,14 @@ export class Sources {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw forbidden(`${url.protocol} URLs are not fetched`);
     if (url.username || url.password) throw forbidden('URLs with credentials are not fetched');
-    const allowed = this.origins.some((o) => o.protocol === url.protocol && o.host === url.host && url.pathname.startsWith(o.pathname));
-    if (!allowed) throw forbidden(`${url.origin}${url.pathname} is not under an allowed origin (http.origins)`);
+    if (!this.origins.some((o) => underOrigin(url, o))) throw forbidden(`${url.origin}${url.pathname} is not under an allowed origin (http.origins; a prefix matches whole path segments, and encoded slashes are refused under one)`);
     return url;
   }
 
-  private addressAllowed(address: string): boolean {
-    if (this.rules.allowPrivateNetworks || this.rules.allowedAddresses.includes(address)) return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-    const ip = mapped ?? address;
-    return !PRIVATE.check(ip, net.isIPv6(ip) ? 'ipv6' : 'ipv4');
+  /** Why a source may not be fetched from this address under the rules, or undefined when it may. */
+  private addressRefusal(address: string): string | undefined {
+    if (this.rules.allowPrivateNetworks || this.rules.allowedAddresses.includes(address)) return undefined;
+    return specialAddress(address);
   }
 
   /** dns.lookup, refusing addresses the rules forbid (for names; literals are checked before connecting). */
@@ -128,9 +225,9 @@ export class Sources {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 4);
       const list = addresses as dns.LookupAddress[];
-      const refused = list.find((a) => !this.addressAllowed(a.address));
+      const refused = list.map((a) => ({ address: a.address, why: this.addressRefusal(a.address) })).find((a) => a.why);
       if (refused) {
-        const why = forbidden(`${hostname} resolves to ${refused.address}, a loopback, private or link-local address (http.allowPrivateNetworks, http.allowedAddresses)`);
+        const why = forbidden(`${hostname} resolves to ${refused.address}, ${refused.why}: not fetched (http.allowPrivateNetworks, http.allowedAddresses)`);
         return callback(Object.assign(new Error(why.message), { cause: why }), '', 4);
       }
       if ((options as dns.LookupOptions).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
@@ -143,7 +240,8 @@ export class Sources {
     let url = first;
     for (let hop = 0; ; hop++) {
       const host = url.hostname.replace(/^\[|\]$/g, '');
-      if (net.isIP(host) && !this.addressAllowed(host)) throw forbidden(`${host} is a loopback, private or link-local address (http.allowPrivateNetworks, http.allowedAddresses)`);
+      const refusal = net.isIP(host) ? this.addressRefusal(host) : undefined;
+      if (refusal) throw forbidden(`${host} is ${refusal}: not fetched (http.allowPrivateNetworks, http.allowedAddresses)`);
       const res = await this.get(url, signal);
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {

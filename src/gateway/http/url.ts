@@ -59,6 +59,16 @@ export function parseImagePath(path: string, presets: Readonly<Record<string, st
   return request;
 }
 
+/**
+ * Is the path (after the signature position) exactly /p/<preset>/<source>? That is all
+ * http.publicPresets makes public: a preset followed by further operations is a new
+ * operation list, which only a signature may ask for.
+ */
+export function isBarePresetPath(path: string): boolean {
+  const segments = path.split('/');
+  return segments.length >= 4 && segments[0] === '' && segments[1] === 'p' && segments[2] !== '' && !SOURCE_START.test(segments[2]) && SOURCE_START.test(segments[3]);
+}
+
 function expandPresets(ops: string[], presets: Readonly<Record<string, string>>): string[] {
   const out: string[] = [];
   for (let i = 0; i < ops.length; i++) {
@@ -67,12 +77,16 @@ function expandPresets(ops: string[], presets: Readonly<Record<string, string>>)
       continue;
     }
     const name = ops[++i];
-    const preset = name === undefined ? undefined : presets[name];
-    if (preset === undefined) throw badRequest('url', `no preset ${JSON.stringify(name ?? '')}; configured: ${Object.keys(presets).join(', ') || 'none'} (http.presets)`);
+    // own keys only: "__proto__", "constructor" or "toString" are names not configured, not Object's members
+    const preset = name !== undefined && Object.hasOwn(presets, name) ? presets[name] : undefined;
+    if (typeof preset !== 'string') throw badRequest('url', `no preset ${JSON.stringify(name ?? '')}; configured: ${Object.keys(presets).join(', ') || 'none'} (http.presets)`);
     out.push(...preset.split('/'));
   }
   return out;
 }
+
+/** Keys that would reach an object's prototype rather than be a parameter. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function parsePairs(op: string, pairs: string[]): Record<string, unknown> {
   const params: Record<string, unknown> = {};
@@ -80,7 +94,9 @@ function parsePairs(op: string, pairs: string[]): Record<string, unknown> {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     if (eq <= 0) throw badRequest('url', `${op}: ${JSON.stringify(pair)} must be key=value`);
-    params[pair.slice(0, eq)] = typedValue(pair.slice(eq + 1));
+    const key = pair.slice(0, eq);
+    if (PROTOTYPE_KEYS.has(key)) throw badRequest('url', `${op}: ${JSON.stringify(key)} is not a parameter name`);
+    params[key] = typedValue(pair.slice(eq + 1));
   }
   return params;
 }

@@ -8,7 +8,7 @@ import { DipsError, ErrorCode } from '../../shared/errors.js';
 import type { Params } from '../params.js';
 import { cleanSharpMessage, openImage, render, type ImageLimits } from './limits.js';
 import { ANIMATED_FORMATS, applyOutput, CONTENT_TYPE, type OutputOptions } from './output.js';
-import { rankOf, STEPS, type Step, type StepName } from './steps.js';
+import { rankOf, STEPS, type Size, type Step, type StepName } from './steps.js';
 
 export interface ParsedStep {
   name: StepName;
@@ -42,11 +42,14 @@ export async function runPipeline(
   if (animated) height = opened.meta.pageHeight ?? height;
   let pending = false;
   let passRank = 0;
+  /** The size after the steps so far: exact after a materialise, worked out from each step's options in between. */
+  let size: Size = { width, height };
 
   const materialise = async () => {
     const { data, info } = await render(fn, image.raw({ depth: 'uchar' }), deadline, limits);
     width = info.width;
     height = info.height / pages;
+    size = { width, height };
     image = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels, ...(pages > 1 ? { pageHeight: height } : {}) } });
     pending = false;
     passRank = 0;
@@ -57,6 +60,8 @@ export async function runPipeline(
     const rank = rankOf(step.name, step.options);
     if (pending && (rank <= passRank || def.needsSize)) await materialise();
     if (Date.now() >= deadline) throw new DipsError(ErrorCode.timeout, `${fn}: deadline passed`);
+    if (def.size) size = def.size(step.options, size);
+    checkOutputPixels(step, size, limits);
     try {
       image = await def.apply(image, step.options, { fn, limits, width, height, params: step.params });
     } catch (err) {
@@ -70,4 +75,17 @@ export async function runPipeline(
 
   const { data, info } = await render(fn, applyOutput(image, out), deadline, limits);
   return { bytes: data, contentType: CONTENT_TYPE[out.format], width: info.width, height: info.height };
+}
+
+/**
+ * The input's pixels are checked from its header; each step's result is checked here, before
+ * it is made: resize to 16383 x 16383 and then extend would otherwise ask libvips for gigapixels.
+ */
+function checkOutputPixels(step: ParsedStep, size: Size, limits: ImageLimits): void {
+  const pixels = size.width * size.height;
+  if (pixels <= limits.maxPixels) return;
+  throw new DipsError(
+    ErrorCode.tooLarge,
+    `${step.params.fn}: after ${step.name} the image would be ${size.width} x ${size.height} = ${(pixels / 1e6).toFixed(1)} megapixels, above the limit of ${(limits.maxPixels / 1e6).toFixed(1)} (images.maxPixels)`,
+  );
 }

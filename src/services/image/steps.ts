@@ -24,8 +24,20 @@ export interface StepContext {
   params: Params;
 }
 
+/** An image's size in pixels. */
+export interface Size {
+  width: number;
+  height: number;
+}
+
 export interface Step<O = any> {
   rank: number;
+  /**
+   * The size this step makes of an image of `size` (never less than sharp makes it: the
+   * pipeline refuses a step whose result would pass images.maxPixels before any pixel is
+   * made). Steps that keep the size, or only shrink it (trim), leave it out.
+   */
+  size?(options: O, size: Size): Size;
   /** Step needs the exact current size: the pipeline materialises pending work first. */
   needsSize?: boolean;
   /** Nothing may share a pass after this step (sharp's order around it is not the caller's). */
@@ -49,6 +61,20 @@ function requireOneOf(p: Params, names: string[], what: string): void {
   if (!names.some((n) => p.has(n))) p.fail(names.join(' or '), what, undefined);
 }
 
+/** What sharp's resize makes of `size`: a missing side keeps the aspect ratio, inside/outside scale to fit. */
+function resized(o: ResizeOptions, size: Size): Size {
+  const { width: w, height: h } = size;
+  let width = o.width ?? Math.max(1, Math.round((w * o.height!) / h));
+  let height = o.height ?? Math.max(1, Math.round((h * o.width!) / w));
+  if (o.width !== undefined && o.height !== undefined && (o.fit === 'inside' || o.fit === 'outside')) {
+    const scale = (o.fit === 'inside' ? Math.min : Math.max)(o.width / w, o.height / h);
+    width = Math.max(1, Math.round(w * scale));
+    height = Math.max(1, Math.round(h * scale));
+  }
+  // no enlargement: neither side grows past the input's
+  return o.withoutEnlargement ? { width: Math.min(width, w), height: Math.min(height, h) } : { width, height };
+}
+
 const resize: Step<ResizeOptions> = {
   rank: 40,
   parse(p, limits) {
@@ -64,6 +90,7 @@ const resize: Step<ResizeOptions> = {
       withoutEnlargement: p.bool('withoutEnlargement', false),
     };
   },
+  size: resized,
   apply: (image, o) => image.resize(o),
 };
 
@@ -73,6 +100,7 @@ const thumbnail: Step<ResizeOptions> = {
     requireOneOf(p, ['width', 'height'], 'given (an integer from 1 to ' + limits.maxOutputDimension + ')');
     return { width: dimension(p, 'width', limits), height: dimension(p, 'height', limits), fit: 'inside', withoutEnlargement: !p.bool('enlarge', false), kernel: 'lanczos3' };
   },
+  size: resized,
   apply: (image, o) => image.resize(o),
 };
 
@@ -87,6 +115,7 @@ const crop: Step<CropOptions> = {
     }
     return { smart: { width, height, fit: 'cover', position: p.oneOf('strategy', [...STRATEGIES, ...GRAVITIES], 'attention') } };
   },
+  size: (o) => ('smart' in o ? { width: o.smart.width!, height: o.smart.height! } : { width: o.rect.width, height: o.rect.height }),
   apply(image, o, ctx) {
     if ('smart' in o) return image.resize(o.smart);
     const r = o.rect;
@@ -104,6 +133,12 @@ const rotate: Step<{ angle: number; background: string }> = {
   rank: 30,
   barrier: true,
   parse: (p) => ({ angle: p.number('angle', -360, 360), background: colour(p, 'background', '#000000') }),
+  // any other angle than a right one makes the bounding box of the turned image
+  size(o, { width, height }) {
+    if (o.angle % 90 === 0) return (o.angle / 90) % 2 === 0 ? { width, height } : { width: height, height: width };
+    const [cos, sin] = [Math.abs(Math.cos((o.angle * Math.PI) / 180)), Math.abs(Math.sin((o.angle * Math.PI) / 180))];
+    return { width: Math.ceil(width * cos + height * sin), height: Math.ceil(width * sin + height * cos) };
+  },
   apply: (image, o) => image.rotate(o.angle, { background: o.background }),
 };
 
@@ -117,6 +152,7 @@ const extend: Step<ExtendOptions> = {
     const side = (name: string) => p.int(name, 0, limits.maxOutputDimension, all);
     return { top: side('top'), bottom: side('bottom'), left: side('left'), right: side('right'), background: colour(p, 'background', '#000000') };
   },
+  size: (o, { width, height }) => ({ width: width + o.left! + o.right!, height: height + o.top! + o.bottom! }),
   apply: (image, o) => image.extend(o),
 };
 
