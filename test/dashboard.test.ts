@@ -4,12 +4,15 @@
  * and the gateway; the jobs/s chart rises under load; pausing ecard from the
  * page makes ecard calls fail fast with the paused message, resuming brings
  * them back; a reload from the page replaces the worker pids; a killed NATS
- * node shows as down within 2 s. A screenshot under load is written to
+ * node shows as down within 2 s. Forged cross-site POSTs, non-JSON POSTs and
+ * foreign Host headers (DNS rebinding) are refused; the token cookie is
+ * HttpOnly, SameSite=Strict, and Secure over TLS. A screenshot under load is written to
  * test/artifacts/dashboard.png.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { DipsClient } from '../src/client/index.js';
@@ -25,6 +28,7 @@ let browser: Browser;
 let page: Page;
 let dips: DipsClient;
 let url: string;
+let dashboardPort: number;
 let loading = false;
 let load: Promise<void> = Promise.resolve();
 const ARTIFACTS = path.join(projectRoot, 'test', 'artifacts');
@@ -61,6 +65,7 @@ async function setUp(): Promise<void> {
   agent = await startProcess('agent', cluster, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'n1', DIPS_AGENT_METRICS_PORT: String(agentMetrics) }, '"msg":"agent ready"');
   gateway = await startProcess('gateway', cluster, { DIPS_GATEWAY_PORT: String(await freePort()), DIPS_GATEWAY_DATA_DIR: path.join(projectRoot, 'run', `dashboard-test-${process.pid}`) });
   const port = await freePort();
+  dashboardPort = port;
   dashboard = await startProcess('dashboard', cluster, {
     DIPS_DASHBOARD_PORT: String(port),
     DIPS_DASHBOARD_NATS_MONITOR_URLS: cluster.nodes.map((n) => `http://127.0.0.1:${n.httpPort}`).join(','),
@@ -84,6 +89,81 @@ test.after(async () => {
   await gateway?.stop();
   await agent?.stop();
   await cluster?.stop();
+});
+
+/** A request with exactly these headers (Host, Origin and Sec-Fetch-* included: fetch would not forge them). */
+function request(port: number, urlPath: string, headers: Record<string, string>, method = 'GET', body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('cross-site POSTs, non-JSON POSTs and foreign Host headers (DNS rebinding) are refused; the page\'s own requests are not', async () => {
+  const own = `http://127.0.0.1:${dashboardPort}`;
+  const json = { 'content-type': 'application/json' };
+  const ping = (headers: Record<string, string>, body = '{}') => request(dashboardPort, '/api/control/ping', headers, 'POST', body);
+  const refused: Array<[string, Record<string, string>, number]> = [
+    ['a foreign Origin, text/plain (a form or no-cors fetch)', { origin: 'http://evil.example', 'content-type': 'text/plain' }, 403],
+    ['a foreign Origin, JSON', { origin: 'http://evil.example', ...json }, 403],
+    ['Origin null (a sandboxed frame)', { origin: 'null', ...json }, 403],
+    ['the same host on another port', { origin: `http://127.0.0.1:${dashboardPort + 1}`, ...json }, 403],
+    ['no Origin, Sec-Fetch-Site cross-site', { 'sec-fetch-site': 'cross-site', ...json }, 403],
+    ['no Origin, a foreign Referer', { referer: 'http://evil.example/page', ...json }, 403],
+    ['our Origin but text/plain', { origin: own, 'content-type': 'text/plain' }, 415],
+    ['our Origin but no content type', { origin: own }, 415],
+    ['a rebound Host', { host: `evil.example:${dashboardPort}`, origin: `http://evil.example:${dashboardPort}`, ...json }, 403],
+  ];
+  for (const [what, headers, status] of refused) {
+    const r = await ping(headers);
+    assert.is(r.status, status, `${what}: ${r.status} ${r.body.slice(0, 200)}`);
+    assert.ok(!/"verb"/.test(r.body), `${what}: nothing was broadcast`);
+    assert.match(r.body, /origin|Origin|Host|content type|Content-Type|JSON/, `${what}: the answer says why: ${r.body}`);
+  }
+  for (const [what, headers] of [
+    ['the page (same Origin)', { origin: own, ...json }],
+    ['the page (same-origin Sec-Fetch-Site)', { 'sec-fetch-site': 'same-origin', referer: `${own}/`, ...json }],
+    ['a script without a browser', json],
+    ['localhost', { host: `localhost:${dashboardPort}`, origin: `http://localhost:${dashboardPort}`, ...json }],
+  ] as Array<[string, Record<string, string>]>) {
+    const r = await ping(headers);
+    assert.is(r.status, 200, `${what}: ${r.status} ${r.body.slice(0, 200)}`);
+  }
+  for (const p of ['/', '/app.js', '/api/history', '/events']) {
+    const r = await request(dashboardPort, p, { host: `evil.example:${dashboardPort}` });
+    assert.is(r.status, 403, `GET ${p} with a foreign Host: ${r.status}`);
+    assert.match(r.body, /Host/);
+  }
+  assert.is((await request(dashboardPort, '/', {})).status, 200);
+  assert.is((await request(dashboardPort, '/', { host: `[::1]:${dashboardPort}` })).status, 200);
+});
+
+test('the token cookie is HttpOnly and SameSite=Strict, and Secure when the dashboard is reached over TLS', async () => {
+  const port = await freePort();
+  const token = 'dashboard-test-token';
+  const guarded = await startProcess('dashboard', cluster, { DIPS_DASHBOARD_PORT: String(port), DIPS_DASHBOARD_TOKEN: token, DIPS_DASHBOARD_NATS_MONITOR_URLS: `http://127.0.0.1:${cluster.nodes[0].httpPort}` });
+  try {
+    assert.is((await request(port, '/', {})).status, 401);
+    const plain = await request(port, `/?token=${token}`, {});
+    assert.is(plain.status, 302);
+    const cookie = String(plain.headers['set-cookie']);
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    assert.not.match(cookie, /Secure/, 'over plain HTTP a Secure cookie would never come back');
+    const viaTls = await request(port, `/?token=${token}`, { 'x-forwarded-proto': 'https' });
+    assert.match(String(viaTls.headers['set-cookie']), /; Secure/, 'behind a TLS proxy the cookie is Secure');
+    const withCookie = await request(port, '/', { cookie: `dips_dashboard=${token}` });
+    assert.is(withCookie.status, 200);
+    const rebound = await request(port, `/?token=${token}`, { host: `evil.example:${port}` });
+    assert.is(rebound.status, 403, 'a foreign Host is refused before the token is looked at');
+  } finally {
+    await guarded.stop();
+  }
 });
 
 test('the page shows both NATS nodes, the node with its workers, and the gateway', async () => {

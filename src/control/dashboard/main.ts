@@ -6,7 +6,7 @@ import { createLogger } from '../../shared/log.js';
 import { connectNats } from '../../shared/nats.js';
 import { addressOverrides, ExitCode, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
 import { FleetWatcher } from './fleet.js';
-import { buildDashboard } from './server.js';
+import { allowedHosts, buildDashboard } from './server.js';
 
 const program = new Command('dips-dashboard')
   .description('Serve the DIPS fleet as a live web page: nodes, workers, gateways, NATS nodes, 15-minute charts, and the controls of dipsctl')
@@ -28,7 +28,7 @@ runMain(async () => {
   }
   const nc = await connectNats(config, { name: `dips-dashboard-${process.pid}`, log });
   const fleet = new FleetWatcher(nc, config.dashboard.natsMonitorUrls, log);
-  const app = buildDashboard({ nc, fleet, log, token: config.dashboard.token, controlTimeoutMs: config.control.timeoutMs });
+  const app = buildDashboard({ nc, fleet, log, token: config.dashboard.token, controlTimeoutMs: config.control.timeoutMs, allowedHosts: allowedHosts(config.dashboard.host) });
   await listenOrExit(() => app.listen({ port: config.dashboard.port, host: config.dashboard.host }), config.dashboard, log);
   fleet.start();
   onShutdown(async () => {

@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NatsConnection } from 'nats';
@@ -23,10 +25,14 @@ export interface DashboardOptions {
   log: Logger;
   token: string;
   controlTimeoutMs: number;
+  /** Host names (no port) the Host header may carry: see allowedHosts(). */
+  allowedHosts: ReadonlySet<string>;
 }
 
-/** Verbs the page may send, and whether they change the fleet (those are marked on the charts). */
-const VERBS: Record<string, boolean> = { status: false, ping: false, pause: true, resume: true, scale: true, reload: true, drain: true, stop: true, start: true };
+/** Verbs the page may send, and whether they change the fleet (those are marked on the charts). A Map: "constructor" is not a verb. */
+const VERBS = new Map<string, boolean>([
+  ['status', false], ['ping', false], ['pause', true], ['resume', true], ['scale', true], ['reload', true], ['drain', true], ['stop', true], ['start', true],
+]);
 const COOKIE = 'dips_dashboard';
 
 const PAGE_DIR = path.join(projectRoot, 'src', 'control', 'dashboard', 'page');
@@ -39,17 +45,87 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/vendor/uPlot.css': { file: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
 };
 
+/**
+ * The host names the dashboard answers to: its listen address, the loopback names, and when it
+ * listens on every address, this machine's addresses and name. Any other Host header is a page
+ * elsewhere whose name was pointed at us (DNS rebinding), and is refused.
+ */
+export function allowedHosts(listen: string): Set<string> {
+  const hosts = new Set(['localhost', '127.0.0.1', '::1', unbracket(listen.toLowerCase())]);
+  if (listen === '0.0.0.0' || listen === '::') {
+    hosts.add(os.hostname().toLowerCase());
+    for (const addresses of Object.values(os.networkInterfaces())) for (const a of addresses ?? []) hosts.add(a.address.toLowerCase());
+  }
+  return hosts;
+}
+
+const unbracket = (host: string) => host.replace(/^\[(.*)\]$/, '$1');
+
+/** The host name of a Host header ("127.0.0.1:8090" → 127.0.0.1, "[::1]:8090" → ::1). */
+function hostName(header: string): string {
+  const host = header.toLowerCase();
+  if (host.startsWith('[')) return host.slice(1, host.indexOf(']'));
+  return net.isIPv6(host) ? host : host.replace(/:\d*$/, '');
+}
+
+/** Reached over TLS: on this socket, or through a proxy that says so (only a proxy or a non-browser client can set the header). */
+const overTls = (request: FastifyRequest) => request.protocol === 'https' || String(request.headers['x-forwarded-proto'] ?? '').split(',')[0].trim() === 'https';
+
+const originOf = (href: string): string | undefined => {
+  try {
+    return new URL(href).origin;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Why a state-changing request comes from another site, or undefined when it comes from the
+ * page itself. Browsers send Origin with every POST, else Sec-Fetch-Site or Referer; a request
+ * with none of them comes from no browser, and cross-site forgery needs one.
+ */
+function crossSite(request: FastifyRequest): string | undefined {
+  const own = originOf(`${overTls(request) ? 'https' : 'http'}://${request.headers.host}`);
+  const { origin, referer } = request.headers;
+  const site = request.headers['sec-fetch-site'];
+  if (origin !== undefined) return originOf(origin) === own ? undefined : `Origin ${origin} is not this dashboard's (${own})`;
+  if (site !== undefined) return site === 'same-origin' || site === 'none' ? undefined : `Sec-Fetch-Site is ${site}: not sent by the dashboard's own page (origin ${own})`;
+  if (referer !== undefined) return originOf(referer) === own ? undefined : `Referer ${referer} is not on this dashboard's origin (${own})`;
+  return undefined;
+}
+
+/** The media type of a Content-Type header, without parameters. */
+const mediaType = (header: string | undefined) => (header ?? '').split(';')[0].trim().toLowerCase();
+
 export function buildDashboard(options: DashboardOptions): FastifyInstance {
   const { nc, fleet, token } = options;
   // requests are not logged one by one (the page polls); controls are logged below
   const app = Fastify({ loggerInstance: options.log.child({}, { level: 'warn' }) as FastifyBaseLogger });
+  const refuse = (reply: FastifyReply, status: number, error: string) => reply.code(status).header('Cache-Control', 'no-store').send({ error });
+
+  // before anything else, for every request: the Host is ours (DNS rebinding), and a request
+  // that changes something comes from our own page (CSRF) with a JSON body (no form can send one
+  // cross-site without a CORS preflight, which this server never grants)
+  app.addHook('onRequest', async (request, reply) => {
+    const host = request.headers.host ?? '';
+    if (!options.allowedHosts.has(hostName(host))) {
+      return refuse(reply, 403, `the Host header ${JSON.stringify(host)} is not this dashboard's (dashboard.host ${[...options.allowedHosts].join(', ')})`);
+    }
+    if (request.method === 'GET' || request.method === 'HEAD') return;
+    const foreign = crossSite(request);
+    if (foreign) return refuse(reply, 403, `cross-site request refused: ${foreign}`);
+    if (request.method === 'POST' && mediaType(request.headers['content-type']) !== 'application/json') {
+      return refuse(reply, 415, `the dashboard's POSTs take a JSON body (Content-Type: application/json), got ${JSON.stringify(request.headers['content-type'] ?? 'none')}`);
+    }
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     if (!token || request.url === '/healthz') return;
     const query = new URL(request.url, 'http://x').searchParams.get('token');
     if (query !== null && sameSecret(query, token)) {
-      // once from the link npm start prints, then a cookie for this browser
-      return reply.header('Set-Cookie', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`).redirect('/');
+      // once from the link npm start prints, then a cookie for this browser (never sent over plain HTTP once TLS is used)
+      const cookie = `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${overTls(request) ? '; Secure' : ''}`;
+      return reply.header('Set-Cookie', cookie).redirect('/');
     }
     const bearer = request.headers.authorization?.replace(/^Bearer\s+/i, '');
     const cookie = /(?:^|;\s*)dips_dashboard=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
@@ -75,7 +151,8 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
 
   app.post('/api/control/:verb', async (request: FastifyRequest<{ Params: { verb: string }; Body: ControlRequest | undefined }>, reply) => {
     const verb = request.params.verb;
-    if (!(verb in VERBS)) return reply.code(400).send({ error: `unknown verb ${verb}; one of ${Object.keys(VERBS).join(', ')}` });
+    const changes = VERBS.get(verb);
+    if (changes === undefined) return reply.code(400).send({ error: `unknown verb ${verb}; one of ${[...VERBS.keys()].join(', ')}` });
     const body = request.body ?? {};
     const control: ControlRequest = {
       nodes: Array.isArray(body.nodes) ? body.nodes.map(String) : undefined,
@@ -85,7 +162,7 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
     };
     if (verb === 'scale' && !(Number.isInteger(control.workers) && control.workers! >= 0)) return reply.code(400).send({ error: 'scale needs workers: a whole number of worker processes' });
     const scope = `${control.functions?.length ? ` ${control.functions.join(',')}` : ''}${control.nodes?.length ? ` on ${control.nodes.join(',')}` : ' fleet-wide'}${verb === 'scale' ? ` to ${control.workers}` : ''}`;
-    if (VERBS[verb]) fleet.mark(`${verb}${scope} (dashboard)`);
+    if (changes) fleet.mark(`${verb}${scope} (dashboard)`);
     options.log.info({ verb, request: control }, 'dashboard control');
     const result = await broadcast(nc, verb as Verb, control, options.controlTimeoutMs);
     const outcome = judge(result);
