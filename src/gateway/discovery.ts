@@ -4,6 +4,7 @@
  * admin protocol's "available workers" and "workers" come from here.
  */
 import type { NatsConnection } from 'nats';
+import { BUILTIN_FUNCTIONS } from '../shared/builtin-functions.js';
 import { functionFromToken, SERVICE_NAME } from '../shared/subjects.js';
 
 export interface MeshWorker {
@@ -18,8 +19,8 @@ export interface MeshWorker {
 
 export class Discovery {
   private workers: MeshWorker[] = [];
-  /** Functions some worker declared non-idempotent: derived once per refresh, read on every job. */
-  private nonIdempotent = new Set<string>();
+  /** Functions whose workers all declared them idempotent: derived once per refresh, read on every job. */
+  private idempotent = new Set<string>();
   private refreshedAt = 0;
   private inFlight?: Promise<void>;
 
@@ -32,13 +33,19 @@ export class Discovery {
   }
 
   /**
-   * Whether a lost request for `fn` may be sent again: false only when a worker
-   * declared the function non-idempotent. Answers from the cache, never waits
-   * (it is on every job's path); a stale cache is refreshed in the background.
+   * Whether a lost request for `fn` may be sent again. DIPS's own functions
+   * are; any other only once the workers seen serving it all declared it so
+   * (metadata idempotent=true): a function not known yet, or declared by none,
+   * is sent once and its caller told if it was lost, never run twice unasked.
+   * Answers from the cache, never waits (it is on every job's path); a stale
+   * cache is refreshed in the background.
    */
   isIdempotent(fn: string): boolean {
-    if (Date.now() - this.refreshedAt > this.maxAgeMs * 5) void this.refresh();
-    return !this.nonIdempotent.has(fn);
+    if (BUILTIN_FUNCTIONS.includes(fn)) return true;
+    const known = this.idempotent.has(fn);
+    // a function not seen yet may have just appeared: look again sooner than for a known one
+    if (Date.now() - this.refreshedAt > this.maxAgeMs * (known ? 5 : 1)) void this.refresh();
+    return known;
   }
 
   async countByFunction(): Promise<Map<string, number>> {
@@ -63,7 +70,7 @@ export class Discovery {
         for (const endpoint of info.endpoints ?? []) {
           found.push({
             id: info.id, fn: functionFromToken(endpoint.name), host: info.metadata?.host ?? '?', pid: info.metadata?.pid ?? '?',
-            gateway: info.metadata?.gateway, idempotent: info.metadata?.idempotent !== 'false',
+            gateway: info.metadata?.gateway, idempotent: info.metadata?.idempotent === 'true',
           });
         }
       }
@@ -71,7 +78,8 @@ export class Discovery {
       // no responders: no workers at all
     }
     this.workers = found;
-    this.nonIdempotent = new Set(found.filter((w) => !w.idempotent).map((w) => w.fn));
+    const declaredNot = new Set(found.filter((w) => !w.idempotent).map((w) => w.fn));
+    this.idempotent = new Set(found.filter((w) => w.idempotent && !declaredNot.has(w.fn)).map((w) => w.fn));
     this.refreshedAt = Date.now();
   }
 }

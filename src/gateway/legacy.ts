@@ -56,6 +56,8 @@ export interface LegacyOptions {
   legacyFunctions: readonly string[];
   /** gateway.maxAbilities: functions one connection may register. */
   maxAbilities: number;
+  /** gateway.idempotentFunctions: functions of Gearman workers that may be sent again after a possible loss. */
+  idempotentFunctions: readonly string[];
 }
 
 interface WorkerState {
@@ -165,7 +167,8 @@ export class LegacyBridge {
       version: this.version,
       description: `Gearman worker ${conn.clientId} via gateway ${this.id}`,
       queue: token,
-      metadata: { function: fn, host: conn.remote, pid: `gearman-${conn.id}`, kind: 'gearman-worker', gateway: this.id },
+      // a Gearman worker cannot say whether running a job twice is harmless: the operator does (gateway.idempotentFunctions)
+      metadata: { function: fn, host: conn.remote, pid: `gearman-${conn.id}`, kind: 'gearman-worker', gateway: this.id, idempotent: String(this.options.idempotentFunctions.includes(fn)) },
     }).finally(() => state.registering.delete(fn));
     if (conn.isClosed || this.workers.get(conn) !== state) {
       await service.stop(); // gone while we registered

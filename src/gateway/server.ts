@@ -41,7 +41,7 @@ export class Gateway {
   constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger, registry?: Registry) {
     const maxBytes = maxWaitingBytes(config);
     this.requester = new Requester(nc, { maxPendingBytes: maxBytes, limitName: 'queue.maxWaitingBytes' });
-    this.legacy = new LegacyBridge(nc, version, log, { defaultDeadlineMs: config.worker.defaultDeadlineMs, maxWaitingBytes: maxBytes, legacyFunctions: config.gateway.legacyFunctions, maxAbilities: config.gateway.maxAbilities });
+    this.legacy = new LegacyBridge(nc, version, log, { defaultDeadlineMs: config.worker.defaultDeadlineMs, maxWaitingBytes: maxBytes, legacyFunctions: config.gateway.legacyFunctions, maxAbilities: config.gateway.maxAbilities, idempotentFunctions: config.gateway.idempotentFunctions });
     this.discovery = new Discovery(nc);
     const port = config.gateway.port;
     this.store = JobStore.open(config.gateway.dataDir || path.join(projectRoot, 'run', `gateway-${port || process.pid}`));

@@ -210,6 +210,10 @@ export const schema = {
       format: 'gearman-function-list', default: ['*'], env: 'DIPS_GATEWAY_LEGACY_FUNCTIONS',
     },
     maxAbilities: { doc: 'Functions one Gearman worker connection may register (CAN_DO).', format: 'nat', default: 256, env: 'DIPS_GATEWAY_MAX_ABILITIES' },
+    idempotentFunctions: {
+      doc: 'Functions served by Gearman workers that may be sent again when a request may have been lost with a NATS node (running them twice is harmless); any other is sent once and its caller told if it was lost.',
+      format: 'gearman-function-list', default: [] as string[], env: 'DIPS_GATEWAY_IDEMPOTENT_FUNCTIONS',
+    },
     remoteAdmin: {
       doc: 'Take the admin commands that change state (maxqueue, cancel job) from any address, not only loopback: only where the network reaching the Gearman port is the operator\'s own.',
       format: Boolean, default: false, env: 'DIPS_GATEWAY_REMOTE_ADMIN',
@@ -293,7 +297,7 @@ export type DipsConfig = {
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
     idleTimeoutMs: number; handleHost: string; dataDir: string; retries: number; metricsPort: number; maxSegmentBytes: number;
-    legacyFunctions: string[]; maxAbilities: number; remoteAdmin: boolean; maxConnectionBytes: number;
+    legacyFunctions: string[]; maxAbilities: number; idempotentFunctions: string[]; remoteAdmin: boolean; maxConnectionBytes: number;
   };
   http: {
     host: string; port: number; publicUrl: string; key: string; salt: string; allowUnsigned: boolean;
