@@ -249,6 +249,10 @@ export const schema = {
   dashboard: {
     host: { doc: 'Address the dashboard (dips-dashboard) listens on; keep it on loopback unless dashboard.token is set.', format: String, default: '127.0.0.1', env: 'DIPS_DASHBOARD_HOST' },
     port: { doc: 'Port of the dashboard (`npm start` takes a free one, and prints it, if this one is taken).', format: 'port', default: 8090, env: 'DIPS_DASHBOARD_PORT' },
+    allowedHosts: {
+      doc: 'Host names, besides its listen address and loopback, the dashboard answers to (e.g. the name a proxy in front of it passes on as Host); any other Host header is refused (DNS rebinding).',
+      format: Array, default: [] as string[], env: 'DIPS_DASHBOARD_ALLOWED_HOSTS',
+    },
     token: { doc: 'Token the dashboard asks for (?token=… once, then a cookie; or Authorization: Bearer). Required when dashboard.host is not a loopback address (never logged).', format: String, default: '', env: 'DIPS_DASHBOARD_TOKEN', sensitive: true },
     natsMonitorUrls: { doc: 'Monitoring endpoints of the NATS nodes (their http port), shown up or down with connections and routes.', format: 'string-list', default: ['http://127.0.0.1:8222', 'http://127.0.0.1:8223'], env: 'DIPS_DASHBOARD_NATS_MONITOR_URLS' },
   },
@@ -264,7 +268,7 @@ export const schema = {
   },
   images: {
     maxPixels: {
-      doc: 'Largest image accepted, in pixels per frame (width x height), checked from the header before decoding.',
+      doc: 'Largest image, in pixels per frame (width x height): an input, checked from its header before decoding, and every step\'s output (resize, extend, rotate…), checked before any pixel is made.',
       format: 'nat', default: 50_000_000, env: 'DIPS_IMAGES_MAX_PIXELS',
     },
     maxInputBytes: {
@@ -305,7 +309,7 @@ export type DipsConfig = {
     allowPrivateNetworks: boolean; allowedAddresses: string[]; sourceMaxBytes: number; sourceTimeoutMs: number; maxRedirects: number;
     cacheControl: string; apiKey: string; placeholder: string; maxConcurrent: number; timeoutMs: number; requiredFunctions: string[];
   };
-  dashboard: { host: string; port: number; token: string; natsMonitorUrls: string[] };
+  dashboard: { host: string; port: number; allowedHosts: string[]; token: string; natsMonitorUrls: string[] };
   queue: { maxWaitingBytes: number; backgroundMaxAgeMs: number };
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
   log: { level: string };

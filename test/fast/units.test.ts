@@ -12,6 +12,7 @@ import { Params } from '../../src/services/params.js';
 import { phpSerialize, phpUnserialize, PhpSerializeError } from '../../src/shared/codec/php.js';
 import { functionFromToken, functionToken, isValidFunctionName } from '../../src/shared/subjects.js';
 import { WaitQueue } from '../../src/shared/wait-queue.js';
+import { allowedHosts } from '../../src/control/dashboard/server.js';
 import { BUILTIN_FUNCTIONS, legacyMayServe } from '../../src/shared/builtin-functions.js';
 import { allFunctions } from '../../src/services/functions/index.js';
 import { loadConfig } from '../../src/shared/config.js';
@@ -150,7 +151,6 @@ test('turn batch: what one turn adds runs together, in order, after the turn\'s 
   assert.equal(ran, ['a', 'b', 'c', 'd'], 'the check phase finds nothing left to run');
 });
 
-test.run();
 
 test('built-in function names: the gateway\'s list is the workers\' own; Gearman workers get `*` minus them', () => {
   assert.equal([...BUILTIN_FUNCTIONS].sort(), allFunctions(loadConfig({})).map((d) => d.name).sort());
@@ -166,3 +166,11 @@ test('reply subjects: only inboxes; room subjects: only a direct subject of the 
   assert.is(workerOfDirectSubject('echo', 'dips.fn.echo.W1abc'), 'W1abc');
   for (const bad of ['dips.fn.ecard.W1', 'dips.control.stop', 'dips.fn.echo.a.b', 'dips.fn.echo.', 'dips.fn.echo.*']) assert.is(workerOfDirectSubject('echo', bad), undefined, bad);
 });
+
+test('dashboard host names: listen address, loopback and the operator\'s dashboard.allowedHosts; nothing else', () => {
+  const hosts = allowedHosts('127.0.0.1', ['Dips.Example']);
+  for (const h of ['127.0.0.1', 'localhost', '::1', 'dips.example']) assert.ok(hosts.has(h), h);
+  assert.not.ok(hosts.has('evil.example'));
+});
+
+test.run();

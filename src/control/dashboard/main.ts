@@ -28,7 +28,7 @@ runMain(async () => {
   }
   const nc = await connectNats(config, { name: `dips-dashboard-${process.pid}`, log });
   const fleet = new FleetWatcher(nc, config.dashboard.natsMonitorUrls, log);
-  const app = buildDashboard({ nc, fleet, log, token: config.dashboard.token, controlTimeoutMs: config.control.timeoutMs, allowedHosts: allowedHosts(config.dashboard.host) });
+  const app = buildDashboard({ nc, fleet, log, token: config.dashboard.token, controlTimeoutMs: config.control.timeoutMs, allowedHosts: allowedHosts(config.dashboard.host, config.dashboard.allowedHosts) });
   await listenOrExit(() => app.listen({ port: config.dashboard.port, host: config.dashboard.host }), config.dashboard, log);
   fleet.start();
   onShutdown(async () => {

@@ -48,10 +48,11 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 /**
  * The host names the dashboard answers to: its listen address, the loopback names, and when it
  * listens on every address, this machine's addresses and name. Any other Host header is a page
- * elsewhere whose name was pointed at us (DNS rebinding), and is refused.
+ * elsewhere whose name was pointed at us (DNS rebinding), and is refused; `extra` are the names
+ * an operator gives it (dashboard.allowedHosts: the name a proxy in front of it passes on).
  */
-export function allowedHosts(listen: string): Set<string> {
-  const hosts = new Set(['localhost', '127.0.0.1', '::1', unbracket(listen.toLowerCase())]);
+export function allowedHosts(listen: string, extra: readonly string[] = []): Set<string> {
+  const hosts = new Set(['localhost', '127.0.0.1', '::1', unbracket(listen.toLowerCase()), ...extra.map((h) => h.toLowerCase())]);
   if (listen === '0.0.0.0' || listen === '::') {
     hosts.add(os.hostname().toLowerCase());
     for (const addresses of Object.values(os.networkInterfaces())) for (const a of addresses ?? []) hosts.add(a.address.toLowerCase());

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { DipsClient, Reply } from '../../client/index.js';
+import { BUILTIN_FUNCTIONS } from '../../shared/builtin-functions.js';
 import type { DipsConfig } from '../../shared/config.js';
 import { DipsError, ErrorCode, errorMessage, httpStatusOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -121,7 +122,8 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
     const body = request.body;
     const json = request.headers['content-type']?.startsWith('application/json');
     const input = json ? { ...(body as Record<string, unknown>), ...query } : Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-    const result = await client.callForReply(fn, input, { params: json ? undefined : query, timeoutMs: http.timeoutMs, jobId: request.id, signal: abortOnClose(reply) });
+    // sent again after a possible loss only when running it twice is known to be harmless (DIPS's own functions)
+    const result = await client.callForReply(fn, input, { params: json ? undefined : query, timeoutMs: http.timeoutMs, jobId: request.id, signal: abortOnClose(reply), idempotent: BUILTIN_FUNCTIONS.includes(fn) });
     return sendReply(reply, result, {});
   });
 

@@ -25,7 +25,7 @@ const ALIASES: Record<string, OutputFormat> = { jpg: 'jpeg', tif: 'tiff', heif: 
 export function parseOutput(p: Params, inputFormat: string | undefined): OutputOptions {
   const fallback: OutputFormat = (OUTPUT_FORMATS as readonly string[]).includes(inputFormat ?? '') ? (inputFormat as OutputFormat) : ALIASES[inputFormat ?? ''] ?? 'jpeg';
   const requested = p.has('format') ? String(p.raw('format')).toLowerCase() : undefined;
-  const format = requested && ALIASES[requested] ? ALIASES[requested] : p.oneOf('format', OUTPUT_FORMATS, fallback);
+  const format = requested && Object.hasOwn(ALIASES, requested) ? ALIASES[requested] : p.oneOf('format', OUTPUT_FORMATS, fallback);
   return {
     format,
     quality: p.has('quality') ? p.int('quality', 1, 100) : undefined,
