@@ -6,8 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { connect, type NatsConnection } from 'nats';
-import { freePort } from '../src/control/nats-node.js';
-import { AUTH_CONF, IDENTITIES, identityEnv, makePasswords, type Identity } from '../src/control/secure.js';
+import { freePort, sleep, startNode, waitForRoutes } from '../src/control/nats-node.js';
+import { IDENTITIES, ROUTE, identityEnv, makePasswords, secureClusterOptions, type Identity } from '../src/control/secure.js';
 import { Executables } from '../src/control/spawn.js';
 import { DipsClient } from '../src/client/index.js';
 import { loadConfig } from '../src/shared/config.js';
@@ -20,7 +20,7 @@ let procs: Proc[] = [];
 let gatewayPort: number;
 
 test.before(async () => {
-  cluster = await startCluster({ includes: [AUTH_CONF], env: passwords });
+  cluster = await startCluster(secureClusterOptions(passwords));
   gatewayPort = await freePort();
   procs = await Promise.all([
     startProcess('worker', cluster, { ...identityEnv('worker', passwords), DIPS_WORKER_FUNCTIONS: 'ecard,echo' }),
@@ -33,9 +33,9 @@ test.after(async () => {
   await cluster?.stop();
 });
 
-function as(identity: Identity): Promise<NatsConnection> {
+function as(identity: Identity, servers = cluster.servers): Promise<NatsConnection> {
   const id = IDENTITIES[identity];
-  return connect({ servers: cluster.servers, user: id.user, pass: passwords[id.passEnv], inboxPrefix: id.inbox });
+  return connect({ servers, user: id.user, pass: passwords[id.passEnv], inboxPrefix: id.inbox });
 }
 
 /**
@@ -101,6 +101,74 @@ test('only the admin identity may publish dips.control.*', async () => {
     assert.ok(await refused(identity, (nc) => nc.publish('dips.control.stop', '{}')), identity);
   }
   assert.not.ok(await refused('admin', (nc) => nc.publish('dips.control.ping', '{}')), 'admin may');
+});
+
+/** Subjects of the messages `nc` hears on `subject` that contain `mark`. */
+function collect(nc: NatsConnection, subject: string, mark: string): string[] {
+  const heard: string[] = [];
+  void (async () => {
+    for await (const m of nc.subscribe(subject)) if (m.subject.includes(mark)) heard.push(m.subject);
+  })();
+  return heard;
+}
+
+async function serverId(httpPort: number): Promise<string> {
+  return ((await (await fetch(`http://127.0.0.1:${httpPort}/varz`)).json()) as { server_id: string }).server_id;
+}
+
+async function routeIds(httpPort: number): Promise<string[]> {
+  const body = (await (await fetch(`http://127.0.0.1:${httpPort}/routez`)).json()) as { routes?: Array<{ remote_id: string }> };
+  return (body.routes ?? []).map((r) => r.remote_id);
+}
+
+test('a stranger nats-server cannot join the cluster route without the route password; the nodes still route to each other', async () => {
+  const [a, b] = cluster.nodes;
+  const ids = [await serverId(a.httpPort), await serverId(b.httpPort)];
+  // on the real cluster: a worker on A hears dips.fn.>, an agent on B hears dips.control.*; a caller on B publishes
+  const worker = await as('worker', [cluster.servers[0]]);
+  const agent = await as('agent', [cluster.servers[1]]);
+  const caller = await as('caller', [cluster.servers[1]]);
+  const onFn = collect(worker, 'dips.fn.>', 'stranger');
+  const onControl = collect(agent, 'dips.control.*', 'stranger');
+  await Promise.all([worker.flush(), agent.flush()]);
+  try {
+    // the last one knows the password: it must get in, or the checks on the first two could not fail
+    for (const [credentials, joins] of [['', false], [`${ROUTE.user}:wrong@`, false], [`${ROUTE.user}:${passwords[ROUTE.passEnv]}@`, true]] as const) {
+      const what = joins ? 'the right route password' : credentials ? 'a wrong route password' : 'no route credentials';
+      const [clientPort, clusterPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+      const stranger = await startNode({ name: 'stranger', clientPort, clusterPort, httpPort, routes: cluster.clusterPorts.map((p) => `nats-route://${credentials}127.0.0.1:${p}`) });
+      const inside = await connect({ servers: [stranger.clientUrl] });
+      try {
+        const stolen = collect(inside, 'dips.fn.>', 'stranger');
+        if (joins) await waitForRoutes(httpPort, 2, 5000);
+        else await sleep(1500); // it dials at start and again every second: refused each time
+        await inside.flush();
+        await sleep(200); // interest crosses a route asynchronously
+        onFn.length = onControl.length = 0;
+        inside.publish('dips.fn.stranger-probe', 'from the stranger');
+        inside.publish('dips.control.stranger-probe', '{}');
+        await inside.flush();
+        caller.publish('dips.fn.stranger-probe-real', 'from a caller on B');
+        await caller.flush();
+        await sleep(300);
+        // the caller's message on B reached the worker on A: the real route carries traffic either way
+        assert.ok(onFn.includes('dips.fn.stranger-probe-real'), `the nodes do not route to each other (${what})`);
+        assert.is(onFn.includes('dips.fn.stranger-probe'), joins, `a dips.fn message from the stranger (${what})`);
+        assert.is(onControl.includes('dips.control.stranger-probe'), joins, `a dips.control message from the stranger (${what})`);
+        assert.is(stolen.includes('dips.fn.stranger-probe-real'), joins, `the stranger read a caller's request (${what})`);
+        if (!joins) {
+          // each real node routes only to the other real node
+          assert.equal(new Set(await routeIds(a.httpPort)), new Set([ids[1]]), what);
+          assert.equal(new Set(await routeIds(b.httpPort)), new Set([ids[0]]), what);
+        }
+      } finally {
+        await inside.close();
+        await stranger.stop('SIGKILL');
+      }
+    }
+  } finally {
+    await Promise.all([worker.close(), agent.close(), caller.close()]);
+  }
 });
 
 test('credentials never appear in the logs', () => {

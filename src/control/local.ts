@@ -11,6 +11,8 @@ import { spawnRole, stopChild, type Role } from './spawn.js';
 export interface LocalCluster {
   nodes: RunningNode[];
   servers: string[];
+  /** Each node's cluster (route) port, in the order of nodes. */
+  clusterPorts: number[];
   /** Start a stopped node again on the same ports. */
   restart(index: number): Promise<void>;
   stop(): Promise<void>;
@@ -23,6 +25,8 @@ export interface LocalClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** TLS for clients and routes. */
   tls?: { cert: string; key: string; ca: string };
+  /** The route's user and password (secureClusterOptions): routes without them are refused. */
+  routeAuth?: { user: string; pass: string };
 }
 
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
@@ -35,6 +39,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     routes: [ports[(1 - i) * 3 + 1]],
     includes: options.includes,
     tls: options.tls,
+    routeAuth: options.routeAuth,
   }));
   const env = { ...process.env, ...options.env };
   const nodes = await Promise.all(specs.map((s) => startNode(s, undefined, env)));
@@ -42,6 +47,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   return {
     nodes,
     servers: nodes.map((n) => (options.tls ? n.clientUrl.replace('nats://', 'tls://') : n.clientUrl)),
+    clusterPorts: specs.map((s) => s.clusterPort),
     async restart(index) {
       nodes[index] = await startNode(specs[index], path.dirname(nodes[index].confPath), env);
       await waitForRoutes(nodes[index].httpPort, 1);

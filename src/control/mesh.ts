@@ -17,7 +17,7 @@ import { connectNats } from '../shared/nats.js';
 import { SERVICE_NAME } from '../shared/subjects.js';
 import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
 import { ensureNatsServer, freePort, portOpen, sleep, startNatsServer, waitForRoutes, type RunningNode } from './nats-node.js';
-import { identityEnv, makePasswords, type Identity } from './secure.js';
+import { identityEnv, makePasswords, routeUrl, type Identity } from './secure.js';
 import { spawnRole, stopChild, type Role } from './spawn.js';
 
 const program = new Command('dips-mesh')
@@ -37,8 +37,8 @@ const GATEWAY_METRICS_PORTS = [9465, 9466];
 const RESTART_DELAY_MS = 1000;
 
 const NODES = [
-  { name: 'dips-a', conf: 'nats-a.conf', clientPort: 4222, httpPort: 8222 },
-  { name: 'dips-b', conf: 'nats-b.conf', clientPort: 4223, httpPort: 8223 },
+  { name: 'dips-a', conf: 'nats-a.conf', clientPort: 4222, clusterPort: 6222, httpPort: 8222 },
+  { name: 'dips-b', conf: 'nats-b.conf', clientPort: 4223, clusterPort: 6223, httpPort: 8223 },
 ];
 
 interface Managed {
@@ -76,7 +76,10 @@ runMain(async () => {
 
   for (const n of NODES) {
     const conf = path.join(projectRoot, 'config', opts.secure ? n.conf.replace('nats-', 'nats-secure-') : n.conf);
-    nodes.push(await startNatsServer(n.name, conf, n.clientPort, n.httpPort, '127.0.0.1', { ...process.env, ...passwords }, true));
+    // the secure configs route to the other node by $DIPS_NATS_ROUTE_URL: the URL must carry the route password
+    const other = NODES.find((o) => o !== n)!;
+    const route = passwords ? { DIPS_NATS_ROUTE_URL: routeUrl('127.0.0.1', other.clusterPort, passwords) } : {};
+    nodes.push(await startNatsServer(n.name, conf, n.clientPort, n.httpPort, '127.0.0.1', { ...process.env, ...passwords, ...route }, true));
   }
   await waitForRoutes(NODES[0].httpPort, 1);
 

@@ -56,6 +56,12 @@ export interface NodeSpec {
   includes?: string[];
   /** TLS for clients and routes: PEM files (the certificate must name the host). */
   tls?: { cert: string; key: string; ca: string };
+  /**
+   * The cluster route's user and password: the node refuses a route that does
+   * not present them, and presents them on its own routes (in their URLs, the
+   * only place nats-server 2.9 takes them from for an outgoing route).
+   */
+  routeAuth?: { user: string; pass: string };
 }
 
 /** Config text for a node whose file will live in `dir` (nats-server resolves includes relative to it). */
@@ -64,6 +70,8 @@ export function nodeConfig(spec: NodeSpec, dir: string): string {
   const tls = spec.tls
     ? `tls { cert_file: ${JSON.stringify(spec.tls.cert)}, key_file: ${JSON.stringify(spec.tls.key)}, ca_file: ${JSON.stringify(spec.tls.ca)}, timeout: 2 }`
     : '';
+  const auth = spec.routeAuth;
+  const credentials = auth ? `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.pass)}@` : '';
   return [
     `server_name: ${spec.name}`,
     `include ${JSON.stringify(path.relative(dir, COMMON_CONF))}`,
@@ -74,7 +82,9 @@ export function nodeConfig(spec: NodeSpec, dir: string): string {
     '  name: dips',
     `  host: ${spec.clusterHost ?? host}`,
     `  port: ${spec.clusterPort}`,
-    `  routes: [ ${spec.routes.map((p) => (typeof p === 'string' ? p : `nats-route://${host}:${p}`)).join(', ')} ]`,
+    `  routes: [ ${spec.routes.map((p) => (typeof p === 'string' ? p : `nats-route://${credentials}${host}:${p}`)).join(', ')} ]`,
+    // written into a file in a private temporary folder (mkdtemp: 0700), like the route URLs that must carry it anyway
+    auth ? `  authorization { user: ${JSON.stringify(auth.user)}, password: ${JSON.stringify(auth.pass)}, timeout: 2 }` : '',
     `  ${tls}`,
     '}',
     tls,

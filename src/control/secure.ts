@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { projectRoot } from '../shared/config.js';
+import type { LocalClusterOptions } from './local.js';
 
 export const AUTH_CONF = path.join(projectRoot, 'config', 'nats-auth.conf');
 
@@ -18,7 +19,14 @@ export const IDENTITIES = {
 } as const;
 export type Identity = keyof typeof IDENTITIES;
 
-/** Fresh passwords, as the environment nats-server reads them from. */
+/**
+ * The cluster route's user (config/nats-route-auth.conf). A route is trusted
+ * with every subject once it is up, so only a nats-server that knows this
+ * password may join: a stranger's server on the route port is refused before
+ * it sees or sends a message.
+ */
+export const ROUTE = { user: 'dips-route', passEnv: 'DIPS_NATS_ROUTE_PASS' } as const;
+
 /**
  * Random passwords for every identity. nats-server parses an environment
  * variable it substitutes as a config value, so one starting with '-' (or
@@ -26,7 +34,21 @@ export type Identity = keyof typeof IDENTITIES;
  * are letters and digits, starting with a letter.
  */
 export function makePasswords(): Record<string, string> {
-  return Object.fromEntries(Object.values(IDENTITIES).map((id) => [id.passEnv, `p${randomBytes(18).toString('hex')}`]));
+  return Object.fromEntries([...Object.values(IDENTITIES), ROUTE].map((id) => [id.passEnv, `p${randomBytes(18).toString('hex')}`]));
+}
+
+/**
+ * A route URL that carries the route credentials: nats-server 2.9 presents
+ * only what a route's URL names (not its own cluster authorization), so every
+ * node's routes to the others must spell them out.
+ */
+export function routeUrl(host: string, port: number, passwords: Record<string, string>): string {
+  return `nats-route://${ROUTE.user}:${encodeURIComponent(passwords[ROUTE.passEnv])}@${host}:${port}`;
+}
+
+/** startLocalCluster's options for the secure variant: identities, their passwords, an authenticated route. */
+export function secureClusterOptions(passwords: Record<string, string>, includes: string[] = [AUTH_CONF]): LocalClusterOptions {
+  return { includes, env: passwords, routeAuth: { user: ROUTE.user, pass: passwords[ROUTE.passEnv] } };
 }
 
 /** The DIPS_* environment a process of `identity` connects with. */
