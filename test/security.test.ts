@@ -5,22 +5,28 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { freePort, sleep, startNode, waitForRoutes } from '../src/control/nats-node.js';
-import { IDENTITIES, ROUTE, identityEnv, makePasswords, secureClusterOptions, type Identity } from '../src/control/secure.js';
+import { AUTH_CONF, IDENTITIES, ROUTE, authConf, callerIdentity, identityEnv, makePasswords, secureClusterOptions, writeAuthConf, type Identity, type IdentitySpec } from '../src/control/secure.js';
 import { Executables } from '../src/control/spawn.js';
 import { DipsClient } from '../src/client/index.js';
 import { loadConfig } from '../src/shared/config.js';
 import { startCluster, startProcess, type Cluster, type Proc } from './harness.js';
 import { runPhp } from './php.js';
 
-const passwords = makePasswords();
+/** Two callers of their own beside the roles (two web servers, say): each must read only its own replies. */
+const CALLERS = ['web-a', 'web-b'];
+const passwords = makePasswords(CALLERS);
+const authFile = writeAuthConf(path.join(mkdtempSync(path.join(os.tmpdir(), 'dips-auth-')), 'nats-auth.conf'), CALLERS);
 let cluster: Cluster;
 let procs: Proc[] = [];
 let gatewayPort: number;
 
 test.before(async () => {
-  cluster = await startCluster(secureClusterOptions(passwords));
+  cluster = await startCluster(secureClusterOptions(passwords, [authFile]));
   gatewayPort = await freePort();
   procs = await Promise.all([
     startProcess('worker', cluster, { ...identityEnv('worker', passwords), DIPS_WORKER_FUNCTIONS: 'ecard,echo' }),
@@ -33,8 +39,8 @@ test.after(async () => {
   await cluster?.stop();
 });
 
-function as(identity: Identity, servers = cluster.servers): Promise<NatsConnection> {
-  const id = IDENTITIES[identity];
+function as(identity: Identity | IdentitySpec, servers = cluster.servers): Promise<NatsConnection> {
+  const id = typeof identity === 'string' ? IDENTITIES[identity] : identity;
   return connect({ servers, user: id.user, pass: passwords[id.passEnv], inboxPrefix: id.inbox });
 }
 
@@ -43,7 +49,7 @@ function as(identity: Identity, servers = cluster.servers): Promise<NatsConnecti
  * answered it with a permissions violation (the connection is fresh, so the
  * violation is this action's).
  */
-async function refused(identity: Identity, action: (nc: NatsConnection) => unknown): Promise<boolean> {
+async function refused(identity: Identity | IdentitySpec, action: (nc: NatsConnection) => unknown): Promise<boolean> {
   const nc = await as(identity);
   let violation = false;
   void (async () => {
@@ -70,9 +76,12 @@ test('no credentials, or wrong ones: the connection is refused', async () => {
 
 test('each role does its job: a caller gets a card from a worker; PHP through the gateway; dipsctl as admin', async () => {
   const caller = new DipsClient({ config: loadConfig({ argv: [], env: identityEnv('caller', passwords), overrides: { nats: { servers: cluster.servers } } }) });
-  const card = (await caller.call('ecard', { pSN: '1', pData: Array(80).fill(7) })) as Uint8Array;
-  assert.is(Buffer.from(card.subarray(1, 4)).toString(), 'PNG');
-  await caller.close();
+  try {
+    const card = (await caller.call('ecard', { pSN: '1', pData: Array(80).fill(7) })) as Uint8Array;
+    assert.is(Buffer.from(card.subarray(1, 4)).toString(), 'PNG');
+  } finally {
+    await caller.close();
+  }
   const php = await runPhp(`$c = new GearmanClient(); $c->addServer('127.0.0.1', ${gatewayPort}); echo $c->doNormal('echo', 'via gateway');`);
   assert.is(php.stdout.toString(), 'via gateway', php.stderr);
   const status = spawnSync(process.execPath, [Executables.ctl, '--servers', cluster.servers.join(','), 'status'], { env: { ...process.env, ...identityEnv('admin', passwords), DIPS_CONFIG: '' }, encoding: 'utf8' });
@@ -83,17 +92,44 @@ test('each role does its job: a caller gets a card from a worker; PHP through th
 test('a worker may not call functions, publish control messages or read replies', async () => {
   assert.ok(await refused('worker', (nc) => nc.publish('dips.fn.ecard', 'x')), 'publish dips.fn.ecard');
   assert.ok(await refused('worker', (nc) => nc.publish('dips.control.stop', '{}')), 'publish dips.control.stop');
-  assert.ok(await refused('worker', (nc) => nc.subscribe('_INBOX_caller.>')), 'subscribe _INBOX_caller.>');
+  assert.ok(await refused('worker', (nc) => nc.subscribe(`${IDENTITIES.caller.inbox}.>`)), "subscribe the caller's inbox");
+  assert.ok(await refused('worker', (nc) => nc.subscribe('_INBOX.>')), 'subscribe _INBOX.>');
   assert.not.ok(await refused('worker', (nc) => nc.subscribe('dips.fn.ecard', { queue: 'ecard' })), 'serving is allowed');
 });
 
 test('a caller may not serve functions, read other inboxes or publish control messages', async () => {
   assert.ok(await refused('caller', (nc) => nc.subscribe('dips.fn.ecard', { queue: 'ecard' })), 'subscribe dips.fn.ecard');
-  assert.ok(await refused('caller', (nc) => nc.subscribe('_INBOX_gateway.>')), "subscribe the gateway's inbox");
+  assert.ok(await refused('caller', (nc) => nc.subscribe(`${IDENTITIES.gateway.inbox}.>`)), "subscribe the gateway's inbox");
+  assert.ok(await refused('caller', (nc) => nc.subscribe(`${IDENTITIES.admin.inbox}.>`)), "subscribe the admin's inbox");
   assert.ok(await refused('caller', (nc) => nc.subscribe('_INBOX.>')), 'subscribe _INBOX.>');
   assert.ok(await refused('caller', (nc) => nc.publish('dips.control.stop', '{}')), 'publish dips.control.stop');
   assert.ok(await refused('caller', (nc) => nc.subscribe('dips.control.*')), 'subscribe dips.control.*');
   assert.not.ok(await refused('caller', (nc) => nc.publish('dips.fn.echo', 'x')), 'calling is allowed');
+});
+
+test('config/nats-auth.conf is what authConf() writes', () => {
+  assert.fixture(readFileSync(AUTH_CONF, 'utf8'), authConf());
+});
+
+test("each caller identity reads only its own inbox prefix (_INBOX.<user>): web-a may not subscribe to web-b's, and both call", async () => {
+  const [a, b] = CALLERS.map(callerIdentity);
+  for (const [me, other] of [[a, b], [b, a]]) {
+    assert.ok(await refused(me, (nc) => nc.subscribe(`${other.inbox}.>`)), `${me.user} subscribes to ${other.user}'s inbox`);
+    assert.ok(await refused(me, (nc) => nc.subscribe(`${other.inbox}.*`)), `${me.user} subscribes to ${other.user}'s inbox (*)`);
+    assert.ok(await refused(me, (nc) => nc.subscribe(`${IDENTITIES.caller.inbox}.>`)), `${me.user} subscribes to dips-caller's inbox`);
+    assert.ok(await refused(me, (nc) => nc.subscribe('_INBOX.*.>')), `${me.user} subscribes to every inbox`);
+    assert.not.ok(await refused(me, (nc) => nc.subscribe(`${me.inbox}.>`)), `${me.user} reads its own inbox`);
+  }
+  // DIPS's own client with only a user and password: src/shared/nats.ts derives the inbox prefix from
+  // the user (a call from the default _INBOX would be refused: its reply subscription is not allowed)
+  for (const id of [a, b]) {
+    const client = new DipsClient({ config: loadConfig({ argv: [], env: { DIPS_NATS_USER: id.user, DIPS_NATS_PASS: passwords[id.passEnv] }, overrides: { nats: { servers: cluster.servers } } }) });
+    try {
+      assert.is(Buffer.from((await client.call('echo', Buffer.from(id.user))) as Uint8Array).toString(), id.user);
+    } finally {
+      await client.close();
+    }
+  }
 });
 
 test('only the admin identity may publish dips.control.*', async () => {

@@ -44,7 +44,8 @@ export async function connectNats(config: DipsConfig, options: ConnectOptions): 
     opts.pass = config.nats.pass || (config.nats.passFile ? readFileSync(config.nats.passFile, 'utf8').trim() : '');
   }
   if (config.nats.token) opts.token = config.nats.token;
-  if (config.nats.inboxPrefix !== '_INBOX') opts.inboxPrefix = config.nats.inboxPrefix;
+  const inboxPrefix = inboxPrefixFor(config);
+  if (inboxPrefix !== '_INBOX') opts.inboxPrefix = inboxPrefix;
   if (config.nats.tls.ca || config.nats.tls.cert) {
     opts.tls = {
       ...(config.nats.tls.ca ? { caFile: config.nats.tls.ca } : {}),
@@ -70,6 +71,21 @@ function watchStatus(nc: NatsConnection, log: Logger): void {
       log[level]({ status: s.type, data: typeof s.data === 'string' ? s.data : undefined }, 'NATS connection status');
     }
   })().catch(() => undefined);
+}
+
+/**
+ * The prefix of this process's reply subjects. nats.inboxPrefix when it is set
+ * to anything but the default; otherwise, for a connection with a user,
+ * `_INBOX.<user>`: the secure NATS config lets each user subscribe only under
+ * its own prefix (so no caller reads another's replies), and a process then
+ * needs no setting beyond its user. It stays under `_INBOX.`, where workers
+ * answer. A user name that is not one plain subject token gets `_INBOX`
+ * (set nats.inboxPrefix to what its permissions allow).
+ */
+export function inboxPrefixFor(config: DipsConfig): string {
+  const { inboxPrefix, user } = config.nats;
+  if (inboxPrefix && inboxPrefix !== '_INBOX') return inboxPrefix;
+  return user && /^[A-Za-z0-9_-]+$/.test(user) ? `_INBOX.${user}` : '_INBOX';
 }
 
 /** The inbox prefix this connection was opened with (private per identity in the secure setup). */
