@@ -91,7 +91,7 @@ export async function runAdminCommand(line: string, ctx: AdminContext): Promise<
         return [...ctx.jobs.all()].map((j) => `${j.handle}\t0\t0\t${j.state === 'waiting' ? 1 : 0}\n`).join('') + '.\n';
       }
       if (argv.length === 3 && argv[1].toLowerCase() === 'unique' && argv[2].toLowerCase() === 'jobs') {
-        return [...ctx.jobs.all()].filter((j) => j.unique).map((j) => `${adminField(j.unique)}\t${j.handle}\n`).join('') + '.\n';
+        return [...ctx.jobs.all()].map((j) => `${adminField(j.unique)}\n`).join('') + '.\n'; // gearmand's form: the unique id alone, one line per job
       }
       return 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n';
     case 'cancel':

@@ -27,7 +27,7 @@ import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type
 import { RoomAnnouncer } from '../shared/room.js';
 import { directWildcard, functionFromToken, functionSubject, functionToken, isValidFunctionName, SERVICE_NAME } from '../shared/subjects.js';
 import type { Connection } from './connection.js';
-import { handlePrefix } from './jobs.js';
+import { handlePrefix, MAX_HANDLE_BYTES } from './jobs.js';
 import { ErrorName, PacketType } from './protocol/constants.js';
 import type { Packet } from './protocol/parser.js';
 
@@ -218,7 +218,7 @@ export class LegacyBridge {
     const deadline = Number(msg.headers?.get(Header.deadline));
     const job: QueuedJob = {
       seq,
-      handle: `${this.prefix}${seq}`,
+      handle: gearmanHandle(msg.headers?.get(Header.jobId)) ?? `${this.prefix}${seq}`,
       fn,
       unique: msg.headers?.get(Header.unique) || msg.headers?.get(Header.jobId) || '',
       data: msg.data,
@@ -276,6 +276,8 @@ export class LegacyBridge {
     }
     job.worker = conn;
     state.jobs.add(job);
+    // the same handle twice at once (a job sent again while its first copy still runs): results must find their copy
+    if (this.running.has(job.handle)) job.handle = `${this.prefix}${job.seq}`;
     this.running.set(job.handle, job);
     if (job.accepts.events) job.msg.respond(EMPTY, { headers: eventHeaders(WORKING) }); // a worker holds it: GET_STATUS says running
     if (type === PacketType.GRAB_JOB) conn.send(PacketType.JOB_ASSIGN, [job.handle, job.fn, job.data]);
@@ -364,4 +366,13 @@ export class LegacyBridge {
     this.queues.delete(fn);
     for (const job of queue) this.giveBack(job);
   }
+}
+
+/**
+ * The handle a gateway gave the job (its Dips-Job-Id), when it is one: a Gearman
+ * worker then sees the handle its client got with JOB_CREATED, so logs,
+ * WORK_STATUS and GET_STATUS of both ends name the same job.
+ */
+function gearmanHandle(jobId: string | undefined): string | undefined {
+  return jobId && jobId.length <= MAX_HANDLE_BYTES && /^H:[\x21-\x7e]+:\d+$/.test(jobId) ? jobId : undefined;
 }

@@ -14,7 +14,8 @@
 export class TurnBatch<T> {
   private due: T[] = [];
 
-  constructor(private readonly run: (item: T) => void) {}
+  /** `order`: how items gathered in one turn are ordered before they run (a stable sort; none: as added). */
+  constructor(private readonly run: (item: T) => void, private readonly order?: (a: T, b: T) => number) {}
 
   add(item: T): void {
     if (this.due.push(item) === 1) setImmediate(this.flush);
@@ -24,6 +25,7 @@ export class TurnBatch<T> {
   readonly flush = (): void => {
     const due = this.due;
     this.due = [];
+    if (this.order && due.length > 1) due.sort(this.order);
     for (const item of due) this.run(item);
   };
 }

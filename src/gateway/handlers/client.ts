@@ -101,7 +101,7 @@ export function handleClientPacket(ctx: ClientHandlerContext, conn: Connection, 
       if (option === 'exceptions') {
         conn.exceptions = true;
         conn.send(PacketType.OPTION_RES, [option]);
-      } else conn.sendError(ErrorName.unknownOption, `Server does not recognize the option ${option}`);
+      } else conn.sendError(ErrorName.unknownOption, `Server does not recognize given option ${JSON.stringify(option)}`);
       return true;
     }
     case PacketType.SET_CLIENT_ID:

@@ -34,8 +34,6 @@ export function handleWorkerPacket(bridge: LegacyBridge, conn: Connection, packe
     case PacketType.WORK_EXCEPTION:
       bridge.work(conn, packet);
       return true;
-    case PacketType.ALL_YOURS:
-      return true; // gearmand ignores it too
     default:
       return false;
   }
