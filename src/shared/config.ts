@@ -65,16 +65,61 @@ convict.addFormat({
 convict.addFormat({
   name: 'string-map',
   validate(value: unknown) {
+    if (typeof value === 'string') throw new Error(stringMapProblem(value));
     if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('must be a map of names to strings (env: name=value,name=value)');
     for (const [k, v] of Object.entries(value)) {
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(k)) throw new Error(`names must be letters, digits, '_' or '-', got ${JSON.stringify(k)}`);
       if (typeof v !== 'string' || !v) throw new Error(`${k} must be a non-empty string`);
     }
   },
-  coerce: (value: string) =>
-    value.trim().startsWith('{')
-      ? JSON.parse(value)
-      : Object.fromEntries(value.split(',').map((s) => s.trim()).filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
+  coerce: coerceStringMap,
+});
+
+/**
+ * An env var's map, or the text itself when it is not one (bad JSON, a pair
+ * without `=`, a name convict would read as a path): validate() then refuses
+ * it naming the key. Throwing here would escape convict without the key.
+ */
+function coerceStringMap(value: string): unknown {
+  let entries: Array<[string, unknown]>;
+  if (value.trim().startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return value;
+      entries = Object.entries(parsed);
+    } catch {
+      return value;
+    }
+  } else {
+    const pairs = value.split(',').map((s) => s.trim()).filter(Boolean);
+    if (pairs.some((pair) => !pair.includes('='))) return value;
+    entries = pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]);
+  }
+  return entries.every(([k]) => /^[A-Za-z0-9_-]{1,64}$/.test(k)) ? Object.fromEntries(entries) : value;
+}
+
+/** Why an env var's text is not a map (coerceStringMap gave it back as it was). */
+function stringMapProblem(value: string): string {
+  const shown = JSON.stringify(value.slice(0, 80));
+  if (value.trim().startsWith('{')) {
+    try {
+      JSON.parse(value);
+    } catch {
+      return `must be a JSON object of names to strings, got invalid JSON ${shown}`;
+    }
+  } else if (value.split(',').some((pair) => pair.trim() && !pair.includes('='))) {
+    return `must be name=value,name=value, got ${shown}`;
+  }
+  return `names must be letters, digits, '_' or '-', got ${shown}`;
+}
+
+/** convict's nat reads "80abc" as 80 (parseInt): a whole number here is all digits, or the value is refused naming its key. */
+convict.addFormat({
+  name: 'nat',
+  validate(value: unknown) {
+    if (!Number.isSafeInteger(value) || (value as number) < 0) throw new Error('must be a whole number, 0 or more');
+  },
+  coerce: (value: string) => (/^\s*\d+\s*$/.test(String(value)) ? Number(value) : value),
 });
 
 convict.addFormat({
@@ -90,6 +135,15 @@ convict.addFormat({
   validate(value: unknown) {
     if (typeof value !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(value)) throw new Error('must be hex digits (an even number of them), as imgproxy\'s IMGPROXY_KEY');
   },
+});
+
+/** A whole number above 0: a count or a time that must exist (0 would mean "never" or "forever"). */
+convict.addFormat({
+  name: 'positive-int',
+  validate(value: unknown) {
+    if (!Number.isSafeInteger(value) || (value as number) < 1) throw new Error('must be a whole number above 0');
+  },
+  coerce: (value: string) => Number(value),
 });
 
 const MiB = 1024 * 1024;
@@ -111,7 +165,7 @@ export const schema = {
     token: { doc: 'NATS auth token (never logged).', format: String, default: '', env: 'DIPS_NATS_TOKEN', sensitive: true },
     passFile: { doc: 'File holding the NATS password (read at start; used when nats.pass is empty).', format: String, default: '', env: 'DIPS_NATS_PASS_FILE' },
     inboxPrefix: {
-      doc: 'Prefix of this process\'s reply subjects; with the secure NATS config each identity may only read its own (_INBOX_caller, _INBOX_gateway, _INBOX_admin).',
+      doc: 'Prefix of this process\'s reply subjects (_INBOX: _INBOX.<nats.user> when a user is set, the only prefix the secure NATS config lets that identity read).',
       format: String, default: '_INBOX', env: 'DIPS_NATS_INBOX_PREFIX',
     },
     tls: {
@@ -192,7 +246,7 @@ export const schema = {
       format: 'nat', default: 0, env: 'DIPS_GATEWAY_IDLE_TIMEOUT_MS',
     },
     handleHost: {
-      doc: 'Host part of the job handles this gateway hands out, H:<host>:<number> (empty: this machine\'s name and the port); cut so that a handle never passes libgearman\'s 63 bytes.',
+      doc: 'Host part of the job handles this gateway hands out, H:<host>:<number> as gearmand\'s (empty: this machine\'s name); cut so that a handle never passes libgearman\'s 63 bytes. Numbers start past port × 10^9, so gateways on one host never share a handle.',
       format: String, default: '', env: 'DIPS_GATEWAY_HANDLE_HOST',
     },
     dataDir: {
@@ -200,6 +254,10 @@ export const schema = {
       format: String, default: '', env: 'DIPS_GATEWAY_DATA_DIR',
     },
     retries: { doc: 'Times a job lost with a NATS node (no reply) is sent again before it fails.', format: 'nat', default: 2, env: 'DIPS_GATEWAY_RETRIES' },
+    backgroundAttempts: {
+      doc: 'Attempts a background job gets (a worker\'s failure, exception or queue.backgroundRunTimeoutMs each end one; a gateway\'s death counts the one it cut off); after the last, or at once for a failure of the job itself (400, 403, 404, 413, 422), it moves to the dead letters: `dipsctl dead-letter list|retry|drop`.',
+      format: 'positive-int', default: 3, env: 'DIPS_GATEWAY_BACKGROUND_ATTEMPTS',
+    },
     metricsPort: { doc: 'Port the gateway serves Prometheus metrics on (0: none).', format: 'port', default: 0, env: 'DIPS_GATEWAY_METRICS_PORT' },
     maxSegmentBytes: {
       doc: 'TCP segment size (MSS) the gateway advertises to clients (0: the kernel\'s). libgearman clients shrink their socket buffers to 32 KiB, and on loopback, with 64 KiB segments, each large job then stalls 40 ms per 64 KiB on delayed ACKs; 16 KiB keeps several segments in flight. No effect on Ethernet, whose segments are smaller.',
@@ -265,6 +323,10 @@ export const schema = {
       doc: 'A background job still waiting for a worker after this long fails and is logged (0: it waits until it runs, as in gearmand).',
       format: 'nat', default: 0, env: 'DIPS_QUEUE_BACKGROUND_MAX_AGE_MS',
     },
+    backgroundRunTimeoutMs: {
+      doc: 'Longest one attempt of a background job may run once sent to a worker, even while the worker keeps saying it is working; then the attempt fails (see gateway.backgroundAttempts). With queue.backgroundMaxAgeMs set, that bounds waiting and running together instead.',
+      format: 'positive-int', default: 600_000, env: 'DIPS_QUEUE_BACKGROUND_RUN_TIMEOUT_MS',
+    },
   },
   images: {
     maxPixels: {
@@ -300,7 +362,7 @@ export type DipsConfig = {
   control: { timeoutMs: number };
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
-    idleTimeoutMs: number; handleHost: string; dataDir: string; retries: number; metricsPort: number; maxSegmentBytes: number;
+    idleTimeoutMs: number; handleHost: string; dataDir: string; retries: number; backgroundAttempts: number; metricsPort: number; maxSegmentBytes: number;
     legacyFunctions: string[]; maxAbilities: number; idempotentFunctions: string[]; remoteAdmin: boolean; maxConnectionBytes: number;
   };
   http: {
@@ -310,7 +372,7 @@ export type DipsConfig = {
     cacheControl: string; apiKey: string; placeholder: string; maxConcurrent: number; timeoutMs: number; requiredFunctions: string[];
   };
   dashboard: { host: string; port: number; allowedHosts: string[]; token: string; natsMonitorUrls: string[] };
-  queue: { maxWaitingBytes: number; backgroundMaxAgeMs: number };
+  queue: { maxWaitingBytes: number; backgroundMaxAgeMs: number; backgroundRunTimeoutMs: number };
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
   log: { level: string };
 };

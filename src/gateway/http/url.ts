@@ -47,9 +47,9 @@ export function parseImagePath(path: string, presets: Readonly<Record<string, st
       const normal = format === 'jpg' ? 'jpeg' : format;
       if (!FORMATS.has(normal)) throw badRequest('url', `format must be one of ${[...FORMATS].join(', ')}, got ${JSON.stringify(format ?? '')}`);
       request.format = normal;
-      Object.assign(request.output, parsePairs(name, options));
+      Object.assign(request.output, parsePairs(name, options, OUTPUT_RESERVED));
     } else if (/^[a-z][a-z0-9_-]{0,31}$/.test(name)) {
-      request.steps.push({ op: name, ...parsePairs(name, args) });
+      request.steps.push({ ...parsePairs(name, args, STEP_RESERVED), op: name });
     } else {
       throw badRequest('url', `${JSON.stringify(op.slice(0, 64))} is not an operation (name[:key=value,…])`);
     }
@@ -88,14 +88,18 @@ function expandPresets(ops: string[], presets: Readonly<Record<string, string>>)
 /** Keys that would reach an object's prototype rather than be a parameter. */
 const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-function parsePairs(op: string, pairs: string[]): Record<string, unknown> {
+/** Names the call itself uses: a step's `op`, the pipeline's `steps` beside the output options; a URL may not set them. */
+const STEP_RESERVED = new Set(['op']);
+const OUTPUT_RESERVED = new Set(['steps', 'format']);
+
+function parsePairs(op: string, pairs: string[], reserved: ReadonlySet<string>): Record<string, unknown> {
   const params: Record<string, unknown> = {};
   for (const pair of pairs) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     if (eq <= 0) throw badRequest('url', `${op}: ${JSON.stringify(pair)} must be key=value`);
     const key = pair.slice(0, eq);
-    if (PROTOTYPE_KEYS.has(key)) throw badRequest('url', `${op}: ${JSON.stringify(key)} is not a parameter name`);
+    if (PROTOTYPE_KEYS.has(key) || reserved.has(key)) throw badRequest('url', `${op}: ${JSON.stringify(key)} is not a parameter name`);
     params[key] = typedValue(pair.slice(eq + 1));
   }
   return params;
@@ -112,7 +116,8 @@ function typedValue(raw: string): unknown {
 
 /** "200" → 200, "true" → true, anything else the string itself. */
 export function typed(text: string): unknown {
-  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  // a number only when it is one: 400 nines stay text (Infinity would pass range checks written as comparisons)
+  if (/^-?\d+(\.\d+)?$/.test(text) && Number.isFinite(Number(text))) return Number(text);
   if (text === 'true' || text === 'false') return text === 'true';
   return text;
 }

@@ -81,6 +81,8 @@ export class GearmanParser {
           this.pending = Buffer.from(data.subarray(offset));
           return out;
         }
+        // the same limit whether the line came in one chunk or several
+        if (newline - offset > MAX_TEXT_LINE) return this.fail(out, 'INVALID_COMMAND', `text command longer than ${MAX_TEXT_LINE} bytes`);
         const line = data.toString('latin1', offset, newline).replace(/\r$/, '');
         offset = newline + 1;
         if (line.trim() !== '') out.push({ kind: 'text', line });

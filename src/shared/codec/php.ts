@@ -123,11 +123,15 @@ export function phpUnserialize(input: Uint8Array): unknown {
       values.push(readValue(depth + 1));
     }
     expect(0x7d /* } */);
-    if (keys.every((k, i) => k === i)) return values;
+    // as PHP builds the array: a repeated key keeps its first place and takes the last value ("1" and 1 are one key)
+    const entries = new Map<string, unknown>();
+    keys.forEach((k, i) => entries.set(String(k), values[i]));
+    if ([...entries.keys()].every((k, i) => k === String(i))) return [...entries.values()];
     const obj: Record<string, unknown> = {};
-    keys.forEach((k, i) => {
-      obj[String(k)] = values[i];
-    });
+    for (const [k, v] of entries) {
+      // defined, not assigned: a "__proto__" key must stay a key, never become the map's prototype
+      Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+    }
     return obj;
   };
 
@@ -163,7 +167,7 @@ export function phpSerialize(value: unknown): Buffer {
       if (Number.isSafeInteger(v) && !Object.is(v, -0)) text(`i:${v};`);
       else if (Number.isNaN(v)) text('d:NAN;');
       else if (!Number.isFinite(v)) text(v > 0 ? 'd:INF;' : 'd:-INF;');
-      else text(`d:${v};`);
+      else text(Object.is(v, -0) ? 'd:-0;' : `d:${v};`); // PHP writes -0 so too: the sign survives
     } else if (typeof v === 'bigint') text(`i:${v};`);
     else if (typeof v === 'string') str(Buffer.from(v, 'utf8'));
     else if (v instanceof Uint8Array) str(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
@@ -179,7 +183,8 @@ export function phpSerialize(value: unknown): Buffer {
       const entries = Object.entries(v as Record<string, unknown>);
       text(`a:${entries.length}:{`);
       for (const [k, item] of entries) {
-        if (INT_KEY.test(k)) text(`i:${k};`);
+        // a key past 2^53 would come back as another number: only keys a JS number holds exactly are written as ints
+        if (INT_KEY.test(k) && Number.isSafeInteger(Number(k))) text(`i:${k};`);
         else str(Buffer.from(k, 'utf8'));
         write(item, depth + 1);
       }
