@@ -5,7 +5,7 @@
  * function, two Gearman gateways, the HTTP gateway and the dashboard. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
  * last, with no orphan nats-server.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import os from 'node:os';
@@ -19,6 +19,7 @@ import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
 import { ensureNatsServer, freePort, portOpen, sleep, startNatsServer, waitForRoutes, type RunningNode } from './nats-node.js';
 import { identityEnv, makePasswords, routeUrl, type Identity } from './secure.js';
 import { spawnRole, stopChild, type Role } from './spawn.js';
+import { writePrivateFile } from '../shared/private-file.js';
 
 const program = new Command('dips-mesh')
   .description('Start a whole DIPS mesh locally: two NATS nodes, workers and Gearman gateways')
@@ -118,8 +119,8 @@ runMain(async () => {
     const dir = path.join(projectRoot, 'run');
     mkdirSync(dir, { recursive: true });
     const envFile = (id: Identity) => Object.entries(identityEnv(id, passwords)).map(([k, v]) => `export ${k}=${v}`).join('\n') + '\n';
-    writeFileSync(path.join(dir, 'admin.env'), envFile('admin'), { mode: 0o600 });
-    writeFileSync(path.join(dir, 'caller.env'), envFile('caller'), { mode: 0o600 });
+    writePrivateFile(path.join(dir, 'admin.env'), envFile('admin'));
+    writePrivateFile(path.join(dir, 'caller.env'), envFile('caller'));
   }
 
   await waitUntilServing(config, workerCount, [...gatewayPorts, ...(web ? [web.port] : []), ...(dashboardPort ? [dashboardPort] : [])], passwords ? identityEnv('admin', passwords) : {});
@@ -166,7 +167,7 @@ async function prepareHttpGateway(config: DipsConfig): Promise<{ port: number; e
   if (madeKey) {
     env.DIPS_HTTP_KEY = randomBytes(32).toString('hex');
     env.DIPS_HTTP_SALT = randomBytes(32).toString('hex');
-    writeFileSync(path.join(dir, 'http.env'), Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
+    writePrivateFile(path.join(dir, 'http.env'), Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n');
   }
   return { port, env, madeKey };
 }

@@ -17,6 +17,7 @@ import { Command } from 'commander';
 import { runMain, version } from '../shared/process.js';
 import { COMMON_CONF } from './nats-node.js';
 import { IDENTITIES, ROUTE, authConf, callerIdentity, identityEnv, makePasswords, routeUrl, type Identity } from './secure.js';
+import { writePrivateFile } from '../shared/private-file.js';
 
 export interface InstallNode {
   /** `a` or `b`: dips-nats@a / dips-nats@b. */
@@ -78,8 +79,7 @@ function writeForService(file: string, text: string, gid: number | undefined): v
 
 /** A file only root reads (systemd reads EnvironmentFile= before dropping privileges; the CA key). */
 function writeSecret(file: string, text: string): void {
-  writeFileSync(file, text);
-  chmodSync(file, 0o600);
+  writePrivateFile(file, text);
 }
 
 const envText = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';

@@ -6,10 +6,10 @@
  * default file too.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../shared/config.js';
 import type { LocalClusterOptions } from './local.js';
+import { writePrivateFile } from '../shared/private-file.js';
 
 export const AUTH_CONF = path.join(projectRoot, 'config', 'nats-auth.conf');
 
@@ -130,7 +130,7 @@ export function authConf(callers: string[] = []): string {
 
 /** authConf(callers) written to `file` (readable by its owner only: it names the users, though not their passwords). */
 export function writeAuthConf(file: string, callers: string[] = []): string {
-  writeFileSync(file, authConf(callers), { mode: 0o600 });
+  writePrivateFile(file, authConf(callers));
   return file;
 }
 

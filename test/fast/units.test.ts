@@ -13,6 +13,10 @@ import { phpSerialize, phpUnserialize, PhpSerializeError } from '../../src/share
 import { functionFromToken, functionToken, isValidFunctionName } from '../../src/shared/subjects.js';
 import { WaitQueue } from '../../src/shared/wait-queue.js';
 import { allowedHosts } from '../../src/control/dashboard/server.js';
+import { writePrivateFile } from '../../src/shared/private-file.js';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { BUILTIN_FUNCTIONS, legacyMayServe } from '../../src/shared/builtin-functions.js';
 import { allFunctions } from '../../src/services/functions/index.js';
 import { loadConfig } from '../../src/shared/config.js';
@@ -171,6 +175,16 @@ test('dashboard host names: listen address, loopback and the operator\'s dashboa
   const hosts = allowedHosts('127.0.0.1', ['Dips.Example']);
   for (const h of ['127.0.0.1', 'localhost', '::1', 'dips.example']) assert.ok(hosts.has(h), h);
   assert.not.ok(hosts.has('evil.example'));
+});
+
+test('a secret file is private from its first byte, and an existing one is narrowed to 0600 before it is rewritten', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dips-private-'));
+  const file = path.join(dir, 'admin.env');
+  writeFileSync(file, 'old', { mode: 0o644 });
+  writePrivateFile(file, 'DIPS_NATS_PASS=x\n');
+  assert.is(statSync(file).mode & 0o777, 0o600);
+  writePrivateFile(path.join(dir, 'new.env'), 'y');
+  assert.is(statSync(path.join(dir, 'new.env')).mode & 0o777, 0o600);
 });
 
 test.run();
