@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-/** dipsctl: see and steer every node of the mesh through dips.control.* broadcasts. */
+/** dipsctl: see and steer every node of the mesh through dips.control.* broadcasts, and the gateways' dead letters through dips.admin.deadletter.*. */
 import { Command, Option } from 'commander';
-import { loadConfig } from '../shared/config.js';
+import type { NatsConnection } from 'nats';
+import { loadConfig, type DipsConfig } from '../shared/config.js';
 import type { ControlRequest, NodeReply, Verb } from '../shared/control.js';
+import type { DeadLetterAction } from '../shared/dead-letter.js';
 import { connectNats } from '../shared/nats.js';
 import { ExitCode, runMain, version } from '../shared/process.js';
 import { broadcast } from './broadcast.js';
+import { askGateways, deadLetterDone, deadLetterTable, judgeDeadLetters } from './dead-letters.js';
 import { doneLines, formatUptime, judge, statusTable } from './report.js';
 
 interface GlobalOptions {
@@ -27,20 +30,40 @@ const program = new Command('dipsctl')
 const nodeOption = () => new Option('-n, --node <name...>', 'only these nodes');
 const functionOption = () => new Option('-f, --function <name...>', 'only these functions');
 
-async function run(verb: Verb, request: ControlRequest, print: (replies: NodeReply[]) => void): Promise<number> {
+/** Connect as the global options say, run `use`, close. */
+async function withNats(use: (nc: NatsConnection, config: DipsConfig, opts: GlobalOptions) => Promise<number>): Promise<number> {
   const opts = program.opts<GlobalOptions>();
   const config = loadConfig({ overrides: opts.servers ? { nats: { servers: opts.servers.split(',') } } : undefined });
   const nc = await connectNats({ ...config, nats: { ...config.nats } }, { name: `dipsctl-${process.pid}` });
   try {
+    return await use(nc, config, opts);
+  } finally {
+    await nc.close();
+  }
+}
+
+function run(verb: Verb, request: ControlRequest, print: (replies: NodeReply[]) => void): Promise<number> {
+  return withNats(async (nc, config, opts) => {
     const result = await broadcast(nc, verb, request, Number(opts.timeout) || config.control.timeoutMs);
     if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else print(result.replies);
     const outcome = judge(result);
     for (const line of outcome.problems) process.stderr.write(`${line}\n`);
     return outcome.exitCode;
-  } finally {
-    await nc.close();
-  }
+  });
+}
+
+/** Ask every gateway about its dead letters (`handle` for retry and drop). */
+function deadLetter(action: DeadLetterAction, handle?: string): Promise<number> {
+  return withNats(async (nc, config, opts) => {
+    const replies = await askGateways(nc, action, { handle }, Number(opts.timeout) || config.control.timeoutMs);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ replies }, null, 2)}\n`);
+    else if (action === 'list') process.stdout.write(`${deadLetterTable(replies)}\n`);
+    else for (const line of deadLetterDone(replies)) process.stdout.write(`${line}\n`);
+    const outcome = judgeDeadLetters(action, replies, handle);
+    for (const line of outcome.problems) process.stderr.write(`${line}\n`);
+    return outcome.exitCode;
+  });
 }
 
 const printStatus = (replies: NodeReply[]) => process.stdout.write(`${statusTable(replies)}\n`);
@@ -100,5 +123,17 @@ program.command('watch').description('status, refreshed every --interval seconds
       await new Promise((r) => setTimeout(r, (Number(o.interval) || 2) * 1000));
     }
   });
+
+const deadLetters = program.command('dead-letter')
+  .description('background jobs the gateways gave up on (attempts used up, or a failure of the job itself), kept for an operator: list them, run one again, or drop it')
+  .addHelpText('after', '\nExit codes: 0 done, 1 a gateway reported an error or none holds the handle, 69 no gateway answered.');
+deadLetters.command('list').description('every gateway\'s dead letters: handle, function, attempts, how long dead, last error')
+  .action(async () => finish(await deadLetter('list')));
+deadLetters.command('retry').description('put a dead letter back in its gateway\'s queue with a fresh budget of attempts')
+  .argument('<handle>', 'the job handle, as `dead-letter list` shows it')
+  .action(async (handle: string) => finish(await deadLetter('retry', handle)));
+deadLetters.command('drop').description('delete a dead letter for good')
+  .argument('<handle>', 'the job handle, as `dead-letter list` shows it')
+  .action(async (handle: string) => finish(await deadLetter('drop', handle)));
 
 runMain(() => program.parseAsync().then(() => undefined));

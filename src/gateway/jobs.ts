@@ -16,7 +16,8 @@ import { toJobEvent } from '../shared/events.js';
 import { CallError, cancelledError, type CallHandle, type Requester } from '../shared/requester.js';
 import { TurnBatch } from '../shared/turn-batch.js';
 import type { Priority } from '../shared/wait-queue.js';
-import type { JobStore, StoredJob } from './store.js';
+import { afterRestart, backoffMs, DEFAULT_ATTEMPTS, DEFAULT_RUN_TIMEOUT_MS, isPermanent } from './retry.js';
+import type { DeadJob, JobStore, StoredJob } from './store.js';
 
 export type { Priority };
 
@@ -53,6 +54,11 @@ export interface Job extends StoredJob {
   call?: CallHandle;
   /** Withdrawn before or while it ran (its client went away, an administrator cancelled it). */
   withdrawn: boolean;
+  /** Attempts that ended without a result (a background job has gateway.backgroundAttempts of them). */
+  attempts: number;
+  /** Epoch ms a worker took the current attempt of a background job (stored: a restart counts that attempt). */
+  runningSince?: number;
+  lastError?: string;
 }
 
 /** What a submission asks for. */
@@ -70,6 +76,10 @@ export interface JobsOptions {
   timeoutMs: number;
   /** Longest a background job waits for a worker (0: until it runs). */
   backgroundMaxAgeMs: number;
+  /** Attempts a background job gets before it goes to the dead letters (default 3). */
+  backgroundAttempts?: number;
+  /** Longest one attempt of a background job may run on a worker, whatever the worker says (default 10 minutes). */
+  backgroundRunTimeoutMs?: number;
   retries: number;
   /** Payload bytes of all jobs held here at once. */
   maxBytes: number;
@@ -200,10 +210,21 @@ export class Jobs {
     );
   }
 
-  /** The gateway is stopping: what fails from now on because of it is not a job's failure. */
-  stop(): void {
+  /**
+   * The gateway is stopping: what fails from now on because of it is not a
+   * job's failure. Attempts it cuts off are stored as not started, so the next
+   * start does not count them (only a gateway's death does). Resolves once written.
+   */
+  stop(): Promise<unknown> {
     this.stopping = true;
-    for (const job of this.byHandle.values()) clearTimeout(job.timer);
+    const writes: Promise<unknown>[] = [];
+    for (const job of this.byHandle.values()) {
+      clearTimeout(job.timer);
+      if (job.runningSince === undefined) continue;
+      job.runningSince = undefined;
+      writes.push(this.saveAttempts(job));
+    }
+    return Promise.all(writes);
   }
 
   /** Background jobs stored by an earlier run of this gateway: they run again (at least once). */
@@ -212,9 +233,23 @@ export class Jobs {
     for (const s of stored) {
       if (this.byHandle.has(s.handle)) continue;
       this.counter = Math.max(this.counter, s.seq);
-      this.schedule(this.track({ ...s, data: Buffer.from(s.data) }, true, null));
+      const job = this.track({ ...s, data: Buffer.from(s.data) }, true, null);
+      const { attempts, lastError } = afterRestart(s);
+      job.attempts = attempts;
+      job.lastError = lastError;
+      if (attempts >= this.budget) {
+        this.deadLetter(job, `its ${attempts} attempts are used up (gateway.backgroundAttempts), the last cut off by a restart`);
+        continue;
+      }
+      if (s.runningSince !== undefined) void this.saveAttempts(job);
+      this.schedule(job);
     }
     return stored.length;
+  }
+
+  /** Attempts a background job gets. */
+  private get budget(): number {
+    return this.options.backgroundAttempts ?? DEFAULT_ATTEMPTS;
   }
 
   private checkLimits(spec: JobSpec): void {
@@ -246,6 +281,9 @@ export class Jobs {
       timer: undefined,
       call: undefined,
       withdrawn: false,
+      attempts: 0,
+      runningSince: undefined,
+      lastError: undefined,
     };
     this.byHandle.set(job.handle, job);
     if (job.unique) this.byUnique.set(uniqueKey(job.fn, job.unique), job);
@@ -281,8 +319,8 @@ export class Jobs {
 
   private withdraw(job: Job, why: string): void {
     clearTimeout(job.timer);
-    if (job.timer && job.runAt) {
-      // never dispatched: nothing will settle it
+    if (job.timer) {
+      // waiting for its time or its next attempt, no call under way: nothing will settle it
       this.count(job, false);
       this.end(job, { kind: 'failed' });
       this.options.log.info({ handle: job.handle, fn: job.fn }, `scheduled job withdrawn: ${why}`);
@@ -292,10 +330,16 @@ export class Jobs {
   }
 
   private forget(job: Job): void {
-    if (!this.byHandle.delete(job.handle)) return;
+    if (!this.untrack(job)) return;
+    if (job.background) void this.options.store?.remove(job.handle).catch((err) => this.options.log.error({ err, handle: job.handle }, 'cannot remove a finished job from the store'));
+  }
+
+  /** Out of the table (not the store); false when it was not in it. */
+  private untrack(job: Job): boolean {
+    if (!this.byHandle.delete(job.handle)) return false;
     if (job.unique) this.byUnique.delete(uniqueKey(job.fn, job.unique));
     this.bytes -= job.data.length;
-    if (job.background) void this.options.store?.remove(job.handle).catch((err) => this.options.log.error({ err, handle: job.handle }, 'cannot remove a finished job from the store'));
+    return true;
   }
 
   private run(job: Job): void {
@@ -324,13 +368,20 @@ export class Jobs {
       job.data,
       {
         timeoutMs: job.background ? this.options.backgroundMaxAgeMs || null : this.options.timeoutMs,
-        runTimeoutMs: this.options.timeoutMs,
+        // with no overall deadline the requester ends an attempt after this, even while its worker says "working"
+        runTimeoutMs: job.background ? this.options.backgroundRunTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS : this.options.timeoutMs,
+        runTimeoutName: 'queue.backgroundRunTimeoutMs',
         headers,
         priority: job.priority,
         retries: this.options.retries,
         idempotent: this.options.isIdempotent?.(job.fn) ?? true,
         onAssigned: () => {
           job.state = 'running';
+          if (job.background) {
+            // on disk before it can matter: a gateway that dies now counts this attempt when it starts again
+            job.runningSince = Date.now();
+            void this.saveAttempts(job);
+          }
           this.tell(job, { kind: 'assigned' });
         },
         onEvent: (msg) => this.relayEvent(job, msg),
@@ -347,12 +398,107 @@ export class Jobs {
       return;
     }
     if (this.stopping && job.background) return; // stays on disk; runs when a gateway starts on this data directory
+    if (job.background && !job.withdrawn && err.code !== ErrorCode.cancelled) {
+      this.attemptFailed(job, err);
+      return;
+    }
     this.count(job, false);
     if (job.background) this.options.log.error({ handle: job.handle, fn: job.fn, message: err.message }, 'background job failed');
     else this.options.log.debug({ handle: job.handle, fn: job.fn, message: err.message }, 'job failed');
-    // a plain failure (a Gearman worker's WORK_FAIL, a cancelled job) has no message to raise as an exception
-    const plain = err.code === ErrorCode.workFail || err.code === ErrorCode.cancelled;
-    this.end(job, plain ? { kind: 'failed' } : { kind: 'failed', message: err.message });
+    this.end(job, failureEvent(err));
+  }
+
+  /**
+   * One attempt of a background job failed: it runs again after a pause while
+   * its budget lasts, unless the failure is the job's own (a bad payload fails
+   * every time); else it goes to the dead letters.
+   */
+  private attemptFailed(job: Job, err: CallError): void {
+    job.attempts++;
+    job.lastError = err.message;
+    job.runningSince = undefined;
+    job.call = undefined;
+    job.state = 'waiting';
+    job.numerator = job.denominator = 0;
+    const event = failureEvent(err);
+    if (isPermanent(err.code)) return this.deadLetter(job, `a failure no other attempt can mend (code ${err.code})`, event);
+    if (job.attempts >= this.budget) return this.deadLetter(job, `its ${job.attempts} attempts are used up (gateway.backgroundAttempts)`, event);
+    // foreground submissions that joined it waited for this attempt, as for a job of their own: they hear how it ended
+    this.tell(job, event);
+    job.listeners = [];
+    const delayMs = backoffMs(job.attempts);
+    this.options.log.warn({ handle: job.handle, fn: job.fn, attempt: job.attempts, attempts: this.budget, message: err.message, retryInMs: delayMs }, 'background job attempt failed; it runs again');
+    void this.saveAttempts(job);
+    job.timer = setTimeout(() => this.run(job), delayMs);
+  }
+
+  /**
+   * The job gets no other attempt: it leaves the table and the queue for the
+   * dead letters, kept whole with its last error until an operator retries or
+   * drops it (dipsctl dead-letter, the dashboard). Whoever waits hears the failure.
+   */
+  private deadLetter(job: Job, why: string, event: JobEvent = { kind: 'failed' }): void {
+    this.count(job, false);
+    this.options.log.error({ handle: job.handle, fn: job.fn, attempts: job.attempts, message: job.lastError, deadLetter: why }, 'background job failed');
+    this.untrack(job);
+    const dead: DeadJob = { ...stored(job), attempts: job.attempts, lastError: job.lastError ?? '', deadAt: Date.now() };
+    void this.options.store?.bury(dead).catch((err) => this.options.log.error({ err, handle: job.handle }, 'cannot move a failed job to the dead letters; it stays stored and runs again at the next start'));
+    this.tell(job, event);
+  }
+
+  /** Store a background job's attempts (a failed write is logged: it costs a count, never the job). */
+  private saveAttempts(job: Job): Promise<unknown> {
+    const store = this.options.store;
+    if (!store || !job.background) return Promise.resolve();
+    return store
+      .setAttempts(job.handle, { attempts: job.attempts, runningSince: job.runningSince, lastError: job.lastError })
+      .catch((err) => this.options.log.error({ err, handle: job.handle }, "cannot store a background job's attempts"));
+  }
+
+  /** The dead letters of this gateway's store, oldest first. */
+  deadLetters(): DeadJob[] {
+    return this.options.store?.deadLetters((key, problem) => this.options.log.error({ key, problem }, 'a dead letter cannot be read; it stays in the store')) ?? [];
+  }
+
+  deadCount(): number {
+    return this.options.store?.deadCount() ?? 0;
+  }
+
+  /**
+   * An operator's retry: the dead letter goes back to the queue, same handle,
+   * with a fresh budget. Undefined when there is no such dead letter; throws
+   * JobLimitError when it cannot go back now (the byte limit, a live job with
+   * the same unique id, a store error).
+   */
+  async retryDead(handle: string): Promise<Job | undefined> {
+    const store = this.options.store;
+    const dead = store?.deadLetter(handle);
+    if (!store || !dead) return undefined;
+    if (this.byHandle.has(handle)) throw new JobLimitError(`${handle} is already back in the queue`);
+    // two jobs under one unique id would each forget the other's entry when they end
+    const live = dead.unique ? this.byUnique.get(uniqueKey(dead.fn, dead.unique)) : undefined;
+    if (live) throw new JobLimitError(`${live.handle}, a live job of ${dead.fn}, has the same unique id; retry ${handle} once it ends`);
+    this.checkLimits({ fn: dead.fn, unique: dead.unique, data: dead.data, priority: dead.priority, runAt: dead.runAt, background: true });
+    const job = this.track({ seq: dead.seq, handle, fn: dead.fn, unique: dead.unique, data: Buffer.from(dead.data), priority: dead.priority, runAt: dead.runAt, createdAt: dead.createdAt }, true, null);
+    try {
+      await store.revive(stored(job));
+    } catch (err) {
+      this.untrack(job);
+      throw new JobLimitError(`cannot store ${handle} back among the jobs: ${errorMessage(err)}`);
+    }
+    this.options.log.warn({ handle, fn: job.fn, attempts: dead.attempts, lastError: dead.lastError }, 'dead letter retried by an operator: it runs again with a fresh budget');
+    if (!this.stopping) this.schedule(job);
+    return job;
+  }
+
+  /** An operator's drop: the dead letter is gone for good. Undefined when there was none. */
+  async dropDead(handle: string): Promise<DeadJob | undefined> {
+    const store = this.options.store;
+    const dead = store?.deadLetter(handle);
+    if (!store || !dead) return undefined;
+    await store.dropDead(handle);
+    this.options.log.warn({ handle, fn: dead.fn, attempts: dead.attempts, lastError: dead.lastError }, 'dead letter dropped by an operator');
+    return dead;
   }
 
   /** Streamed progress from a worker: data, warnings and status reach every listener in order. */
@@ -382,6 +528,12 @@ export class Jobs {
 }
 
 const uniqueKey = (fn: string, unique: string) => `${fn}\0${unique}`;
+
+/** What listeners hear of a failure: a plain one (a Gearman worker's WORK_FAIL, a cancelled job) has no message to raise as an exception. */
+function failureEvent(err: CallError): JobEvent {
+  const plain = err.code === ErrorCode.workFail || err.code === ErrorCode.cancelled;
+  return plain ? { kind: 'failed' } : { kind: 'failed', message: err.message };
+}
 
 function stored(job: Job): StoredJob {
   return { seq: job.seq, handle: job.handle, fn: job.fn, unique: job.unique, data: job.data, priority: job.priority, runAt: job.runAt, createdAt: job.createdAt };

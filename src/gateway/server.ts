@@ -21,6 +21,7 @@ import { handleClientPacket, listenerOf } from './handlers/client.js';
 import { handleWorkerPacket } from './handlers/worker.js';
 import { defaultHandleHost, Jobs } from './jobs.js';
 import { JobStore } from './store.js';
+import { answerDeadLetters } from './dead-letters.js';
 import { capSegmentSize } from './segment-size.js';
 import { LegacyBridge } from './legacy.js';
 import { version } from '../shared/process.js';
@@ -36,6 +37,7 @@ export class Gateway {
   private readonly legacy: LegacyBridge;
   private readonly store: JobStore;
   private statusSub?: Subscription;
+  private deadLetterSub?: Subscription;
   private draining = false;
 
   constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger, registry?: Registry) {
@@ -52,6 +54,8 @@ export class Gateway {
         : undefined,
       timeoutMs: config.nats.requestTimeoutMs,
       backgroundMaxAgeMs: config.queue.backgroundMaxAgeMs,
+      backgroundAttempts: config.gateway.backgroundAttempts,
+      backgroundRunTimeoutMs: config.queue.backgroundRunTimeoutMs,
       retries: config.gateway.retries,
       maxBytes,
       handleHost: config.gateway.handleHost || defaultHandleHost(port),
@@ -102,6 +106,7 @@ export class Gateway {
         this.server.off('error', reject);
         this.capSegmentSize();
         this.answerStatus();
+        this.deadLetterSub = answerDeadLetters(this.nc, this.jobs, this.log, () => ({ id: this.legacy.id, host: os.hostname(), port: this.port() }));
         resolve((this.server.address() as net.AddressInfo).port);
       });
     });
@@ -113,22 +118,27 @@ export class Gateway {
     this.statusSub = this.nc.subscribe(GATEWAY_STATUS_SUBJECT, {
       callback: (err, msg) => {
         if (err || !repliesToInbox(msg, this.log)) return;
-        const address = this.server.address() as net.AddressInfo | null;
         const status: GatewayStatus = {
           kind: 'gearman',
           id: this.legacy.id,
           host: os.hostname(),
           pid: process.pid,
-          port: address?.port ?? 0,
+          port: this.port(),
           connections: this.connections.size,
           jobs: this.jobs.size,
-          stored: this.store.jobs().length,
+          stored: this.store.jobCount(),
+          deadLetters: this.jobs.deadCount(),
           waiting: Object.fromEntries(this.requester.waiting()),
           uptimeSec: Math.round((Date.now() - startedAt) / 1000),
         };
         msg.respond(JSON.stringify(status));
       },
     });
+  }
+
+  /** The port it listens on (0 before it does). */
+  private port(): number {
+    return (this.server.address() as net.AddressInfo | null)?.port ?? 0;
   }
 
   private capSegmentSize(): void {
@@ -149,16 +159,18 @@ export class Gateway {
     this.draining = true;
     this.server.close();
     this.statusSub?.unsubscribe();
+    this.deadLetterSub?.unsubscribe();
     const deadline = Date.now() + graceMs;
     while ([...this.jobs.all()].some((j) => j.listeners.length > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const conn of this.connections) conn.destroy('gateway stopping');
-    this.jobs.stop();
+    const attemptsSaved = this.jobs.stop();
     await this.legacy.close();
     this.requester.close('gateway stopping');
     if (!this.nc.isClosed()) await this.nc.drain();
     // background jobs stay on disk and run again when a gateway starts on this data directory
+    await attemptsSaved;
     await this.store.close();
   }
 }

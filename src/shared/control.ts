@@ -51,6 +51,8 @@ export interface GatewayStatus {
   jobs: number;
   /** Background jobs stored on disk. */
   stored: number;
+  /** Background jobs in its dead letters (see src/shared/dead-letter.ts). */
+  deadLetters?: number;
   /** Jobs waiting for room, by function and priority. */
   waiting: Record<string, { high: number; normal: number; low: number }>;
   uptimeSec: number;

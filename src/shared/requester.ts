@@ -34,8 +34,14 @@ export class CallError extends Error {
 export interface RequestOptions {
   /** How long the caller waits, queueing included; null: until it runs (background jobs). */
   timeoutMs: number | null;
-  /** With no overall deadline: how long one attempt may run on a worker (default 60 s). */
+  /**
+   * With no overall deadline: how long one attempt may run on a worker
+   * (default 60 s) — its Dips-Deadline, and enforced here: past it the call
+   * fails with a timeout even while the worker keeps saying `working`.
+   */
   runTimeoutMs?: number;
+  /** The setting that gave runTimeoutMs, named when it ends a call. */
+  runTimeoutName?: string;
   headers?: MsgHdrs;
   /** Extra sends allowed after a lost attempt. */
   retries?: number;
@@ -74,7 +80,10 @@ interface Pending {
   /** Epoch ms the caller stops waiting; undefined: never. */
   deadline?: number;
   runTimeoutMs: number;
+  runTimeoutName?: string;
   state: 'waiting' | 'sent';
+  /** When it was last sent to a worker (its run time counts from there). */
+  sentAt: number;
   /** Connection generation (count of reconnects) when last sent. */
   sentIn: number;
   /** The worker it was last sent to directly (a hand-off, room, a resend); undefined: the queue group. */
@@ -282,7 +291,9 @@ export class Requester {
       idempotent: options.idempotent ?? true,
       deadline: options.timeoutMs === null ? undefined : now + options.timeoutMs,
       runTimeoutMs: options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
+      runTimeoutName: options.runTimeoutName,
       state: 'waiting',
+      sentAt: now,
       sentIn: this.generation,
       resendsInGeneration: 0,
       lastHeard: now,
@@ -394,7 +405,7 @@ export class Requester {
     if (p.sentIn !== this.generation) p.resendsInGeneration = 0;
     if (again) p.resendsInGeneration++;
     p.sentIn = this.generation;
-    p.lastHeard = Date.now();
+    p.lastHeard = p.sentAt = Date.now();
     p.acknowledged = false;
     p.headers.set(Header.deadline, String(p.deadline ?? Date.now() + p.runTimeoutMs));
     try {
@@ -437,6 +448,12 @@ export class Requester {
     }
     for (const p of this.pending.values()) {
       if (p.state !== 'sent') continue;
+      if (p.deadline === undefined && now - p.sentAt >= p.runTimeoutMs) {
+        // no caller's deadline ends it (a background job): a worker that only says `working`, or went silent, must not hold it for good
+        const setting = p.runTimeoutName ? ` (${p.runTimeoutName})` : '';
+        this.fail(p.token, new CallError(ErrorCode.timeout, `${p.fn}: no result within ${p.runTimeoutMs} ms of running${setting}`));
+        continue;
+      }
       const silence = now - p.lastHeard;
       if (silence < (p.acknowledged ? LIVENESS_TIMEOUT_MS : ACK_TIMEOUT_MS)) continue;
       const gate = this.gate(p.fn);

@@ -59,6 +59,18 @@ export function controlSubject(verb: string): string {
   return CONTROL_PREFIX + verb;
 }
 
+/**
+ * Requests only operator tools send (dipsctl, the dashboard), which gateways
+ * answer and act on: apart from dips.control.* (which the node agents hear),
+ * so the NATS permissions can give publishing here to the operator's identity alone.
+ */
+export const ADMIN_PREFIX = 'dips.admin.';
+
+/** Dead letters: `dips.admin.deadletter.list`, `.retry`, `.drop`; every gateway answers (no queue group). */
+export function deadLetterSubject(action: 'list' | 'retry' | 'drop' | '*'): string {
+  return `${ADMIN_PREFIX}deadletter.${action}`;
+}
+
 /** Gearman accepts any bytes but NUL in a function name, up to 512 of them. */
 export function isValidFunctionName(fn: string): boolean {
   return fn.length > 0 && !fn.includes('\0') && Buffer.byteLength(fn, 'utf8') <= MAX_FUNCTION_NAME_BYTES;

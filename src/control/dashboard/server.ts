@@ -16,6 +16,7 @@ import { sameSecret } from '../../shared/secret-compare.js';
 import type { ControlRequest, Verb } from '../../shared/control.js';
 import type { Logger } from '../../shared/log.js';
 import { broadcast } from '../broadcast.js';
+import { askGateways, deadLetterDone, deadLetterTable, judgeDeadLetters } from '../dead-letters.js';
 import { doneLines, judge, statusTable } from '../report.js';
 import type { FleetWatcher } from './fleet.js';
 
@@ -169,6 +170,24 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
     const outcome = judge(result);
     const lines = verb === 'status' ? [statusTable(result.replies)] : doneLines(result.replies);
     return { verb, ...result, exitCode: outcome.exitCode, text: [`dipsctl ${verb}${scope}`, ...lines, ...outcome.problems].join('\n') };
+  });
+
+  app.get('/api/dead-letters', async () => {
+    const replies = await askGateways(nc, 'list', {}, options.controlTimeoutMs);
+    const outcome = judgeDeadLetters('list', replies);
+    return { replies, exitCode: outcome.exitCode, text: [deadLetterTable(replies), ...outcome.problems].join('\n') };
+  });
+
+  // retry or drop one dead letter: what `dipsctl dead-letter retry|drop <handle>` does, in its words
+  app.post('/api/dead-letters/:action', async (request: FastifyRequest<{ Params: { action: string }; Body: { handle?: unknown } | undefined }>, reply) => {
+    const action = request.params.action;
+    if (action !== 'retry' && action !== 'drop') return reply.code(400).send({ error: `unknown dead-letter action ${action}; one of retry, drop` });
+    const handle = request.body?.handle;
+    if (typeof handle !== 'string' || !handle) return reply.code(400).send({ error: `${action} needs {"handle": "<job handle>"}` });
+    options.log.info({ action, handle }, 'dashboard dead-letter action');
+    const replies = await askGateways(nc, action, { handle }, options.controlTimeoutMs);
+    const outcome = judgeDeadLetters(action, replies, handle);
+    return { action, replies, exitCode: outcome.exitCode, text: [`dipsctl dead-letter ${action} ${handle}`, ...deadLetterDone(replies), ...outcome.problems].join('\n') };
   });
 
   return app;

@@ -3,7 +3,7 @@
 // Plain browser JavaScript: no build step, nothing fetched from elsewhere.
 'use strict';
 
-const state = { samples: [], markers: [], latest: undefined, charts: [], chartFunctions: '', inputs: {} };
+const state = { samples: [], markers: [], latest: undefined, charts: [], chartFunctions: '', inputs: {}, deadLetters: [], deadSeen: undefined, deadLoadedAt: 0 };
 window.dipsDashboard = state; // for tests and for the curious
 
 const $ = (sel) => document.querySelector(sel);
@@ -101,8 +101,63 @@ function renderGateways(gateways) {
   $('#gateways tbody').replaceChildren(...gateways.map((g) => {
     const waiting = Object.entries(g.waiting).map(([fn, w]) => `${fn} ${w.high}/${w.normal}/${w.low}`).join(', ') || 'none';
     return el('tr', { 'data-gateway': g.id }, el('td', {}, `:${g.port}`), el('td', {}, g.host), el('td', { class: 'num' }, g.pid), el('td', { class: 'num' }, g.connections),
-      el('td', { class: 'num' }, g.jobs), el('td', { class: 'num' }, g.stored), el('td', {}, waiting), el('td', {}, uptime(g.uptimeSec)));
+      el('td', { class: 'num' }, g.jobs), el('td', { class: 'num' }, g.stored), el('td', { class: `num${g.deadLetters ? ' paused' : ''}`, 'data-dead': String(g.deadLetters ?? 0) }, g.deadLetters ?? '-'),
+      el('td', {}, waiting), el('td', {}, uptime(g.uptimeSec)));
   }));
+}
+
+// ---- dead letters ------------------------------------------------------------
+
+/** The list is fetched (not part of the live snapshot) when the gateways' counts change, and after a retry or drop. */
+async function loadDeadLetters() {
+  try {
+    const body = await (await fetch('/api/dead-letters')).json();
+    state.deadLetters = (body.replies ?? []).flatMap((r) => (r.jobs ?? []).map((j) => ({ ...j, gateway: `${r.gateway.host}:${r.gateway.port}` })));
+  } catch {
+    state.deadLetters = [];
+  }
+  renderDeadLetters();
+}
+
+/** How long a list with dead letters in it is trusted: a retry and a new dead letter between two snapshots leave the counts as they were. */
+const DEAD_LIST_MAX_AGE_MS = 10_000;
+
+function noticeDeadLetters(gateways) {
+  const seen = gateways.map((g) => `${g.id}=${g.deadLetters ?? 0}`).join(',');
+  const any = gateways.some((g) => g.deadLetters);
+  if (seen === state.deadSeen && !(any && Date.now() - state.deadLoadedAt > DEAD_LIST_MAX_AGE_MS)) return;
+  state.deadSeen = seen;
+  state.deadLoadedAt = Date.now();
+  void loadDeadLetters();
+}
+
+async function deadLetterAction(action, handle, description) {
+  if (!window.confirm(`${description}?\n\nThis runs: dipsctl dead-letter ${action} ${handle}`)) return;
+  $('#result').textContent = `${description}: running…`;
+  try {
+    const res = await fetch(`/api/dead-letters/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ handle }) });
+    const body = await res.json();
+    $('#result').textContent = body.text ?? body.error ?? JSON.stringify(body);
+  } catch (err) {
+    $('#result').textContent = `${description} failed: ${err.message}`;
+  }
+  state.deadSeen = undefined; // the counts the next snapshot brings may equal the old ones: read the list again then
+  await loadDeadLetters();
+}
+
+function renderDeadLetters() {
+  const focused = document.activeElement?.id;
+  const rows = state.deadLetters.map((j) => {
+    const safe = j.handle.replace(/[^A-Za-z0-9_-]/g, '_');
+    return el('tr', { 'data-handle': j.handle },
+      el('td', {}, j.gateway), el('td', {}, j.handle), el('td', {}, j.fn), el('td', { class: 'num' }, j.attempts),
+      el('td', {}, new Date(j.deadAt).toLocaleString()), el('td', { class: 'error', title: j.lastError }, j.lastError),
+      el('td', {}, el('span', { class: 'controls' },
+        el('button', { id: `btn-dead-retry-${safe}`, type: 'button', 'data-verb': 'dead-retry', onclick: () => deadLetterAction('retry', j.handle, `Run ${j.handle} (${j.fn}) again with a fresh budget`) }, 'retry'),
+        el('button', { id: `btn-dead-drop-${safe}`, type: 'button', 'data-verb': 'dead-drop', onclick: () => deadLetterAction('drop', j.handle, `Drop ${j.handle} (${j.fn}) for good`) }, 'drop'))));
+  });
+  $('#dead-letters tbody').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { class: 'muted' }, 'none'))]));
+  if (focused) document.getElementById(focused)?.focus();
 }
 
 // ---- charts ----------------------------------------------------------------
@@ -183,6 +238,7 @@ function render(snapshot) {
   renderFunctions(snapshot.functions, pausedEverywhere);
   renderNodes(snapshot.nodes, snapshot.missing, snapshot.functions);
   renderGateways(snapshot.gateways);
+  noticeDeadLetters(snapshot.gateways);
   renderCharts();
   if (focused) document.getElementById(focused)?.focus();
   $('#updated').textContent = `updated ${new Date(snapshot.time).toLocaleTimeString()}`;
