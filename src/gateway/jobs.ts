@@ -6,7 +6,6 @@
  * listeners what happened (JobEvent) and the packet handlers speak Gearman.
  */
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import { headers as natsHeaders, type Msg } from 'nats';
 import { sniffEncoding } from '../shared/codec/index.js';
 import { ErrorCode, errorMessage } from '../shared/errors.js';
@@ -85,12 +84,16 @@ export interface JobsOptions {
   maxBytes: number;
   /** Host (and port) in job handles. */
   handleHost: string;
+  /** Numbers of this gateway's handles start after it (see handleBase). */
+  handleBase?: number;
   store?: JobStore;
   log: Logger;
 }
 
 /** A job refused at submission: the Gearman caller gets QUEUE_ERROR with this message. */
 export class JobLimitError extends Error {}
+
+const PRIORITY_RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
 
 /** Longest a scheduled job may wait (setTimeout's limit, about 24.8 days). */
 const MAX_SCHEDULE_MS = 2 ** 31 - 1;
@@ -105,8 +108,14 @@ export function handlePrefix(host: string): string {
   return `H:${Buffer.from(host, 'latin1').subarray(0, room).toString('latin1')}:`;
 }
 
-export function defaultHandleHost(port: number): string {
-  return `${os.hostname()}-${port}`;
+/**
+ * Job numbers of the gateway on `port` start past port × 10^9: gearmand's handle
+ * form `H:<host>:<number>` has no room for the port, and two gateways on one
+ * host must never hand out the same handle (a billion jobs each before ranges meet).
+ */
+export const HANDLE_RANGE = 1e9;
+export function handleBase(port: number): number {
+  return port * HANDLE_RANGE;
 }
 
 export class Jobs {
@@ -117,14 +126,26 @@ export class Jobs {
   private bytes = 0;
   /** gearmand's maxqueue: per function, the most jobs waiting at each priority (absent: no limit). */
   private readonly maxQueue = new Map<string, Record<Priority, number>>();
-  /** Jobs read in one pass reach NATS in one socket write (see TurnBatch). */
-  private readonly ready = new TurnBatch<Job>((job) => void this.run(job));
+  /**
+   * Jobs read in one pass reach NATS in one socket write (see TurnBatch), highest
+   * priority first: as gearmand, whose waiting worker grabs the highest priority
+   * of what has arrived, not the first packet read.
+   */
+  private readonly ready = new TurnBatch<Job>((job) => this.runOrHold(job), (a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.seq - b.seq);
+  /**
+   * Background jobs being written to disk, and the jobs read after them that
+   * wait for those writes: a background job is handed out only once stored, and
+   * the ones that arrived with it must not overtake it (gearmand queues every
+   * job in arrival order within its priority).
+   */
+  private readonly storing = new Set<number>();
+  private heldForStore: Job[] = [];
   /** Set while the gateway stops: background jobs cut off by it stay on disk for the next start. */
   private stopping = false;
 
   constructor(private readonly requester: Requester, private readonly options: JobsOptions) {
     this.prefix = handlePrefix(options.handleHost);
-    this.counter = options.store?.counter ?? 0;
+    this.counter = Math.max(options.store?.counter ?? 0, options.handleBase ?? 0);
   }
 
   get size(): number {
@@ -182,13 +203,16 @@ export class Jobs {
       this.schedule(job);
       return job;
     }
+    this.storing.add(job.seq);
     return this.options.store.add(stored(job), this.counter).then(
       () => {
         this.schedule(job);
+        this.stored(job);
         return job;
       },
       (err: unknown) => {
         this.forget(job);
+        this.stored(job);
         throw new JobLimitError(`cannot store the background job: ${errorMessage(err)}`);
       },
     );
@@ -298,6 +322,28 @@ export class Jobs {
       return;
     }
     this.ready.add(job);
+  }
+
+  private runOrHold(job: Job): void {
+    if (this.waitsForStore(job)) this.heldForStore.push(job);
+    else this.run(job);
+  }
+
+  /** Whether a background job that arrived before `job` is still being written (only those: a steady stream of writes must not hold the rest). */
+  private waitsForStore(job: Job): boolean {
+    for (const seq of this.storing) if (seq < job.seq) return true;
+    return false;
+  }
+
+  /** A background job's disk write ended (either way): what waited for it (and for no earlier write) runs, in order. */
+  private stored(job: Job): void {
+    this.storing.delete(job.seq);
+    const held = this.heldForStore;
+    this.heldForStore = [];
+    for (const waiting of held) {
+      if (this.waitsForStore(waiting)) this.heldForStore.push(waiting);
+      else this.ready.add(waiting);
+    }
   }
 
   /** A client went away: it stops listening; a foreground job nobody waits for is withdrawn. */

@@ -19,7 +19,7 @@ import { Connection } from './connection.js';
 import { Discovery } from './discovery.js';
 import { handleClientPacket, listenerOf } from './handlers/client.js';
 import { handleWorkerPacket } from './handlers/worker.js';
-import { defaultHandleHost, Jobs } from './jobs.js';
+import { handleBase, Jobs } from './jobs.js';
 import { JobStore } from './store.js';
 import { answerDeadLetters } from './dead-letters.js';
 import { capSegmentSize } from './segment-size.js';
@@ -58,7 +58,8 @@ export class Gateway {
       backgroundRunTimeoutMs: config.queue.backgroundRunTimeoutMs,
       retries: config.gateway.retries,
       maxBytes,
-      handleHost: config.gateway.handleHost || defaultHandleHost(port),
+      handleHost: config.gateway.handleHost || os.hostname(),
+      handleBase: handleBase(port),
       store: this.store,
       log,
     });
