@@ -62,6 +62,8 @@ export interface RequesterOptions {
   maxPendingBytes: number;
   /** Config key that sets it, named in the refusal. */
   limitName?: string;
+  /** How long a function nobody calls keeps its gate and room subscription (default GATE_IDLE_MS). */
+  gateIdleMs?: number;
 }
 
 interface Pending {
@@ -225,6 +227,11 @@ export class Requester {
 
   get outstanding(): number {
     return this.pending.size;
+  }
+
+  /** Functions with a gate (and so a room subscription): bounded by how many were called within the idle time. */
+  get gateCount(): number {
+    return this.gates.size;
   }
 
   /** Jobs waiting for room, by function and priority. */
@@ -436,7 +443,7 @@ export class Requester {
 
   private checkLiveness(now: number): void {
     for (const [fn, gate] of this.gates) {
-      if (gate.queue.length === 0 && now - gate.usedAt > GATE_IDLE_MS) {
+      if (gate.queue.length === 0 && now - gate.usedAt > (this.options.gateIdleMs ?? GATE_IDLE_MS)) {
         gate.roomSub.unsubscribe();
         this.gates.delete(fn);
       }

@@ -19,6 +19,11 @@ export class LoopbackNats {
     return this.sub(subject, (msg) => answer(msg, (data, h) => msg.reply && this.publish(msg.reply, data, { headers: h })));
   }
 
+  /** Open subscriptions whose subject starts with `prefix`. */
+  subscriptionsTo(prefix: string): number {
+    return this.subs.filter((s) => !s.closed && s.subject.startsWith(prefix)).length;
+  }
+
   subscribe(subject: string, opts: { callback: (err: Error | null, msg: Msg) => void }) {
     const unsubscribe = this.sub(subject, (msg) => opts.callback(null, msg));
     let closed = false;

@@ -113,4 +113,18 @@ test('a request nobody acknowledges is sent again if the function is idempotent,
   r.close();
 });
 
+test('every function name called leaves no subscription behind: an idle gate is dropped with its room subscription', async () => {
+  const nats = new LoopbackNats();
+  nats.serve('dips.fn.*', (msg, respond) => respond(msg.data));
+  const r = new Requester(nats.asConnection(), { maxPendingBytes: 1 << 20, gateIdleMs: 100 });
+  for (let i = 0; i < 50; i++) await r.call(`name-${i}`, Buffer.from('x'), { timeoutMs: 1000 });
+  assert.is(r.gateCount, 50);
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.is(r.gateCount, 0, 'idle gates are dropped');
+  assert.is(nats.subscriptionsTo('dips.room.'), 0, 'and their room subscriptions closed');
+  await r.call('name-0', Buffer.from('x'), { timeoutMs: 1000 }); // a new call makes its gate again
+  assert.is(r.gateCount, 1);
+  r.close();
+});
+
 test.run();
