@@ -76,7 +76,8 @@ export async function startLocalProcess(
   const child = spawnRole(role, {
     stdio: 'pipe',
     prefix,
-    env: { DIPS_NATS_SERVERS: servers.join(','), DIPS_LOG_LEVEL: 'info', DIPS_CONFIG: '', ...env },
+    // every part on this one machine: an agent here is not a guest of anything (a test or bench asks for guest mode itself)
+    env: { DIPS_NATS_SERVERS: servers.join(','), DIPS_LOG_LEVEL: 'info', DIPS_CONFIG: '', DIPS_AGENT_MODE: 'dedicated', ...env },
   });
   let logs = '';
   const keep = (d: Buffer) => {

@@ -101,7 +101,8 @@ runMain(async () => {
       });
     watch();
   };
-  start('agent', 'node agent', { DIPS_WORKER_PROCESSES: String(workerCount), DIPS_AGENT_NODE: 'local', ...identity('agent') });
+  // the whole mesh on one machine: its workers are not guests of anything here (DIPS_AGENT_MODE=guest to try guest mode)
+  start('agent', 'node agent', { DIPS_WORKER_PROCESSES: String(workerCount), DIPS_AGENT_NODE: 'local', DIPS_AGENT_MODE: process.env.DIPS_AGENT_MODE ?? 'dedicated', ...identity('agent') });
   gatewayPorts.forEach((port, i) => start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(GATEWAY_METRICS_PORTS[i]), ...identity('gateway') }));
   const web = opts.http ? await prepareHttpGateway(config) : undefined;
   if (web) start('http', `http gateway :${web.port}`, { ...web.env, ...identity('gateway') });

@@ -32,7 +32,19 @@ export function statusTable(replies: NodeReply[]): string {
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  return [line(header), ...rows.map(line), ...replies.map(sharingLine)].join('\n');
+}
+
+/** How a node shares its machine: `n1: guest — host CPU 35 %, pressure 2.1 %, taking 60 % of its slots (3 of 4)`. */
+export function sharingLine(r: NodeReply): string {
+  const g = r.guest;
+  if (!g) return `${r.node}: (no sharing figures: an older agent)`;
+  const pressure = g.pressure === null ? '' : `, CPU pressure ${g.pressure.toFixed(1)} %`;
+  if (g.mode === 'dedicated') return `${r.node}: dedicated${pressure}`;
+  const offered = r.workers.reduce((n, w) => n + (w.slotsOffered ?? 0), 0);
+  const host = g.hostCpu === null ? 'host CPU not measured yet' : `host CPU ${Math.round(g.hostCpu * 100)} %`;
+  const taking = g.share === 0 ? 'taking no new job' : `taking ${Math.round(g.share * 100)} % of its slots (${offered} offered)`;
+  return `${r.node}: guest — ${host}${pressure}, ${taking}`;
 }
 
 export function formatUptime(sec: number): string {

@@ -29,6 +29,12 @@ export interface HeldJob extends Waiting {
 
 export class Admission {
   private running = 0;
+  /**
+   * Slots offered to callers that can take a job elsewhere: all of them, or
+   * fewer on a guest host whose own processes need the CPU (setShare). Jobs
+   * already taken, and plain callers' jobs (which cannot move), still use every slot.
+   */
+  private limit: number;
   private readonly held = new WaitQueue<HeldJob>();
   private heldBytes = 0;
   private readonly waiting: Array<() => void> = [];
@@ -45,7 +51,20 @@ export class Admission {
     private readonly prefetchMs: number,
     private readonly maxHeldBytes: number,
     private readonly onFree?: () => void,
-  ) {}
+  ) {
+    this.limit = concurrency;
+  }
+
+  /** Offer `share` (0-1) of the slots; true when that is more than before (room to announce). */
+  setShare(share: number): boolean {
+    const before = this.limit;
+    this.limit = Math.max(0, Math.min(this.concurrency, Math.round(this.concurrency * share)));
+    return this.limit > before;
+  }
+
+  get slotsOffered(): number {
+    return this.limit;
+  }
 
   get inFlight(): number {
     return this.running;
@@ -59,7 +78,7 @@ export class Admission {
   }
   /** Slots free now (what a room announcement offers). */
   get free(): number {
-    return Math.max(0, this.concurrency - this.running - this.waiting.length - this.held.length);
+    return Math.max(0, this.limit - this.running - this.waiting.length - this.held.length);
   }
 
   /**
@@ -69,14 +88,14 @@ export class Admission {
    */
   tryRun(task: () => Promise<void>, costMs?: number): boolean {
     const known = costMs !== undefined && Number.isFinite(costMs);
-    if (this.running < this.concurrency) {
+    if (this.running < this.limit) {
       this.addCost(costMs, known, +1);
       this.start(task, costMs, known);
       return true;
     }
     // plain callers' held jobs came first
-    if (this.held.length > 0) return false;
-    const wait = this.takenUnknown > 0 || !known ? Infinity : (this.takenKnownMs + costMs) / this.concurrency;
+    if (this.held.length > 0 || this.limit === 0) return false;
+    const wait = this.takenUnknown > 0 || !known ? Infinity : (this.takenKnownMs + costMs) / this.limit;
     if (this.waiting.length >= this.maxQueued || wait > this.prefetchMs) return false;
     this.addCost(costMs, known, +1);
     this.waiting.push(() => this.start(task, costMs, known));
@@ -89,6 +108,13 @@ export class Admission {
    */
   hold(job: HeldJob): boolean {
     if (this.heldBytes + job.bytes > this.maxHeldBytes) return false;
+    if (this.running < this.concurrency && this.waiting.length === 0 && this.held.length === 0) {
+      // a slot kept from callers that can move (setShare) still serves one that cannot
+      const known = job.costMs !== undefined && Number.isFinite(job.costMs);
+      this.addCost(job.costMs, known, +1);
+      this.start(job.run, job.costMs, known);
+      return true;
+    }
     this.heldBytes += job.bytes;
     this.held.insert(job);
     return true;
@@ -108,13 +134,14 @@ export class Admission {
    * plus what fits in the wait budget for jobs of known cost.
    */
   roomFor(costMs: number | undefined, ending: number | undefined): number {
+    if (this.limit === 0) return 0;
     const endingKnown = ending !== undefined && Number.isFinite(ending);
     // held jobs take the slot of the job about to end first
-    const free = Math.max(0, this.concurrency - this.running - this.waiting.length - this.held.length + 1);
+    const free = Math.max(0, this.limit - this.running - this.waiting.length - this.held.length + 1);
     if (free === 0) return 0;
     const known = costMs !== undefined && Number.isFinite(costMs) && costMs > 0;
     if (!known || this.takenUnknown > (endingKnown ? 0 : 1)) return free;
-    const budget = this.prefetchMs * this.concurrency - (this.takenKnownMs - (endingKnown ? ending : 0)) - free * costMs;
+    const budget = this.prefetchMs * this.limit - (this.takenKnownMs - (endingKnown ? ending : 0)) - free * costMs;
     return free + Math.max(0, Math.min(this.maxQueued - this.waiting.length, Math.floor(budget / costMs)));
   }
 

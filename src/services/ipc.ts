@@ -26,6 +26,7 @@ export function workerStatus(worker: Worker): WorkerStatus {
     functions: worker.functionStates(),
     inFlight: worker.inFlight,
     queued: worker.queued,
+    slotsOffered: worker.slotsOffered,
     done,
     failed,
     p50Ms: percentile(latencies, 0.5),
@@ -56,6 +57,9 @@ async function handle(worker: Worker, registry: Registry, req: WorkerRequest): P
         return { id: req.id, ok: true, result: workerStatus(worker) };
       case 'metrics':
         return { id: req.id, ok: true, result: await registry.getMetricsAsJSON() };
+      case 'share':
+        worker.setShare(req.share ?? 1);
+        return { id: req.id, ok: true, result: worker.slotsOffered };
     }
   } catch (err) {
     return { id: req.id, ok: false, error: (err as Error).message };

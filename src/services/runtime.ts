@@ -90,6 +90,20 @@ export class Worker {
     return this.admission.queued;
   }
 
+  /** Slots offered to callers now (fewer than the concurrency on a busy guest host). */
+  get slotsOffered(): number {
+    return this.admission.slotsOffered;
+  }
+
+  /**
+   * A guest host's own processes need `1 - share` of the CPU: offer that share
+   * of the slots. Callers waiting for this function hear at once when it grows.
+   */
+  setShare(share: number): void {
+    if (!this.admission.setShare(share)) return;
+    for (const fn of this.services.keys()) this.room.announce(fn, this.admission.free);
+  }
+
   /** Functions this worker can serve, and whether each is taking jobs now. */
   functionStates(): Array<{ name: string; paused: boolean }> {
     return this.functions.map((d) => ({ name: d.name, paused: !this.services.has(d.name) }));

@@ -49,6 +49,15 @@ convict.addFormat({
   coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
 });
 
+/** A fraction from 0 to 1. */
+convict.addFormat({
+  name: 'ratio',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new Error('must be a number from 0 to 1');
+  },
+  coerce: (value: string) => (/^\s*\d*\.?\d+\s*$/.test(value) ? Number(value) : value),
+});
+
 /** Gearman function names (any bytes but NUL, up to 512), or `*`; env: comma-separated. */
 convict.addFormat({
   name: 'gearman-function-list',
@@ -223,6 +232,14 @@ export const schema = {
   },
   agent: {
     node: { doc: 'Name of this node in control messages and status (empty: the host name).', format: String, default: '', env: 'DIPS_AGENT_NODE' },
+    mode: {
+      doc: 'guest: the workers use only CPU the host does not need — lowest scheduling priority (SCHED_IDLE, nice 19, idle I/O class) and fewer or no jobs while the host\'s own processes keep its CPUs busy (agent.guestHostCpuMax); the seed\'s use, DIPS on servers of other kinds. dedicated: a machine for DIPS alone, workers at normal priority (npm start, which runs the whole mesh on one machine, uses it).',
+      format: ['guest', 'dedicated'], default: 'guest', env: 'DIPS_AGENT_MODE',
+    },
+    guestHostCpuMax: {
+      doc: 'In guest mode, the share of all CPUs (0-1) the host\'s own processes (everything but this node\'s workers) may use before the workers take no new job; below it they take jobs in proportion to the CPU left.',
+      format: 'ratio', default: 0.8, env: 'DIPS_AGENT_GUEST_HOST_CPU_MAX',
+    },
     metricsPort: { doc: 'Port the node agent serves Prometheus metrics on, its workers\' included (0: none).', format: 'port', default: 9464, env: 'DIPS_AGENT_METRICS_PORT' },
     restartMinMs: { doc: 'First delay before restarting a crashed worker; doubles per crash in a row.', format: 'nat', default: 500, env: 'DIPS_AGENT_RESTART_MIN_MS' },
     restartMaxMs: { doc: 'Longest delay before restarting a crashed worker.', format: 'nat', default: 30000, env: 'DIPS_AGENT_RESTART_MAX_MS' },
@@ -358,7 +375,7 @@ export type DipsConfig = {
     pingIntervalMs: number; requestTimeoutMs: number; maxPayloadBytes: number; name: string;
   };
   worker: { functions: string[]; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number };
-  agent: { node: string; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
+  agent: { node: string; mode: 'guest' | 'dedicated'; guestHostCpuMax: number; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
   control: { timeoutMs: number };
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;

@@ -25,6 +25,8 @@ export interface WorkerStatus {
   functions: Array<{ name: string; paused: boolean }>;
   inFlight: number;
   queued: number;
+  /** Slots offered to callers now: fewer than its concurrency while a guest host needs its CPU. */
+  slotsOffered?: number;
   done: number;
   failed: number;
   p50Ms: number | null;
@@ -79,12 +81,26 @@ export interface NodeReply {
   workers: WorkerRow[];
   /** What the verb did, in words (scale, reload, drain). */
   done?: string;
+  /** How this node shares its machine (agent.mode) and, for a guest, what its host needs now. */
+  guest?: GuestState;
+}
+
+export interface GuestState {
+  mode: 'guest' | 'dedicated';
+  /** Share of all CPUs (0-1) the host's own processes used over the last sample; null before the first. */
+  hostCpu: number | null;
+  /** Linux PSI: % of the last 10 s some task waited for a CPU (/proc/pressure/cpu); null where there is none. */
+  pressure: number | null;
+  /** Part of their slots (0-1) the workers offer callers now. */
+  share: number;
 }
 
 export interface WorkerRequest {
   id: number;
-  cmd: 'status' | 'pause' | 'resume' | 'metrics';
+  cmd: 'status' | 'pause' | 'resume' | 'metrics' | 'share';
   functions?: string[];
+  /** share: the part of its slots (0-1) a guest worker offers now. */
+  share?: number;
 }
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 export interface WorkerReady {

@@ -14,6 +14,7 @@ import { functionFromToken, functionToken, isValidFunctionName } from '../../src
 import { WaitQueue } from '../../src/shared/wait-queue.js';
 import { allowedHosts } from '../../src/control/dashboard/server.js';
 import { writePrivateFile } from '../../src/shared/private-file.js';
+import { shareFor } from '../../src/control/agent/guest.js';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -185,6 +186,14 @@ test('a secret file is private from its first byte, and an existing one is narro
   assert.is(statSync(file).mode & 0o777, 0o600);
   writePrivateFile(path.join(dir, 'new.env'), 'y');
   assert.is(statSync(path.join(dir, 'new.env')).mode & 0o777, 0o600);
+});
+
+test('guest share: the CPU the host leaves, in tenths; none past agent.guestHostCpuMax, and back only clearly below it', () => {
+  assert.is(shareFor(0, 0.8), 1);
+  assert.is(shareFor(0.35, 0.8), 0.6);
+  assert.is(shareFor(0.8, 0.8), 0);
+  assert.is(shareFor(0.75, 0.8, 0), 0, 'a guest that stopped stays stopped near the line');
+  assert.is(shareFor(0.65, 0.8, 0), 0.3);
 });
 
 test.run();

@@ -1,6 +1,6 @@
 /** What a node agent does for each control verb; every verb answers with the node's state. */
 import os from 'node:os';
-import type { ControlRequest, NodeReply, Verb } from '../../shared/control.js';
+import type { ControlRequest, GuestState, NodeReply, Verb } from '../../shared/control.js';
 import { codeVersion } from '../../shared/process.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -10,7 +10,12 @@ const DRAIN_TIMEOUT_MS = 60_000;
 export class NodeState {
   readonly paused = new Set<string>();
   readonly startedAt = Date.now();
-  constructor(readonly node: string, readonly supervisor: Supervisor, private readonly defaultWorkers: number) {}
+  constructor(
+    readonly node: string,
+    readonly supervisor: Supervisor,
+    private readonly defaultWorkers: number,
+    private readonly guest: () => GuestState,
+  ) {}
 
   async handle(verb: Verb, req: ControlRequest): Promise<NodeReply> {
     let done: string | undefined;
@@ -91,6 +96,7 @@ export class NodeState {
       desiredWorkers: this.supervisor.desiredCount,
       paused: [...this.paused].sort(),
       host: os.hostname(),
+      guest: this.guest(),
     };
   }
 }

@@ -17,6 +17,7 @@ import { CONTROL_PREFIX } from '../../shared/subjects.js';
 import { repliesToInbox } from '../../shared/replies.js';
 import { NodeState } from './commands.js';
 import { Supervisor } from './supervisor.js';
+import { cpuPressure, guestLaunchPrefix, GuestMonitor } from './guest.js';
 
 const program = new Command('dips-agent')
   .description('Run and supervise this node\'s DIPS worker processes; obey dips.control.* broadcasts')
@@ -36,7 +37,10 @@ runMain(async () => {
 
   const registry = createRegistry('agent');
   const restarts = new Counter({ name: 'dips_agent_worker_restarts_total', help: 'Crashed workers restarted', registers: [registry] });
-  const state: { node?: NodeState } = {};
+  const state: { node?: NodeState; guest?: GuestMonitor } = {};
+  const guest = config.agent.mode === 'guest';
+  const launchPrefix = guest ? guestLaunchPrefix() : [];
+  if (guest && launchPrefix.length === 0) log.warn('guest mode without chrt, ionice or nice on this machine: workers run at normal priority (apt-get install util-linux coreutils)');
   const supervisor = new Supervisor({
     // in the secure setup workers have an identity of their own, not the agent's
     env: config.agent.workerUser ? { DIPS_NATS_USER: config.agent.workerUser, DIPS_NATS_PASS: config.agent.workerPass, DIPS_NATS_INBOX_PREFIX: '_INBOX' } : {},
@@ -45,8 +49,19 @@ runMain(async () => {
     log,
     paused: () => [...(state.node?.paused ?? [])],
     onRestart: () => restarts.inc(),
+    launchPrefix,
+    // a worker that starts while the host is busy offers only the share the others do
+    onReady: () => state.guest && state.guest.current.share < 1 && void supervisor.ask('share', undefined, state.guest.current.share),
   });
-  const nodeState = new NodeState(node, supervisor, workerCount);
+  if (guest) {
+    state.guest = new GuestMonitor(() => supervisor.pids, config.agent.guestHostCpuMax, (share) => {
+      const { hostCpu, pressure } = state.guest!.current;
+      log.info({ share, hostCpu, pressure }, share === 0 ? 'guest: the host needs its CPUs; workers take no new job' : 'guest: workers offer a share of their slots');
+      void supervisor.ask('share', undefined, share);
+    });
+    state.guest.start();
+  }
+  const nodeState = new NodeState(node, supervisor, workerCount, () => state.guest?.current ?? { mode: 'dedicated', hostCpu: null, pressure: cpuPressure(), share: 1 });
   state.node = nodeState;
   new Gauge({
     name: 'dips_agent_workers',

@@ -26,6 +26,10 @@ export interface SupervisorOptions {
   log: Logger;
   /** Functions currently paused on this node (new workers start with them paused). */
   paused: () => string[];
+  /** Commands a worker is started through (a guest's chrt, ionice and nice; empty: none). */
+  launchPrefix: string[];
+  /** Called with each worker once it is ready (a guest's share is sent to it). */
+  onReady?: () => void;
   onRestart?: () => void;
 }
 
@@ -78,8 +82,13 @@ export class Supervisor {
     await Promise.all([...this.workers].map((w) => this.retire(w)));
   }
 
-  async ask(cmd: WorkerRequest['cmd'], functions?: string[]): Promise<Array<{ pid: number; reply?: WorkerReply }>> {
-    return Promise.all(this.workers.map(async (w) => ({ pid: w.child.pid ?? -1, reply: w.state === 'running' ? await this.request(w, cmd, functions) : undefined })));
+  async ask(cmd: WorkerRequest['cmd'], functions?: string[], share?: number): Promise<Array<{ pid: number; reply?: WorkerReply }>> {
+    return Promise.all(this.workers.map(async (w) => ({ pid: w.child.pid ?? -1, reply: w.state === 'running' ? await this.request(w, cmd, functions, share) : undefined })));
+  }
+
+  /** Pids of the worker processes (the guest monitor counts their CPU apart from the host's). */
+  get pids(): number[] {
+    return this.workers.flatMap((w) => (w.child.pid === undefined ? [] : [w.child.pid]));
   }
 
   async rows(): Promise<WorkerRow[]> {
@@ -94,7 +103,8 @@ export class Supervisor {
   }
 
   private spawnWorker(restarts: number): Managed {
-    const child = spawn(process.execPath, [Executables.worker], {
+    const [command, ...args] = [...this.options.launchPrefix, process.execPath, Executables.worker];
+    const child = spawn(command, args, {
       env: { ...process.env, ...this.options.env, DIPS_WORKER_PAUSED: this.options.paused().join(',') },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -120,6 +130,7 @@ export class Supervisor {
         this.crashStreak = 0;
         clearTimeout(readyTimer);
         readyResolve();
+        this.options.onReady?.();
       } else if ('id' in msg) {
         managed.pending.get(msg.id)?.(msg);
         managed.pending.delete(msg.id);
@@ -151,7 +162,7 @@ export class Supervisor {
     await stopChild(w.child, 'SIGTERM', 60_000);
   }
 
-  private request(w: Managed, cmd: WorkerRequest['cmd'], functions?: string[]): Promise<WorkerReply> {
+  private request(w: Managed, cmd: WorkerRequest['cmd'], functions?: string[], share?: number): Promise<WorkerReply> {
     const id = this.nextRequest++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -163,7 +174,7 @@ export class Supervisor {
         resolve(reply);
       });
       try {
-        w.child.send({ id, cmd, functions } satisfies WorkerRequest);
+        w.child.send({ id, cmd, functions, share } satisfies WorkerRequest);
       } catch {
         clearTimeout(timer);
         w.pending.delete(id);
