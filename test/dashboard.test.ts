@@ -172,6 +172,8 @@ test('the page shows both NATS nodes, the node with its workers, and the gateway
   assert.ok(pills.every((p) => /up, \d+ connections, 1 routes/.test(p)), pills.join(' | '));
   await page.waitForFunction(() => document.querySelectorAll('[data-node="n1"] tr[data-pid]').length === 2, { timeout: 5000 });
   assert.is((await workerPids()).length, 2);
+  // how the node shares its machine, in dipsctl status's words (this one is dedicated: the whole mesh is on this machine)
+  assert.match(await inPage(() => document.querySelector('[data-node="n1"] .sharing')?.textContent ?? ''), /^n1: dedicated/);
   await page.waitForFunction(() => document.querySelectorAll('#gateways tr[data-gateway]').length === 1, { timeout: 5000 });
 });
 

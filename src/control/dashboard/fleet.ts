@@ -10,6 +10,7 @@ import { RequestStrategy, type NatsConnection } from 'nats';
 import { GATEWAY_STATUS_SUBJECT, type GatewayStatus, type NodeReply } from '../../shared/control.js';
 import type { Logger } from '../../shared/log.js';
 import { broadcast } from '../broadcast.js';
+import { sharingLine } from '../report.js';
 
 export interface NatsNodeView {
   url: string;
@@ -35,6 +36,8 @@ export interface Snapshot {
   gateways: GatewayStatus[];
   nats: NatsNodeView[];
   functions: Record<string, FunctionPoint>;
+  /** Per node, how it shares its machine, in dipsctl status's words (sharingLine). */
+  sharing: Record<string, string>;
 }
 
 export interface Marker {
@@ -90,7 +93,8 @@ export class FleetWatcher extends EventEmitter<{ snapshot: [Snapshot] }> {
         Promise.all(this.natsMonitorUrls.map((url) => natsNode(url))),
       ]);
       const time = Date.now();
-      const snapshot: Snapshot = { time, nodes: status.replies, missing: status.missing, gateways, nats, functions: this.functionPoints(status.replies, gateways, time) };
+      const sharing = Object.fromEntries(status.replies.map((r) => [r.node, sharingLine(r)]));
+      const snapshot: Snapshot = { time, nodes: status.replies, missing: status.missing, gateways, nats, functions: this.functionPoints(status.replies, gateways, time), sharing };
       this.noticeChanges(snapshot);
       this.previous = snapshot;
       this.latest = snapshot;

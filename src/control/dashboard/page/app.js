@@ -58,7 +58,7 @@ function renderFunctions(functions, pausedEverywhere) {
   $('#functions tbody').replaceChildren(...rows);
 }
 
-function renderNodes(nodes, missing, functions) {
+function renderNodes(nodes, missing, functions, sharing) {
   const blocks = nodes.map((n) => {
     // the tables are redrawn every second: what the operator typed or picked survives it
     const kept = (id, fallback, node) => {
@@ -89,6 +89,7 @@ function renderNodes(nodes, missing, functions) {
           el('button', { id: `btn-scale-${n.node}`, type: 'button', 'data-verb': 'scale', onclick: () => control('scale', { ...target, workers: Number(workersInput.value) }, `Scale ${n.node} to ${workersInput.value} worker processes`) }, 'scale'),
           button('reload', 'reload', target, `Rolling reload of ${n.node}`),
           button('drain', 'drain', target, `Drain ${n.node}`))),
+      el('p', { class: 'muted sharing' }, sharing[n.node] ?? ''),
       el('table', {},
         el('thead', {}, el('tr', {}, ...['pid', 'state', 'functions', 'in flight', 'done', 'failed', 'p50 ms', 'restarts', 'version', 'uptime'].map((h) => el('th', {}, h)))),
         el('tbody', {}, ...rows)));
@@ -236,7 +237,7 @@ function render(snapshot) {
   renderNats(snapshot.nats);
   const pausedEverywhere = new Set(Object.keys(snapshot.functions).filter((fn) => snapshot.nodes.length > 0 && snapshot.nodes.every((n) => n.paused.includes(fn))));
   renderFunctions(snapshot.functions, pausedEverywhere);
-  renderNodes(snapshot.nodes, snapshot.missing, snapshot.functions);
+  renderNodes(snapshot.nodes, snapshot.missing, snapshot.functions, snapshot.sharing ?? {});
   renderGateways(snapshot.gateways);
   noticeDeadLetters(snapshot.gateways);
   renderCharts();
