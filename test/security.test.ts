@@ -132,11 +132,14 @@ test("each caller identity reads only its own inbox prefix (_INBOX.<user>): web-
   }
 });
 
-test('only the admin identity may publish dips.control.*', async () => {
+test('only the admin identity may publish dips.control.* and dips.admin.> (dead letters)', async () => {
   for (const identity of ['gateway', 'agent', 'worker', 'caller'] as const) {
     assert.ok(await refused(identity, (nc) => nc.publish('dips.control.stop', '{}')), identity);
+    assert.ok(await refused(identity, (nc) => nc.publish('dips.admin.deadletter.drop', '{}')), `${identity}: dips.admin`);
   }
   assert.not.ok(await refused('admin', (nc) => nc.publish('dips.control.ping', '{}')), 'admin may');
+  assert.not.ok(await refused('admin', (nc) => nc.publish('dips.admin.deadletter.list', '{}')), 'admin may list dead letters');
+  assert.not.ok(await refused('gateway', (nc) => nc.subscribe('dips.admin.deadletter.*')), 'gateways hear them');
 });
 
 /** Subjects of the messages `nc` hears on `subject` that contain `mark`. */
