@@ -8,7 +8,7 @@ import { freePort } from '../src/control/nats-node.js';
 import { Executables } from '../src/control/spawn.js';
 import type { NodeReply } from '../src/shared/control.js';
 import { CallError, type DipsClient } from '../src/client/index.js';
-import { clientFor, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
+import { clientFor, runDipsctl, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 import { runPhp } from './php.js';
 
 let cluster: Cluster;
@@ -29,24 +29,7 @@ test.after(async () => {
   await cluster?.stop();
 });
 
-function ctl(...args: string[]): Promise<{ code: number | null; out: string; err: string; json?: { replies: NodeReply[]; missing: string[] } }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [Executables.ctl, '--servers', cluster.servers.join(','), ...args], { env: { ...process.env, DIPS_CONFIG: '' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => {
-      let json;
-      try {
-        json = args.includes('--json') ? JSON.parse(out) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, out, err, json });
-    });
-  });
-}
+const ctl = (...args: string[]) => runDipsctl<{ replies: NodeReply[]; missing: string[] }>(cluster, ...args);
 
 const running = async () => (await ctl('--json', 'status')).json!.replies[0].workers.filter((w) => w.state === 'running');
 

@@ -20,7 +20,7 @@ import { PacketType as P } from '../src/gateway/protocol/constants.js';
 import { phpSerialize } from '../src/shared/codec/php.js';
 import type { DeadLetterReply, DeadLetterView } from '../src/shared/dead-letter.js';
 import { deadLetterSubject } from '../src/shared/subjects.js';
-import { chromiumPath, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
+import { chromiumPath, runDipsctl, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 import { WireClient } from './gearman-wire.js';
 
 let cluster: Cluster;
@@ -68,24 +68,7 @@ interface Ctl {
   json?: { replies: DeadLetterReply[] };
 }
 
-function dipsctl(...args: string[]): Promise<Ctl> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [Executables.ctl, '--servers', cluster.servers.join(','), ...args], { env: { ...process.env, DIPS_CONFIG: '' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => {
-      let json;
-      try {
-        json = args.includes('--json') ? JSON.parse(out) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, out, err, json });
-    });
-  });
-}
+const dipsctl = (...args: string[]): Promise<Ctl> => runDipsctl<{ replies: DeadLetterReply[] }>(cluster, ...args);
 
 /** Every gateway's dead letters, from `dipsctl dead-letter list --json`. */
 async function deadLetters(): Promise<DeadLetterView[]> {

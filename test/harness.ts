@@ -3,13 +3,14 @@
  * and gateway processes started from the built executables, and clients.
  * Nothing here imitates NATS or Gearman.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { connect, createInbox } from 'nats';
 import { DipsClient } from '../src/client/index.js';
 import { loadConfig } from '../src/shared/config.js';
 import { startLocalCluster, startLocalProcess, type LocalCluster, type LocalProcess } from '../src/control/local.js';
-import type { Role } from '../src/control/spawn.js';
+import { Executables, type Role } from '../src/control/spawn.js';
 
 export type Cluster = LocalCluster;
 export type Proc = LocalProcess;
@@ -63,4 +64,33 @@ export async function servedByWorker(servers: string[]): Promise<Map<string, num
   }
   await nc.close();
   return counts;
+}
+
+/** What a dipsctl run printed and its exit code; `json` is its parsed output when it was run with --json. */
+export interface DipsctlRun<T> {
+  code: number | null;
+  out: string;
+  err: string;
+  json?: T;
+}
+
+/** Run the real dipsctl against `cluster` (no config file), as an operator would. */
+export function runDipsctl<T>(cluster: Cluster | string[], ...args: string[]): Promise<DipsctlRun<T>> {
+  const servers = Array.isArray(cluster) ? cluster : cluster.servers;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [Executables.ctl, '--servers', servers.join(','), ...args], { env: { ...process.env, DIPS_CONFIG: '' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      let json: T | undefined;
+      try {
+        json = args.includes('--json') ? (JSON.parse(out) as T) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ code, out, err, json });
+    });
+  });
 }
