@@ -261,4 +261,10 @@ test('repeated keys: a PHP array left with keys 0..n-1 decodes to a JS array', (
   );
 });
 
+/* Found by this tier in CI (seed 418951039), fixed: a string starting with U+FEFF lost it (TextDecoder drops a BOM by default). */
+test('a string or key starting with U+FEFF round-trips', () => {
+  const value = { '': { '\uFEFF': false }, text: '\uFEFFbom' };
+  assert.equal(phpUnserialize(phpSerialize(value)), value);
+});
+
 test.run();

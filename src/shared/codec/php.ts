@@ -18,7 +18,8 @@ export class PhpSerializeError extends Error {
 }
 
 const MAX_DEPTH = 64;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a string that starts with U+FEFF keeps it (the default decoder drops it, and the key "\uFEFF" would come back as "")
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function phpUnserialize(input: Uint8Array): unknown {
   const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
