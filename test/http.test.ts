@@ -160,6 +160,17 @@ test.after(async () => {
   pubOrigin?.close();
 });
 
+test('an unknown parameter in a URL gets 400 naming it and the nearest one the operation takes', async () => {
+  const typo = await get(signed('/thumbnail:width=200,qualty=5/local:photos/a.jpg'));
+  assert.is(typo.status, 400, typo.body.toString().slice(0, 200));
+  // in a URL, quality is an output option (format:webp,quality=5): the thumbnail step names what it takes
+  const message = (r: { body: Buffer }) => (JSON.parse(r.body.toString()) as { error: { message: string } }).error.message;
+  assert.match(message(typo), /thumbnail\): unknown parameter "qualty" \(it takes enlarge, height, op, width\)/);
+  const step = await get(signed('/resize:widht=200/local:photos/a.jpg'));
+  assert.is(step.status, 400);
+  assert.match(message(step), /unknown parameter "widht"; did you mean width\?/);
+});
+
 test('a signed URL gives the image; tampered, missing, wrong-salt and unsigned ones get 403', async () => {
   const good = await get(signed('/thumbnail:width=120/local:photos/a.jpg'));
   assert.is(good.status, 200, good.body.toString().slice(0, 200));

@@ -16,18 +16,57 @@ export function shown(value: unknown): string {
 }
 
 export class Params {
+  /** Names the function looked at: after parsing, anything else the caller sent is a mistake (refuseUnknown). */
+  private readonly read = new Set<string>();
+
   constructor(readonly fn: string, private readonly values: Record<string, unknown>) {}
+
+  /** Names read without an accessor (image bytes, a binary parameter). */
+  known(...names: string[]): void {
+    for (const name of names) this.read.add(name);
+  }
+
+  /**
+   * A parameter the function never looked at is a typo or a misunderstanding
+   * (`qualty=50` would otherwise be ignored and the caller never know): refused,
+   * naming it and the nearest name the function does take.
+   */
+  /**
+   * Parse with `parse`; when it fails and the caller sent a name one typo away
+   * from one it read (`widht` beside `width`), that is the mistake to report —
+   * "width or height must be given" alone would hide it.
+   */
+  parse<T>(parse: (p: Params) => T): T {
+    try {
+      return parse(this);
+    } catch (err) {
+      const typo = Object.keys(this.values).find((name) => !this.read.has(name) && nearest(name, [...this.read]));
+      if (typo) this.refuseUnknown();
+      throw err;
+    }
+  }
+
+  refuseUnknown(): void {
+    for (const name of Object.keys(this.values)) {
+      if (this.read.has(name)) continue;
+      const near = nearest(name, [...this.read]);
+      const hint = near ? `; did you mean ${near}?` : '';
+      throw badRequest(this.fn, `unknown parameter ${JSON.stringify(name)}${hint} (it takes ${[...this.read].sort().join(', ') || 'none'})`);
+    }
+  }
 
   fail(name: string, expected: string, value: unknown = this.values[name]): never {
     throw badRequest(this.fn, `${name} must be ${expected}, got ${shown(value)}`);
   }
 
   has(name: string): boolean {
+    this.read.add(name);
     const v = this.values[name];
     return v !== undefined && v !== null && v !== '';
   }
 
   raw(name: string): unknown {
+    this.read.add(name);
     return this.values[name];
   }
 
@@ -93,4 +132,29 @@ export class Params {
     if (typeof s !== 'string' || !pattern.test(s)) this.fail(name, expected);
     return s as string;
   }
+}
+
+/** The name within two edits of `name` (a typo's usual reach), if one is; the closest first. */
+export function nearest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance, with a transposition counted as one edit (Damerau, restricted). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }

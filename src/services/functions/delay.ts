@@ -17,6 +17,8 @@ export const delay: FunctionDef = {
     const p = new Params(job.fn, job.params);
     const ms = p.int('ms', 0, 60_000, 0);
     const steps = p.int('steps', 1, 1000, 1);
+    p.has('value');
+    p.refuseUnknown();
     for (let i = 1; i <= steps; i++) {
       await sleep(ms / steps, job.signal, job.fn);
       if (steps > 1) job.progress.status(i, steps);

@@ -36,6 +36,8 @@ async function runSteps(job: Job, limits: ImageLimits, steps: ParsedStep[], p: P
   const input = imageBytes(job);
   // parse output options before decoding, so a bad parameter costs nothing
   const preview = parseOutput(p, undefined);
+  p.known('image');
+  p.refuseUnknown();
   const result = await runPipeline(job.fn, input, steps, (inputFormat) => (p.has('format') ? preview : parseOutput(p, inputFormat)), limits, job.deadline);
   return bytesResult(result.bytes, result.contentType);
 }
@@ -48,7 +50,7 @@ function stepFunction(name: StepName, limits: ImageLimits): FunctionDef {
     input: 'params',
     async run(job) {
       const p = new Params(job.fn, job.params);
-      const options = STEPS[name].parse(p, limits);
+      const options = p.parse((params) => STEPS[name].parse(params, limits));
       return runSteps(job, limits, [{ name, options, params: p }], p);
     },
   };
@@ -65,7 +67,10 @@ function parseSteps(fn: string, value: unknown, limits: ImageLimits): ParsedStep
       throw badRequest(fn, `step ${i + 1}: op must be one of ${STEP_NAMES.join(', ')}, got ${JSON.stringify(op)}`);
     }
     const params = new Params(`${fn}: step ${i + 1} (${op})`, raw as Record<string, unknown>);
-    return { name: op as StepName, options: STEPS[op as StepName].parse(params, limits), params };
+    params.known('op');
+    const options = params.parse((step) => STEPS[op as StepName].parse(step, limits));
+    params.refuseUnknown();
+    return { name: op as StepName, options, params };
   });
 }
 
@@ -98,6 +103,9 @@ export function imageFunctions(limits: ImageLimits): FunctionDef[] {
     idempotent: true,
     input: 'params',
     async run(job) {
+      const p = new Params(job.fn, job.params);
+      p.known('image');
+      p.refuseUnknown();
       const bytes = imageBytes(job);
       const { meta, pages } = await openImage(job.fn, bytes, limits);
       const orientation = meta.orientation ?? 1;

@@ -208,6 +208,7 @@ const watermark: Step<WatermarkOptions> = {
   barrier: true,
   parse(p) {
     const text = p.has('text') ? p.string('text', /^[^\u0000]{1,500}$/, 'text of 1 to 500 characters') : undefined;
+    p.known('watermark');
     const overlay = bytesParam(p.fn, p.all(), 'watermark', false);
     if (!text && !overlay) p.fail('text or watermark', 'given (text to draw, or watermark image bytes)', undefined);
     return {

@@ -40,10 +40,13 @@ export const ecard: FunctionDef = {
   },
   async run(job) {
     const p = new Params(job.fn, job.params);
-    const serial = p.string('pSN', /^[A-Za-z0-9-]{1,32}$/, 'a serial of 1 to 32 letters, digits or dashes');
-    const values = parseCardValues(job.fn, p.raw('pData'));
-    const format = p.oneOf('format', FORMATS, 'png');
-    const scale = p.int('scale', 1, 4, 1);
+    const { serial, values, format, scale } = p.parse(() => ({
+      serial: p.string('pSN', /^[A-Za-z0-9-]{1,32}$/, 'a serial of 1 to 32 letters, digits or dashes'),
+      values: parseCardValues(job.fn, p.raw('pData')),
+      format: p.oneOf('format', FORMATS, 'png'),
+      scale: p.int('scale', 1, 4, 1),
+    }));
+    p.refuseUnknown();
     const layout = await layoutFor(scale);
     const canvas = drawCard(layout, serial, values);
     if (format === 'png') return bytesResult(greyPng(canvas, layout.width, layout.height), CONTENT_TYPE.png);
