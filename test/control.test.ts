@@ -40,6 +40,9 @@ test('status shows the node and both workers', async () => {
   assert.is((r.out.match(/^n1\s+\d+\s+running\s+19\/19/gm) ?? []).length, 2, r.out);
   const ping = await ctl('ping');
   assert.match(ping.out, /^n1\tagent pid \d+/);
+  // reads are logged at debug (the dashboard asks every second); the agent logs at info here
+  assert.not.match(agent.logs(), /"level":30[^\n]*"verb":"(status|ping)"/);
+  assert.ok(r.out.includes('n1: dedicated'), r.out);
 });
 
 test('pause a function: requests go to other workers, or wait for one (and say "no worker" at their deadline); resume', async () => {

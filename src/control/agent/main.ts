@@ -92,7 +92,9 @@ runMain(async () => {
         msg.respond(JSON.stringify(nodeState.error(`unknown verb ${verb}; known: ${VERBS.join(', ')}`)));
         return;
       }
-      log.info({ verb, request }, 'control message');
+      // reads (the dashboard asks every second) at debug; what changes the node at info
+      const level = verb === 'status' || verb === 'ping' ? 'debug' : 'info';
+      log[level]({ verb, request }, 'control message');
       nodeState.handle(verb, request).then(
         (reply) => msg.respond(JSON.stringify(reply)),
         (e: Error) => msg.respond(JSON.stringify(nodeState.error(e.message))),
