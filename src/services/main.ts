@@ -7,6 +7,7 @@ import { connectNats } from '../shared/nats.js';
 import { onShutdown, runMain, version } from '../shared/process.js';
 import sharp from 'sharp';
 import { allFunctions, selectFunctions } from './functions/index.js';
+import { loadBundle } from './bundle.js';
 import { createRegistry, natsReadiness, serveMetrics } from '../shared/metrics.js';
 import { serveAgent } from './ipc.js';
 import { workerMetrics } from './metrics.js';
@@ -18,7 +19,7 @@ const program = new Command('dips-worker')
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-f, --functions <list>', 'comma-separated functions to serve (default: worker.functions, or all)')
   .option('--concurrency <n>', 'jobs run at once (default: worker.concurrency)')
-  .addHelpText('after', () => `\nFunctions: ${allFunctions(loadConfig({ argv: [] })).map((f) => f.name).join(', ')}\n\nExit codes: 0 drained after SIGTERM/SIGINT, 70 crashed, 78 bad configuration.`)
+  .addHelpText('after', () => `\nFunctions: ${allFunctions(loadConfig({ argv: [] })).map((f) => f.name).join(', ')}\n\nFunctions of a bundle (worker.bundleDir, DIPS_WORKER_BUNDLE_DIR): see docs/functions.md.\n\nExit codes: 0 drained after SIGTERM/SIGINT, 70 crashed, 78 bad configuration or bad bundle.`)
   .parse();
 
 runMain(async () => {
@@ -28,7 +29,10 @@ runMain(async () => {
   if (opts.concurrency) overrides.worker = { ...(overrides.worker as object), concurrency: Number(opts.concurrency) };
   const config = loadConfig({ overrides });
   const log = createLogger('worker', config.log.level);
-  const functions = selectFunctions(config);
+  const builtins = allFunctions(config);
+  // the bundle is imported and checked before anything connects: a bad one exits 78 without taking a job
+  const bundle = config.worker.bundleDir ? await loadBundle(config.worker.bundleDir, builtins.map((f) => f.name)) : undefined;
+  const functions = selectFunctions(config, bundle?.functions);
   if (config.images.threadsPerJob > 0) sharp.concurrency(config.images.threadsPerJob);
   const nc = await connectNats(config, { name: `dips-worker-${process.pid}`, log });
   const registry = createRegistry('worker');
@@ -51,5 +55,6 @@ runMain(async () => {
   await worker.start(new Set((process.env.DIPS_WORKER_PAUSED ?? '').split(',').filter(Boolean)));
   if (config.worker.metricsPort) await serveMetrics(config.worker.metricsPort, '0.0.0.0', () => registry.metrics(), registry.contentType, log, natsReadiness(nc));
   serveAgent(worker, registry);
-  log.info({ functions: functions.map((f) => f.name), concurrency: workerConcurrency(config) }, 'worker ready');
+  const bundleInfo = bundle && { bundle: `${bundle.manifest.name}@${bundle.manifest.version}`, bundleDir: bundle.dir };
+  log.info({ functions: functions.map((f) => f.name), concurrency: workerConcurrency(config), ...bundleInfo }, 'worker ready');
 });

@@ -198,8 +198,12 @@ export const schema = {
   },
   worker: {
     functions: {
-      doc: 'Functions this worker process serves (empty: every function it knows).',
+      doc: 'Functions this worker process serves (empty: every function it knows, the built-in ones and its bundle\'s).',
       format: 'function-list', default: [] as string[], env: 'DIPS_WORKER_FUNCTIONS',
+    },
+    bundleDir: {
+      doc: 'Folder of a bundle of the operator\'s own functions (a dips-bundle.json and its compiled JavaScript: docs/functions.md) that workers serve beside the built-in ones; a bad bundle stops the worker with exit code 78 (empty: none).',
+      format: String, default: '', env: 'DIPS_WORKER_BUNDLE_DIR',
     },
     concurrency: {
       doc: 'Jobs a worker process runs at once (its slots; 0: one per CPU, at least 2); a job that finds every slot taken waits at its caller until room frees.',
@@ -374,7 +378,7 @@ export type DipsConfig = {
     tls: { ca: string; cert: string; key: string };
     pingIntervalMs: number; requestTimeoutMs: number; maxPayloadBytes: number; name: string;
   };
-  worker: { functions: string[]; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number };
+  worker: { functions: string[]; bundleDir: string; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number };
   agent: { node: string; mode: 'guest' | 'dedicated'; guestHostCpuMax: number; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
   control: { timeoutMs: number };
   gateway: {

@@ -1,4 +1,4 @@
-/** Every function a DIPS worker can serve, by name. */
+/** Every function a DIPS worker can serve, by name: the built-in ones, and those of a bundle (src/services/bundle.ts). */
 import { ConfigError, type DipsConfig } from '../../shared/config.js';
 import type { FunctionDef } from '../job.js';
 import { delay } from './delay.js';
@@ -10,8 +10,9 @@ export function allFunctions(config: Pick<DipsConfig, 'images'>): FunctionDef[] 
   return [ecard, echo, delay, ...imageFunctions(config.images)];
 }
 
-export function selectFunctions(config: Pick<DipsConfig, 'images' | 'worker'>): FunctionDef[] {
-  const all = allFunctions(config);
+/** What worker.functions asks for, among the built-in functions and `bundled` (the active bundle's, already checked not to clash). */
+export function selectFunctions(config: Pick<DipsConfig, 'images' | 'worker'>, bundled: readonly FunctionDef[] = []): FunctionDef[] {
+  const all = [...allFunctions(config), ...bundled];
   const names = config.worker.functions;
   if (names.length === 0) return all;
   return names.map((name) => {
