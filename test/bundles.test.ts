@@ -75,6 +75,7 @@ test('a native caller gets the bundle functions (values, bytes, status events, t
     };
     // Params in a bundle words its errors as in a built-in function
     assert.equal(await refused('hello', { name: 'Ada', times: 9 }), { code: 400, message: 'hello: times must be an integer from 1 to 5, got 9' });
+    assert.equal(await refused('hello', { name: 'Ada', lnag: 'de' }), { code: 400, message: 'hello: unknown parameter "lnag"; did you mean lang? (it takes lang, name, times)' });
     // the bundle's DipsError is the runtime's (the worker resolves dips/function to itself): its code arrives, not a 500
     assert.equal(await refused('reverse', new Uint8Array(70_000)), { code: 413, message: 'reverse: the body is 70000 bytes, at most 65536' });
     assert.equal(Buffer.from((await dips.call('echo', Buffer.from('built-in'))) as Uint8Array).toString(), 'built-in');

@@ -23,6 +23,8 @@ export const hello: FunctionDef = {
     const name = p.string('name', /^\p{L}[\p{L} '-]{0,39}$/u, '1 to 40 letters');
     const lang = p.oneOf('lang', LANGS, 'en');
     const times = p.int('times', 1, 5, 1);
+    // anything else the caller sent is a typo to report, not to ignore: "hello: unknown parameter "nmae"; did you mean name? …"
+    p.refuseUnknown();
     const greetings: string[] = [];
     for (let i = 1; i <= times; i++) {
       greetings.push(`${GREETINGS[lang]}, ${name}!`);
