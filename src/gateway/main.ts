@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { connectNats } from '../shared/nats.js';
-import { addressOverrides, listenOrExit, onShutdown, runMain, version } from '../shared/process.js';
+import { addressOverrides, announceReady, listenOrExit, onShutdown, runMain, version } from '../shared/process.js';
 import { createRegistry, natsReadiness, serveMetrics } from '../shared/metrics.js';
 import { Gateway } from './server.js';
 
@@ -33,4 +33,5 @@ runMain(async () => {
     await serveMetrics(config.gateway.metricsPort, config.gateway.host, () => registry.metrics(), registry.contentType, log, natsReadiness(nc, () => gateway.readiness()));
   }
   log.info({ host: config.gateway.host, port, metricsPort: config.gateway.metricsPort }, 'gateway ready');
+  announceReady();
 });

@@ -11,6 +11,7 @@ import { ConfigError, projectRoot } from './config.js';
 /** Exit codes live in the one error registry. */
 export { ExitCode } from './errors.js';
 import { ExitCode } from './errors.js';
+import { spawn } from 'node:child_process';
 
 export const version: string = (() => {
   try {
@@ -97,4 +98,17 @@ export async function listenOrExit<T>(listen: () => Promise<T>, address: { host:
     process.stderr.write(`cannot listen on ${address.host}:${address.port}: ${(err as Error).message}\n`);
     process.exit(ExitCode.unavailable);
   }
+}
+
+/**
+ * Under a Type=notify unit, tell systemd the service is ready, so `systemctl
+ * start` returns only once it is (and fails when start-up does). Node has no
+ * unix datagram sockets, so systemd's own `systemd-notify` speaks for us
+ * (the units set NotifyAccess=all; MAINPID names this process). Without
+ * NOTIFY_SOCKET (not under systemd) there is nothing to do.
+ */
+export function announceReady(): void {
+  if (!process.env.NOTIFY_SOCKET) return;
+  const child = spawn('systemd-notify', ['--ready', `--pid=${process.pid}`], { stdio: 'ignore' });
+  child.on('error', () => undefined); // no systemd-notify: systemd times the start out and says so
 }

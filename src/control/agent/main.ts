@@ -12,7 +12,7 @@ import { targets, VERBS, type ControlRequest, type Verb } from '../../shared/con
 import { createLogger } from '../../shared/log.js';
 import { createRegistry, natsReadiness, serveMetrics } from '../../shared/metrics.js';
 import { connectNats } from '../../shared/nats.js';
-import { onShutdown, runMain, version } from '../../shared/process.js';
+import { announceReady, onShutdown, runMain, version } from '../../shared/process.js';
 import { CONTROL_PREFIX } from '../../shared/subjects.js';
 import { repliesToInbox } from '../../shared/replies.js';
 import { NodeState } from './commands.js';
@@ -125,4 +125,5 @@ runMain(async () => {
   });
   await supervisor.scale(workerCount);
   log.info({ workers: workerCount, metricsPort: config.agent.metricsPort }, 'agent ready');
+  announceReady();
 });

@@ -105,7 +105,8 @@ export class Supervisor {
   private spawnWorker(restarts: number): Managed {
     const [command, ...args] = [...this.options.launchPrefix, process.execPath, Executables.worker];
     const child = spawn(command, args, {
-      env: { ...process.env, ...this.options.env, DIPS_WORKER_PAUSED: this.options.paused().join(',') },
+      // NOTIFY_SOCKET is the agent's own (its unit's readiness): a worker must not speak for it
+      env: { ...process.env, NOTIFY_SOCKET: undefined, ...this.options.env, DIPS_WORKER_PAUSED: this.options.paused().join(',') },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let readyResolve!: () => void;

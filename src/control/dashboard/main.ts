@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
 import { connectNats } from '../../shared/nats.js';
-import { addressOverrides, ExitCode, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
+import { addressOverrides, announceReady, ExitCode, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
 import { FleetWatcher } from './fleet.js';
 import { allowedHosts, buildDashboard } from './server.js';
 
@@ -37,4 +37,5 @@ runMain(async () => {
     await nc.drain();
   });
   log.info({ host: config.dashboard.host, port: config.dashboard.port }, 'dashboard ready');
+  announceReady();
 });

@@ -6,7 +6,7 @@ import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
 import { createRegistry, natsReadiness } from '../../shared/metrics.js';
 import { effectiveMaxPayload } from '../../shared/nats.js';
-import { addressOverrides, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
+import { addressOverrides, announceReady, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
 import { Discovery } from '../discovery.js';
 import { buildHttpGateway } from './server.js';
 
@@ -56,4 +56,5 @@ runMain(async () => {
     log.info('stopped');
   });
   log.info({ host: config.http.host, port: config.http.port }, 'http gateway ready');
+  announceReady();
 });
