@@ -100,7 +100,7 @@ export const EXIT_CODES: Readonly<Record<(typeof ExitCode)[keyof typeof ExitCode
   64: 'bad usage (an option value that is not one)',
   69: 'unavailable: no worker or no reply, NATS unreachable, a port taken, nats-server or another Debian package missing, a dipsctl node that did not answer',
   70: 'crashed (a bug: the stack trace is printed)',
-  78: 'bad configuration (one line names the key)',
+  78: 'bad configuration (one line names the key), or a bad function bundle (it names the file)',
 };
 
 export class DipsError extends Error {
