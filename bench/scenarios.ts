@@ -12,6 +12,7 @@ import { phpCallers, phpJson, phpHas } from './peers.js';
 import { benchPhoto } from './photo.js';
 import { offload } from './offload.js';
 import { httpScenario } from './http.js';
+import { guestScenario } from './guest.js';
 import { CARD } from './card.js';
 import { natsFloor, startGearmanFloor, startLibraryFloor, tcpFloor } from './floors.js';
 import { cpuPerCall } from './cpu.js';
@@ -25,6 +26,8 @@ export interface Row extends Summary {
   note?: string;
   /** CPU milliseconds per call by kind of process, where measured. */
   cpuMsPerCall?: Record<string, number>;
+  /** Figures a row's targets are judged on that are not rates or latencies (a ratio, a share of jobs). */
+  figures?: Record<string, number>;
 }
 
 export interface BenchContext {
@@ -34,6 +37,8 @@ export interface BenchContext {
 
 export interface Scenario {
   title: string;
+  /** Needs no anchor (gearmand, PHP): runs where those are not installed. */
+  standalone?: boolean;
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
@@ -357,6 +362,7 @@ scenarios.mixed = {
 };
 scenarios.offload = offload;
 scenarios.http = httpScenario;
+scenarios.guest = guestScenario;
 
 /**
  * The PHP sides of a comparison: the same callers against gearmand + PHP

@@ -105,6 +105,38 @@ export function judgeTargets(rows: Row[]): TargetResult[] {
     }
   }
   out.push(...httpTargets(rows));
+  out.push(...guestTargets(rows));
+  return out;
+}
+
+/** Issue 27's goals for the guest scenario (bench/guest.ts): the host's own work first, little cost on an idle host, jobs to idle hosts. */
+function guestTargets(rows: Row[]): TargetResult[] {
+  const out: TargetResult[] = [];
+  const byRow = (scenario: string, system: string) => rows.find((r) => r.scenario === scenario && r.system === system)?.figures;
+  const times = (n: number) => `${n.toFixed(2)}x`;
+  const guest = byRow('guest: host protection', 'stand-in beside a saturated guest node');
+  const dedicated = byRow('guest: host protection', 'stand-in beside a saturated dedicated node');
+  const alone = byRow('guest: host protection', 'stand-in alone');
+  if (guest) {
+    // what DIPS itself took from the cores while the stand-in ran, and what other processes of this machine took (a shared VM)
+    const dips = ['workers', 'agents', 'nats', 'callers'].reduce((a, k) => a + (guest[`cpu_${k}`] ?? 0), 0);
+    const others = `other processes on this machine took ${(100 * (guest.cpu_others ?? NaN)).toFixed(0)} % of the cores meanwhile (${(100 * (alone?.cpu_others ?? NaN)).toFixed(0)} % beside the stand-in alone)`;
+    out.push({
+      target: '27. host work beside a saturated guest node', measured: `${times(guest.ratio)} its speed alone`, goal: '≥ 0.95x', met: guest.ratio >= 0.95,
+      floor: [dedicated ? `beside a dedicated node: ${times(dedicated.ratio)}` : '', guest.ratio < 0.95 ? `the DIPS processes, callers and NATS included, took ${(100 * dips).toFixed(0)} % of the cores; ${others}` : ''].filter(Boolean).join('; ') || undefined,
+    });
+  }
+  const idle = byRow('guest: idle host', 'guest node');
+  if (idle) {
+    out.push({
+      target: '27. guest vs dedicated ecard, host idle', measured: times(idle.ratio), goal: '≥ 0.90x', met: idle.ratio >= 0.9,
+      floor: idle.ratio < 0.9 ? `its agent saw host CPU ${(idle.hostCpu * 100).toFixed(0)} % and offered ${(idle.share * 100).toFixed(0)} % of its slots; its SCHED_IDLE workers yield to the callers and NATS on the same cores (elsewhere on real guest hosts)` : undefined,
+    });
+  }
+  const routed = byRow('guest: routing', "g-idle and g-busy, stand-in on g-busy's host");
+  if (routed) {
+    out.push({ target: '27. jobs on the idle host\'s guest, the other host busy', measured: `${(routed.share * 100).toFixed(0)} %`, goal: '≥ 80 %', met: routed.share >= 0.8 });
+  }
   return out;
 }
 
