@@ -60,8 +60,8 @@ const RESUME_MARGIN = 0.1;
 /** The share of their slots (0-1) guest workers offer when the host's own processes use `hostCpu` of all CPUs (`previous`: the share offered now). */
 export function shareFor(hostCpu: number, hostCpuMax: number, previous = 1): number {
   if (hostCpu >= hostCpuMax || (previous === 0 && hostCpu >= hostCpuMax - RESUME_MARGIN)) return 0;
-  // in tenths, so a flickering measure does not send a message a second
-  return Math.max(0, Math.min(1, Math.floor((1 - hostCpu) * 10) / 10));
+  // in tenths, so a flickering measure does not send a message a second (rounded: a host at 3 % leaves every slot)
+  return Math.max(0, Math.min(1, Math.round((1 - hostCpu) * 10) / 10));
 }
 
 export class GuestMonitor {
