@@ -63,32 +63,35 @@ test('a guest node\'s workers run at SCHED_IDLE, nice 19, idle I/O class; a dedi
 test('while the host\'s own processes keep its CPUs busy, the guest takes no new job and they go to the other node; then it takes them again', async () => {
   const client = clientFor(cluster);
   const call = () => client.call('ecard', { pSN: 'guest', pData: Array.from({ length: 80 }, (_, i) => i % 100) });
-  // the host's own work: one CPU-bound process per CPU, at normal priority, not DIPS
-  const hogs: ChildProcess[] = Array.from({ length: os.availableParallelism() }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
   try {
-    let table = '';
-    await waitFor(async () => {
-      const all = await nodes();
-      table = statusTable([...all.values()]);
-      return all.get('guest1')?.guest?.share === 0;
-    }, 10_000, 'the guest to see its host busy');
-    assert.match(table, /guest1: guest — host CPU \d+ %.*taking no new job/, table);
+    // the host's own work: one CPU-bound process per CPU, at normal priority, not DIPS
+    const hogs: ChildProcess[] = Array.from({ length: os.availableParallelism() }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    try {
+      let table = '';
+      await waitFor(async () => {
+        const all = await nodes();
+        table = statusTable([...all.values()]);
+        return all.get('guest1')?.guest?.share === 0;
+      }, 10_000, 'the guest to see its host busy');
+      assert.match(table, /guest1: guest — host CPU \d+ %.*taking no new job/, table);
+      const before = await nodes();
+      for (let i = 0; i < 20; i++) await call();
+      const after = await nodes();
+      const byGuest = done(after.get('guest1')) - done(before.get('guest1'));
+      const byDedicated = done(after.get('dedicated1')) - done(before.get('dedicated1'));
+      assert.ok(byGuest <= 1, `the busy guest ran ${byGuest} of 20 calls`);
+      assert.ok(byDedicated >= 19, `the dedicated node ran ${byDedicated} of 20 calls`);
+    } finally {
+      for (const h of hogs) h.kill('SIGKILL');
+    }
+    await waitFor(async () => ((await nodes()).get('guest1')?.guest?.share ?? 0) >= 0.5, 30_000, 'the guest to see its host idle again');
     const before = await nodes();
-    for (let i = 0; i < 20; i++) await call();
-    const after = await nodes();
-    const byGuest = done(after.get('guest1')) - done(before.get('guest1'));
-    const byDedicated = done(after.get('dedicated1')) - done(before.get('dedicated1'));
-    assert.ok(byGuest <= 1, `the busy guest ran ${byGuest} of 20 calls`);
-    assert.ok(byDedicated >= 19, `the dedicated node ran ${byDedicated} of 20 calls`);
+    await Promise.all(Array.from({ length: 40 }, call));
+    const byGuest = done((await nodes()).get('guest1')) - done(before.get('guest1'));
+    assert.ok(byGuest > 0, 'the idle guest takes jobs again');
   } finally {
-    for (const h of hogs) h.kill('SIGKILL');
+    await client.close();
   }
-  await waitFor(async () => ((await nodes()).get('guest1')?.guest?.share ?? 0) >= 0.5, 10_000, 'the guest to see its host idle again');
-  const before = await nodes();
-  await Promise.all(Array.from({ length: 40 }, call));
-  const byGuest = done((await nodes()).get('guest1')) - done(before.get('guest1'));
-  assert.ok(byGuest > 0, 'the idle guest takes jobs again');
-  client.close();
 });
 
 test.run();
