@@ -17,6 +17,9 @@ export interface MeshWorker {
   idempotent: boolean;
 }
 
+/** Admin answers share a gathering this recent (several commands in one burst); older ones are gathered again. */
+const LIST_FRESH_MS = 100;
+
 export class Discovery {
   private workers: MeshWorker[] = [];
   /** Functions whose workers all declared them idempotent: derived once per refresh, read on every job. */
@@ -26,9 +29,14 @@ export class Discovery {
 
   constructor(private readonly nc: NatsConnection, private readonly maxAgeMs = 1000, private readonly gatherMs = 150) {}
 
-  /** Current workers, refreshed when older than maxAgeMs. */
+  /**
+   * Current workers for the admin commands (status, workers): gathered anew
+   * unless a gathering ended within LIST_FRESH_MS — a cache a job's lookup
+   * filled a moment before a worker registered must not hide that worker from
+   * the `status` asked right after its first job.
+   */
   async list(): Promise<MeshWorker[]> {
-    if (Date.now() - this.refreshedAt > this.maxAgeMs) await this.refresh();
+    if (Date.now() - this.refreshedAt > LIST_FRESH_MS) await this.refresh();
     return this.workers;
   }
 
