@@ -392,16 +392,56 @@ async function idleHostCost(nodes: Nodes, ctx: BenchContext, seconds: number, ro
   }
   const [guest, dedicated] = sides.map((s) => summarize(s.latencies, s.failed, s.seconds));
   const ratio = guest.perSecond / dedicated.perSecond;
+  const pinned = await pinnedRatio(nodes, ctx, seconds);
   const avg = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   const hostCpu = avg(sides[0].hostCpu);
   const share = avg(sides[0].share);
   return [
     { scenario: 'guest: idle host', system: 'dedicated node', concurrency: CALLERS, ...dedicated, note: `${os.availableParallelism()} workers each node, native ecard callers, nothing else running` },
     {
-      scenario: 'guest: idle host', system: 'guest node', concurrency: CALLERS, ...guest, figures: { ratio, hostCpu, share },
-      note: `${ratio.toFixed(2)}x the dedicated node; its agent saw host CPU ${pct(hostCpu)}, offered ${pct(share)} of its slots; ${rounds} rounds in turns`,
+      scenario: 'guest: idle host', system: 'guest node', concurrency: CALLERS, ...guest, figures: { ratio, hostCpu, share, pinnedRatio: pinned ?? NaN },
+      note: `${ratio.toFixed(2)}x the dedicated node; its agent saw host CPU ${pct(hostCpu)}, offered ${pct(share)} of its slots; ${rounds} rounds in turns` +
+        (pinned === undefined ? '' : `; with the callers and NATS on core 0 and the node's workers on the others (as on separate machines): ${pinned.toFixed(2)}x`),
     },
   ];
+}
+
+/**
+ * The floor of figure 2: the same comparison with the callers (this process)
+ * and nats-server on core 0 and the measured node's workers on the other
+ * cores, as if they were on separate machines — what the guest loses then is
+ * its own cost, not its yielding to the bench's callers. Undefined on one core.
+ */
+async function pinnedRatio(nodes: Nodes, ctx: BenchContext, seconds: number): Promise<number | undefined> {
+  const cores = os.availableParallelism();
+  if (cores < 2) return undefined;
+  const pin = (pids: number[], cpus: string) => {
+    for (const pid of pids) spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  };
+  const everywhere = `0-${cores - 1}`;
+  const elsewhere = [process.pid, ...nodes.cluster.nodes.map((n) => n.process.pid!)];
+  const perSecond: number[] = [];
+  try {
+    pin(elsewhere, '0');
+    for (const node of ['guest', 'dedicated']) {
+      await nodes.only(node);
+      const workers = await nodes.pidsOf(node);
+      pin(workers, `1-${cores - 1}`);
+      await nodes.settle('guest', 1, 8000);
+      ctx.progress(`host idle, pinned: ${node} node on cores 1-${cores - 1}, callers and NATS on core 0, ${seconds} s`);
+      const load = startLoad(nodes.client);
+      const from = performance.now();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const to = performance.now();
+      const cards = load.between(from, to).length;
+      await load.stop();
+      pin(workers, everywhere);
+      perSecond.push(cards / ((to - from) / 1000));
+    }
+  } finally {
+    pin(elsewhere, everywhere);
+  }
+  return perSecond[0] / perSecond[1];
 }
 
 /**

@@ -130,7 +130,10 @@ function guestTargets(rows: Row[]): TargetResult[] {
   if (idle) {
     out.push({
       target: '27. guest vs dedicated ecard, host idle', measured: times(idle.ratio), goal: '≥ 0.90x', met: idle.ratio >= 0.9,
-      floor: idle.ratio < 0.9 ? `its agent saw host CPU ${(idle.hostCpu * 100).toFixed(0)} % and offered ${(idle.share * 100).toFixed(0)} % of its slots; its SCHED_IDLE workers yield to the callers and NATS on the same cores (elsewhere on real guest hosts)` : undefined,
+      floor: idle.ratio < 0.9
+        ? `its agent saw host CPU ${(idle.hostCpu * 100).toFixed(0)} % and offered ${(idle.share * 100).toFixed(0)} % of its slots; its SCHED_IDLE workers yield to the bench's callers and NATS on the same cores` +
+          (Number.isFinite(idle.pinnedRatio) ? `; with those on a core of their own (as on separate machines) the guest does ${times(idle.pinnedRatio)} a dedicated node${idle.pinnedRatio >= 0.9 ? ' (out of reach only while callers share its cores)' : ''}` : '')
+        : undefined,
     });
   }
   const routed = byRow('guest: routing', "g-idle and g-busy, stand-in on g-busy's host");
