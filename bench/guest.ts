@@ -35,6 +35,7 @@ import { CARD } from './card.js';
 import type { BenchContext, Row, Scenario } from './scenarios.js';
 import { summarize } from './stats.js';
 import { processCpuMs } from './cpu.js';
+import { processTime } from '../src/control/agent/guest.js';
 
 /** Native callers that keep the nodes' workers busy (as the scaling scenario's 16). */
 const CALLERS = 16;
@@ -145,7 +146,7 @@ class HostView {
   }
 
   hide(pids: number[]): void {
-    for (const pid of pids) this.hidden.set(pid, { start: jiffies(pid), last: 0 });
+    for (const pid of pids) this.hidden.set(pid, { start: processTime(pid), last: 0 });
   }
 
   private write(): void {
@@ -153,7 +154,7 @@ class HostView {
     let hidden = 0;
     for (const [pid, p] of this.hidden) {
       // a process that ended keeps the time it had (/proc no longer has it)
-      p.last = Math.max(p.last, jiffies(pid) - p.start);
+      p.last = Math.max(p.last, processTime(pid) - p.start);
       hidden += p.last;
     }
     const moved = Math.min(hidden, fields[0]);
@@ -166,17 +167,6 @@ class HostView {
     clearInterval(this.timer);
     closeSync(this.fd);
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** utime + stime of a process in jiffies (0 once it is gone). */
-function jiffies(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
   }
 }
 

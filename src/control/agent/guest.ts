@@ -34,7 +34,7 @@ function cpuTimes(): { busy: number; total: number } {
 }
 
 /** utime + stime of a process, all its threads (jiffies); 0 when it is gone. */
-function processTime(pid: number): number {
+export function processTime(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
