@@ -3,19 +3,46 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadConfig } from '../shared/config.js';
-import { ExitCode, runMain, version } from '../shared/process.js';
+import { ExitCode, quietOnClosedStdout, runMain, version } from '../shared/process.js';
 import { CallError, DipsClient } from './index.js';
 import { buildImagePath, signedUrl, signingKey } from '../shared/url-signature.js';
 
-const program = new Command('dips').description('DIPS command-line client').version(version);
+// commander's errors reach runMain (unknown option: 64); subcommands made below inherit this
+const program = new Command('dips').description('DIPS command-line client').version(version).exitOverride();
+quietOnClosedStdout();
+
+/** The file -c/--config names (commander parsed it; loadConfig alone only sees the long --config): DIPS_CONFIG otherwise. */
+const configArgv = (file: string | undefined) => (file ? ['--config', file] : []);
+
+/** Why a file cannot be used, in words (ENOENT: "no such file"); anything else: the system's message. */
+function fileProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return (err as Error).message;
+}
+
+/** --in: a file, or - for stdin. Read before connecting, so a wrong name costs nothing. */
+async function readInput(file: string): Promise<Buffer> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+  return readFileSync(file);
+}
+
+/** Bytes a terminal shows as text: structured replies (printed as JSON), text/*, JSON, XML, SVG. */
+const isText = (contentType: string) => /^text\/|[/+](json|xml)\b/.test(contentType);
 
 program
   .command('call')
   .description('Call a function. key=value pairs become its parameters; --in sends a file (image) as the body.')
   .argument('<function>', 'function name, e.g. ecard')
   .argument('[params...]', 'key=value parameters (values that look like JSON are parsed)')
-  .option('-i, --in <file>', 'send this file as the raw body (parameters then travel in a header)')
-  .option('-o, --out <file>', 'write the reply here (default: stdout)')
+  .option('-i, --in <file>', 'send this file as the raw body (parameters then travel in a header); - reads stdin')
+  .option('-o, --out <file>', 'write the reply here; - (or none) writes stdout, where images are refused on a terminal')
   .option('-t, --timeout <ms>', 'give up after this many milliseconds')
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-s, --servers <urls>', 'comma-separated NATS servers (default: nats.servers)')
@@ -23,27 +50,52 @@ program
 Examples:
   dips call ecard pSN=1234567890 pData="61, 61, 58, …" --out card.png
   dips call echo --in photo.jpg --out copy.jpg
+  curl -s https://example.com/a.jpg | dips call thumbnail width=200 --in - --out - > thumb.jpg
 
-Exit codes: 0 ok, 1 the function answered an error, 64 bad usage, 69 no worker or no reply, 78 bad configuration.`)
-  .action(async (fn: string, pairs: string[], opts: { in?: string; out?: string; timeout?: string; servers?: string }) => {
+The --timeout (default nats.requestTimeoutMs) covers connecting to NATS too: with no NATS
+server reachable the call ends after it with exit 69, naming the servers it tried.
+
+Exit codes: 0 ok, 1 the function answered an error, 64 bad usage (an image for a terminal: use --out),
+66 the --in file cannot be read, 69 NATS unreachable, no worker or no reply, 73 the --out file cannot
+be written, 78 bad configuration.`)
+  .action(async (fn: string, pairs: string[], opts: { in?: string; out?: string; timeout?: string; servers?: string; config?: string }) => {
     if (opts.timeout !== undefined && !(Number.isSafeInteger(Number(opts.timeout)) && Number(opts.timeout) > 0)) {
       process.stderr.write(`--timeout takes a whole number of milliseconds above 0, got ${JSON.stringify(opts.timeout)}\n`);
       process.exitCode = ExitCode.usage;
       return;
     }
     const params = parsePairs(pairs);
-    const config = loadConfig({ overrides: opts.servers ? { nats: { servers: opts.servers.split(',') } } : undefined });
+    const config = loadConfig({ argv: configArgv(opts.config), overrides: opts.servers ? { nats: { servers: opts.servers.split(',') } } : undefined });
+    let body: Buffer | undefined;
+    if (opts.in !== undefined) {
+      try {
+        body = await readInput(opts.in);
+      } catch (err) {
+        process.stderr.write(`cannot read --in ${opts.in}: ${fileProblem(err)}\n`);
+        process.exitCode = ExitCode.noInput;
+        return;
+      }
+    }
     const client = new DipsClient({ config });
     try {
-      const input = opts.in ? readFileSync(opts.in) : params;
-      const reply = await client.callForReply(fn, input, {
-        params: opts.in ? params : undefined,
+      const reply = await client.callForReply(fn, body ?? params, {
+        params: body ? params : undefined,
         timeoutMs: opts.timeout ? Number(opts.timeout) : undefined,
       });
       const output = reply.value !== undefined ? Buffer.from(JSON.stringify(reply.value, null, 2) + '\n') : reply.bytes;
-      if (opts.out) {
-        writeFileSync(opts.out, output);
+      if (opts.out !== undefined && opts.out !== '-') {
+        try {
+          writeFileSync(opts.out, output);
+        } catch (err) {
+          process.stderr.write(`cannot write --out ${opts.out}: ${fileProblem(err)}\n`);
+          process.exitCode = ExitCode.cantCreate;
+          return;
+        }
         process.stderr.write(`${fn}: wrote ${output.length} bytes (${reply.contentType}) to ${opts.out}\n`);
+      } else if (opts.out === undefined && process.stdout.isTTY && reply.value === undefined && !isText(reply.contentType)) {
+        // image bytes would garble the terminal (curl refuses the same way); --out - says "I mean it"
+        process.stderr.write(`${fn}: the reply is ${reply.contentType} (${output.length} bytes): not written to a terminal; use --out FILE (or --out - to write it anyway)\n`);
+        process.exitCode = ExitCode.usage;
       } else process.stdout.write(output);
     } catch (err) {
       if (!(err instanceof CallError)) throw err;
@@ -68,8 +120,8 @@ Examples:
   dips url resize width=800 height=600 fit=cover --source https://images.example.com/a.jpg
 
 Exit codes: 0 printed, 64 bad usage, 78 bad configuration (no http.key: the URL would be refused).`)
-  .action((fn: string, pairs: string[], opts: { source: string; base?: string }) => {
-    const config = loadConfig();
+  .action((fn: string, pairs: string[], opts: { source: string; base?: string; config?: string }) => {
+    const config = loadConfig({ argv: configArgv(opts.config) });
     const signing = signingKey(config.http.key, config.http.salt);
     if (!signing && !config.http.allowUnsigned) {
       process.stderr.write('no http.key is configured (DIPS_HTTP_KEY, DIPS_HTTP_SALT): the gateway would refuse the URL\n');
@@ -103,4 +155,8 @@ function safeParse(text: string): unknown {
   }
 }
 
-runMain(() => program.parseAsync().then(() => undefined));
+// A one-shot command ends when its work is done: nats.js 2.29 never closes a socket whose server accepted
+// and then said nothing (its transport's close skips a socket that never got INFO), and that socket
+// alone would keep the process alive after the answer. stdout and stderr are written synchronously here
+// (files, pipes and terminals on Linux), so nothing printed is lost.
+runMain(() => program.parseAsync().then(() => process.exit()));

@@ -11,9 +11,10 @@ import { headers as natsHeaders, type Msg } from 'nats';
 import { decodeBody, encodeBody, encodingForContentType, type StructuredEncoding } from '../shared/codec/index.js';
 import { loadConfig, maxWaitingBytes, type DipsConfig } from '../shared/config.js';
 import { Header } from '../shared/headers.js';
-import { connectNats, type NatsConnection } from '../shared/nats.js';
+import { ErrorCode } from '../shared/errors.js';
+import { connectNats, type NatsConnectError, type NatsConnection } from '../shared/nats.js';
 import { toJobEvent, type JobEvent } from '../shared/events.js';
-import { CallError, Requester, type Priority } from '../shared/requester.js';
+import { CallError, cancelledError, Requester, type Priority } from '../shared/requester.js';
 
 export { CallError };
 export { ErrorCode } from '../shared/errors.js';
@@ -37,6 +38,7 @@ export interface DipsClientOptions {
 }
 
 export interface CallOptions {
+  /** The whole call's deadline, connecting to NATS included (default: the client's timeoutMs, else nats.requestTimeoutMs). */
   timeoutMs?: number;
   /** Parameters sent in a header when the body is raw image bytes. */
   params?: Record<string, unknown>;
@@ -48,7 +50,7 @@ export interface CallOptions {
   onEvent?: (event: JobEvent) => void;
   /** While every worker is full, calls wait here: HIGH before NORMAL before LOW, oldest first (default normal). */
   priority?: Priority;
-  /** Aborting withdraws the call (it rejects with code 409). */
+  /** Aborting withdraws the call (it rejects with code 409), also while the client is still connecting. */
   signal?: AbortSignal;
 }
 
@@ -61,9 +63,31 @@ export interface Reply {
   value?: unknown;
 }
 
+interface Connected {
+  nc: NatsConnection;
+  requester: Requester;
+}
+
+/** The one connection attempt the calls waiting for a connection share; `last` says why the latest try failed. */
+interface Attempt {
+  promise: Promise<Connected>;
+  stop: AbortController;
+  waiters: number;
+  last?: NatsConnectError;
+}
+
+/** How long one call may wait for the connection, and what it reports. */
+interface Wait {
+  fn: string;
+  deadline: number;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
 export class DipsClient {
   private readonly config: DipsConfig;
-  private connection?: Promise<{ nc: NatsConnection; requester: Requester }>;
+  private connected?: Connected;
+  private attempt?: Attempt;
 
   /** A client from explicit options alone: no DIPS_* variable or config file is read (see fromEnv for that). */
   constructor(private readonly options: DipsClientOptions = {}) {
@@ -101,7 +125,12 @@ export class DipsClient {
   }
 
   private async request(fn: string, input: Record<string, unknown> | Uint8Array, options: CallOptions): Promise<Reply> {
-    const { requester } = await this.connect();
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? this.config.nats.requestTimeoutMs;
+    const started = Date.now();
+    const wasConnected = this.connected !== undefined;
+    const { requester } = await this.connect({ fn, deadline: started + timeoutMs, timeoutMs, signal: options.signal });
+    // the deadline covers connecting too: a call that waited for the connection has only what is left
+    const left = wasConnected ? timeoutMs : Math.max(1, started + timeoutMs - Date.now());
     const headers = natsHeaders();
     headers.set(Header.jobId, options.jobId ?? randomUUID());
     let body: Uint8Array;
@@ -115,7 +144,7 @@ export class DipsClient {
       body = encodeBody(input, encoding);
     }
     const msg = await requester.call(fn, body, {
-      timeoutMs: options.timeoutMs ?? this.options.timeoutMs ?? this.config.nats.requestTimeoutMs,
+      timeoutMs: left,
       headers,
       idempotent: options.idempotent ?? true,
       retries: this.config.gateway.retries,
@@ -127,6 +156,10 @@ export class DipsClient {
             if (event) options.onEvent!(event);
           }
         : undefined,
+    }).catch((err: unknown) => {
+      // the requester names the time it was given; the caller gave (and waited) the whole timeoutMs
+      if (err instanceof CallError && left !== timeoutMs) throw new CallError(err.code, err.message.replace(`within ${left} ms`, `within ${timeoutMs} ms`), { cause: err.cause });
+      throw err;
     });
     return toReply(msg);
   }
@@ -170,24 +203,75 @@ export class DipsClient {
 
   /** Requests this client sent again after a loss or a busy answer. */
   async resent(): Promise<number> {
-    return (await this.connect()).requester.resent;
+    return (await this.connect(this.defaultWait('resent'))).requester.resent;
   }
 
-  /** The underlying connection (for tools that need raw NATS). */
+  /** The underlying connection (for tools that need raw NATS); gives up like a call does, after the client's timeoutMs. */
   async nats(): Promise<NatsConnection> {
-    return (await this.connect()).nc;
+    return (await this.connect(this.defaultWait('nats'))).nc;
   }
 
+  /** Stop connecting (calls still waiting for a connection get 503), or drain the connection. */
   async close(): Promise<void> {
-    if (!this.connection) return;
-    const { nc, requester } = await this.connection;
+    this.attempt?.stop.abort();
+    if (!this.connected) return;
+    const { nc, requester } = this.connected;
     requester.close();
     await nc.drain();
   }
 
-  private connect() {
-    this.connection ??= connectNats(this.config, { name: `dips-client-${process.pid}` }).then((nc) => ({ nc, requester: new Requester(nc, { maxPendingBytes: maxWaitingBytes(this.config), limitName: 'queue.maxWaitingBytes' }) }));
-    return this.connection;
+  private defaultWait(fn: string): Wait {
+    const timeoutMs = this.options.timeoutMs ?? this.config.nats.requestTimeoutMs;
+    return { fn, deadline: Date.now() + timeoutMs, timeoutMs };
+  }
+
+  /**
+   * The connection, once up. While it is not, calls share one attempt and each
+   * waits only until its own deadline or signal (503 naming the servers, or
+   * 409); when the last one waiting gives up the attempt stops, and the next
+   * call starts a fresh one. NATS being down is then a failed call, not a hang.
+   */
+  private async connect(wait: Wait): Promise<Connected> {
+    if (this.connected) return this.connected;
+    const attempt = (this.attempt ??= this.startAttempt());
+    attempt.waiters++;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const unavailable = (why: string) => new CallError(ErrorCode.unavailable, `${wait.fn}: ${why}`);
+    try {
+      return await new Promise<Connected>((resolve, reject) => {
+        attempt.promise.then(resolve, (err: Error) => reject(unavailable(err.message)));
+        timer = setTimeout(() => {
+          const why = attempt.last?.message ?? `cannot connect to NATS at ${this.config.nats.servers.join(', ')}: no server answered`;
+          reject(unavailable(`${why} (gave up after ${wait.timeoutMs} ms)`));
+        }, Math.max(0, wait.deadline - Date.now()));
+        if (wait.signal) {
+          onAbort = () => reject(cancelledError(wait.fn));
+          if (wait.signal.aborted) onAbort();
+          else wait.signal.addEventListener('abort', onAbort, { once: true });
+        }
+      });
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) wait.signal?.removeEventListener('abort', onAbort);
+      if (--attempt.waiters === 0 && !this.connected) {
+        attempt.stop.abort();
+        if (this.attempt === attempt) this.attempt = undefined;
+      }
+    }
+  }
+
+  private startAttempt(): Attempt {
+    const stop = new AbortController();
+    const attempt: Attempt = { stop, waiters: 0, promise: undefined as unknown as Promise<Connected> };
+    attempt.promise = connectNats(this.config, { name: `dips-client-${process.pid}`, signal: stop.signal, onAttemptFailed: (err) => (attempt.last = err) }).then((nc) => {
+      this.connected = { nc, requester: new Requester(nc, { maxPendingBytes: maxWaitingBytes(this.config), limitName: 'queue.maxWaitingBytes' }) };
+      if (this.attempt === attempt) this.attempt = undefined;
+      return this.connected;
+    });
+    // a stopped attempt nobody waits for any more is no unhandled rejection
+    attempt.promise.catch(() => undefined);
+    return attempt;
   }
 }
 

@@ -2,11 +2,11 @@
 /** dipsctl: see and steer every node of the mesh through dips.control.* broadcasts, and the gateways' dead letters through dips.admin.deadletter.*. */
 import { Command, Option } from 'commander';
 import type { NatsConnection } from 'nats';
-import { loadConfig, type DipsConfig } from '../shared/config.js';
+import { loadConfig, schema, type DipsConfig } from '../shared/config.js';
 import type { ControlRequest, NodeReply, Verb } from '../shared/control.js';
 import type { DeadLetterAction } from '../shared/dead-letter.js';
-import { connectNats } from '../shared/nats.js';
-import { ExitCode, runMain, version } from '../shared/process.js';
+import { connectNats, NatsConnectError } from '../shared/nats.js';
+import { ExitCode, quietOnClosedStdout, runMain, version } from '../shared/process.js';
 import { broadcast } from './broadcast.js';
 import { askGateways, deadLetterDone, deadLetterTable, judgeDeadLetters } from './dead-letters.js';
 import { doneLines, formatUptime, judge, statusTable } from './report.js';
@@ -15,26 +15,59 @@ interface GlobalOptions {
   json?: boolean;
   timeout?: string;
   servers?: string;
+  config?: string;
   node?: string[];
 }
 
+// commander's errors reach runMain (unknown option or command: 64); the subcommands made below inherit this
 const program = new Command('dipsctl')
-  .description('Control the DIPS mesh: status, pause/resume, scale, rolling reload, drain, stop/start')
+  .description('Control the DIPS mesh: status, pause/resume, scale, rolling reload, drain, stop/start; config shows the configuration in force')
   .version(version)
+  .exitOverride()
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-s, --servers <urls>', 'comma-separated NATS servers (default: nats.servers)')
   .option('--json', 'print JSON for scripts instead of tables')
   .option('-t, --timeout <ms>', 'how long to gather answers (default: control.timeoutMs)')
-  .addHelpText('after', '\nExit codes: 0 every targeted node answered ok, 1 a node reported an error, 69 a targeted node did not answer (or none is up), 78 bad configuration.');
+  .addHelpText('after', '\nConnecting to NATS gives up after --timeout (at least two dial timeouts, 2 × 2 × nats.pingIntervalMs) with exit 69, naming the servers.\n\nExit codes: 0 every targeted node answered ok, 1 a node reported an error, 64 bad usage, 69 NATS unreachable or a targeted node did not answer (or none is up), 78 bad configuration.');
+quietOnClosedStdout();
 
 const nodeOption = () => new Option('-n, --node <name...>', 'only these nodes');
 const functionOption = () => new Option('-f, --function <name...>', 'only these functions');
 
+/** A one-line usage error (exit 64 through runMain's handling of commander's errors), before anything is sent. */
+function usage(message: string): never {
+  program.error(message, { exitCode: ExitCode.usage, code: 'dipsctl.usage' });
+  throw new Error('unreachable: exitOverride throws'); // commander's typings do not say error() never returns
+}
+
+/** The configuration as the global options say: -c/--config (commander parsed it; loadConfig alone sees only --config), -s. */
+function effectiveConfig(): DipsConfig {
+  const opts = program.opts<GlobalOptions>();
+  return loadConfig({ argv: opts.config ? ['--config', opts.config] : [], overrides: opts.servers ? { nats: { servers: opts.servers.split(',') } } : undefined });
+}
+
+/** --timeout in ms, or control.timeoutMs. */
+function gatherMs(config: DipsConfig): number {
+  const { timeout } = program.opts<GlobalOptions>();
+  if (timeout === undefined) return config.control.timeoutMs;
+  const ms = Number(timeout);
+  if (!(Number.isSafeInteger(ms) && ms > 0)) usage(`--timeout takes a whole number of milliseconds above 0, got ${JSON.stringify(timeout)}`);
+  return ms;
+}
+
 /** Connect as the global options say, run `use`, close. */
 async function withNats(use: (nc: NatsConnection, config: DipsConfig, opts: GlobalOptions) => Promise<number>): Promise<number> {
   const opts = program.opts<GlobalOptions>();
-  const config = loadConfig({ overrides: opts.servers ? { nats: { servers: opts.servers.split(',') } } : undefined });
-  const nc = await connectNats({ ...config, nats: { ...config.nats } }, { name: `dipsctl-${process.pid}` });
+  const config = effectiveConfig();
+  // an operator's command must not hang on a NATS that is down or mute: give up like the gathering does, but
+  // leave room for one dial that gets no answer (a vanished first node) before the second node is tried
+  const connectMs = Math.max(gatherMs(config), 2 * 2 * config.nats.pingIntervalMs);
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats(config, { name: `dipsctl-${process.pid}`, signal: AbortSignal.timeout(connectMs) });
+  } catch (err) {
+    throw err instanceof NatsConnectError ? new NatsConnectError(`${err.message} (gave up after ${connectMs} ms)`, { cause: err }) : err;
+  }
   try {
     return await use(nc, config, opts);
   } finally {
@@ -44,7 +77,7 @@ async function withNats(use: (nc: NatsConnection, config: DipsConfig, opts: Glob
 
 function run(verb: Verb, request: ControlRequest, print: (replies: NodeReply[]) => void): Promise<number> {
   return withNats(async (nc, config, opts) => {
-    const result = await broadcast(nc, verb, request, Number(opts.timeout) || config.control.timeoutMs);
+    const result = await broadcast(nc, verb, request, gatherMs(config));
     if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else print(result.replies);
     const outcome = judge(result);
@@ -56,7 +89,7 @@ function run(verb: Verb, request: ControlRequest, print: (replies: NodeReply[]) 
 /** Ask every gateway about its dead letters (`handle` for retry and drop). */
 function deadLetter(action: DeadLetterAction, handle?: string): Promise<number> {
   return withNats(async (nc, config, opts) => {
-    const replies = await askGateways(nc, action, { handle }, Number(opts.timeout) || config.control.timeoutMs);
+    const replies = await askGateways(nc, action, { handle }, gatherMs(config));
     if (opts.json) process.stdout.write(`${JSON.stringify({ replies }, null, 2)}\n`);
     else if (action === 'list') process.stdout.write(`${deadLetterTable(replies)}\n`);
     else for (const line of deadLetterDone(replies)) process.stdout.write(`${line}\n`);
@@ -91,7 +124,12 @@ for (const verb of ['pause', 'resume'] as const) {
 
 program.command('scale').description('run N worker processes on the targeted nodes')
   .requiredOption('-w, --workers <n>', 'worker processes per node').addOption(nodeOption())
-  .action(async (o: { workers: string; node?: string[] }) => finish(await run('scale', { nodes: o.node, workers: Number(o.workers) }, printDone)));
+  .action(async (o: { workers: string; node?: string[] }) => {
+    // the agent would refuse it too, but only after connecting: say it here, in one line, with nothing sent
+    const workers = Number(o.workers);
+    if (!/^\d+$/.test(o.workers) || workers > 256) usage(`--workers takes a whole number from 0 to 256, got ${JSON.stringify(o.workers)}`);
+    finish(await run('scale', { nodes: o.node, workers }, printDone));
+  });
 
 program.command('reload').description('rolling code update: new workers on the code now on disk take jobs, then old ones drain and exit')
   .addOption(nodeOption())
@@ -102,10 +140,7 @@ program.command('drain').description('stop taking jobs and wait until none is in
   .option('-w, --wait <seconds>', 'longest wait for jobs in flight', '60')
   .action(async (o: { node?: string[]; function?: string[]; wait: string }) => {
     const seconds = Number(o.wait);
-    if (!(seconds > 0)) {
-      process.stderr.write(`--wait takes a number of seconds above 0, got ${JSON.stringify(o.wait)}\n`);
-      return finish(ExitCode.usage);
-    }
+    if (!(seconds > 0)) usage(`--wait takes a number of seconds above 0, got ${JSON.stringify(o.wait)}`);
     finish(await run('drain', { nodes: o.node, functions: o.function, waitMs: seconds * 1000 }, printDone));
   });
 
@@ -115,14 +150,43 @@ for (const verb of ['stop', 'start'] as const) {
     .action(async (o: { node?: string[] }) => finish(await run(verb, { nodes: o.node }, printDone)));
 }
 
-program.command('watch').description('status, refreshed every --interval seconds until Ctrl-C')
+program.command('watch').description('status, refreshed every --interval seconds until Ctrl-C (into a pipe or file: one table after another)')
   .addOption(nodeOption()).option('-i, --interval <s>', 'seconds between refreshes', '2')
   .action(async (o: { node?: string[]; interval: string }) => {
-    for (;;) {
-      await run('status', { nodes: o.node }, (replies) => process.stdout.write(`\x1b[2J\x1b[H${new Date().toISOString()}\n${statusTable(replies)}\n`));
-      await new Promise((r) => setTimeout(r, (Number(o.interval) || 2) * 1000));
+    const seconds = Number(o.interval);
+    if (!(seconds > 0)) usage(`--interval takes a number of seconds above 0, got ${JSON.stringify(o.interval)}`);
+    // clearing the screen is for a terminal; into a pipe or a file the escape codes would only be noise
+    const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '';
+    const gap = process.stdout.isTTY ? '' : '\n';
+    for (let first = true; ; first = false) {
+      await run('status', { nodes: o.node }, (replies) => process.stdout.write(`${first ? '' : gap}${clear}${new Date().toISOString()}\n${statusTable(replies)}\n`));
+      await new Promise((r) => setTimeout(r, seconds * 1000));
     }
   });
+
+program.command('config').description('print the configuration in force (defaults, config/default.json, -c or DIPS_CONFIG, DIPS_* variables, -s) as JSON; secrets show as [Sensitive] when set')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(maskSecrets(effectiveConfig()), null, 2)}\n`);
+    finish(ExitCode.ok);
+  });
+
+/**
+ * The configuration with every `sensitive` key of the schema (passwords, tokens, keys) masked the way convict's
+ * toString() masks them, except that an empty one stays empty: whether a secret is set is what an operator checks.
+ */
+function maskSecrets(config: DipsConfig): unknown {
+  const walk = (node: Record<string, unknown>, value: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      const spec = node[key] as Record<string, unknown> | undefined;
+      if (spec && typeof spec === 'object' && 'doc' in spec) out[key] = spec.sensitive && v !== '' ? '[Sensitive]' : v;
+      else if (spec && v && typeof v === 'object' && !Array.isArray(v)) out[key] = walk(spec, v as Record<string, unknown>);
+      else out[key] = v;
+    }
+    return out;
+  };
+  return walk(schema as unknown as Record<string, unknown>, config as unknown as Record<string, unknown>);
+}
 
 const deadLetters = program.command('dead-letter')
   .description('background jobs the gateways gave up on (attempts used up, or a failure of the job itself), kept for an operator: list them, run one again, or drop it')
@@ -136,4 +200,8 @@ deadLetters.command('drop').description('delete a dead letter for good')
   .argument('<handle>', 'the job handle, as `dead-letter list` shows it')
   .action(async (handle: string) => finish(await deadLetter('drop', handle)));
 
-runMain(() => program.parseAsync().then(() => undefined));
+// A one-shot command ends when its work is done: nats.js 2.29 never closes a socket whose server accepted
+// and then said nothing (its transport's close skips a socket that never got INFO), and that socket
+// alone would keep the process alive after the answer. stdout and stderr are written synchronously here
+// (files, pipes and terminals on Linux), so nothing printed is lost.
+runMain(() => program.parseAsync().then(() => process.exit()));

@@ -89,17 +89,23 @@ export const ExitCode = {
   ok: 0,
   failure: 1,
   usage: 64,
+  /** EX_NOINPUT: an input file (dips call --in) that does not exist or cannot be read. */
+  noInput: 66,
   unavailable: 69,
   software: 70,
+  /** EX_CANTCREAT: the output file (dips call --out) cannot be written. */
+  cantCreate: 73,
   config: 78,
 } as const;
 
 export const EXIT_CODES: Readonly<Record<(typeof ExitCode)[keyof typeof ExitCode], string>> = {
   0: 'ok; a clean stop after SIGTERM/SIGINT (drained)',
   1: 'the function answered an error (dips call); a node reported an error (dipsctl); a second signal',
-  64: 'bad usage (an option value that is not one)',
+  64: 'bad usage: an option value that is not one, an unknown option or command, a missing argument; binary output refused on a terminal (dips call without --out)',
+  66: 'an input file that does not exist or cannot be read (dips call --in)',
   69: 'unavailable: no worker or no reply, NATS unreachable, a port taken, nats-server or another Debian package missing, a dipsctl node that did not answer',
   70: 'crashed (a bug: the stack trace is printed)',
+  73: 'the output file cannot be written (dips call --out: a missing directory, no permission)',
   78: 'bad configuration (one line names the key), or a bad function bundle (it names the file)',
 };
 

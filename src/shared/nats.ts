@@ -15,6 +15,14 @@ export interface ConnectOptions {
   /** Shown in the server's connection list: role and pid. */
   name: string;
   log?: Logger;
+  /**
+   * A caller's (the client, dips, dipsctl): stop trying when it aborts, and
+   * reject with a NatsConnectError naming the servers and the last failure.
+   * Without it (the mesh's own processes) connecting waits for NATS for good.
+   */
+  signal?: AbortSignal;
+  /** Each failed attempt of a caller's connect (every server tried once), e.g. to say why when its deadline passes. */
+  onAttemptFailed?: (err: NatsConnectError) => void;
 }
 
 /**
@@ -53,13 +61,72 @@ export async function connectNats(config: DipsConfig, options: ConnectOptions): 
     };
   }
   let nc: NatsConnection;
-  try {
-    nc = await connect(opts);
-  } catch (err) {
-    throw new NatsConnectError(`cannot connect to NATS (${opts.servers}): ${(err as Error).message}`, { cause: err });
+  if (options.signal) nc = await connectUntil(opts, options.signal, options.onAttemptFailed);
+  else {
+    try {
+      nc = await connect(opts);
+    } catch (err) {
+      throw connectError(opts, err);
+    }
   }
   if (options.log) watchStatus(nc, options.log);
   return nc;
+}
+
+/** `cannot connect to NATS at <servers>: <why>`: the one line a caller (and dips, dipsctl with exit 69) shows. */
+function connectError(opts: ConnectionOptions, err: unknown): NatsConnectError {
+  const servers = ([] as string[]).concat(opts.servers ?? []).join(', ');
+  const code = (err as { code?: string }).code;
+  const why =
+    code === 'CONNECTION_REFUSED' ? 'connection refused'
+    : code === 'TIMEOUT' ? `no NATS greeting within ${opts.timeout} ms (is it a NATS port? is the node hung?)`
+    : (err as Error).message;
+  return new NatsConnectError(`cannot connect to NATS at ${servers}: ${why}`, { cause: err });
+}
+
+/**
+ * A caller's connect: nats.js's waitOnFirstConnect retries for ever and cannot
+ * be stopped from outside (connect() hands out nothing to close until it
+ * succeeds), so a caller's deadline would not hold. Instead each attempt tries
+ * every server once (waitOnFirstConnect off; a dial gives up after
+ * opts.timeout, so a port that accepts and says nothing cannot hold it), and
+ * attempts repeat, reconnectTimeWait apart, until one connects or the signal
+ * aborts. Once connected, the connection reconnects for ever like any other.
+ */
+async function connectUntil(opts: ConnectionOptions, signal: AbortSignal, onAttemptFailed?: (err: NatsConnectError) => void): Promise<NatsConnection> {
+  let last: NatsConnectError | undefined;
+  const gaveUp = () => last ?? new NatsConnectError(`cannot connect to NATS at ${([] as string[]).concat(opts.servers ?? []).join(', ')}: no server answered yet`);
+  while (!signal.aborted) {
+    const attempt = connect({ ...opts, waitOnFirstConnect: false });
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(gaveUp());
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([attempt, aborted]);
+    } catch (err) {
+      if (signal.aborted) {
+        // the attempt in flight ends by itself within a dial timeout; a connection it still makes is closed, never leaked
+        attempt.then((nc) => nc.close(), () => undefined);
+        throw gaveUp();
+      }
+      last = connectError(opts, err);
+      onAttemptFailed?.(last);
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, (opts.reconnectTimeWait ?? 250) + Math.random() * (opts.reconnectJitter ?? 100));
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+  throw gaveUp();
 }
 
 function watchStatus(nc: NatsConnection, log: Logger): void {

@@ -28,6 +28,12 @@ export function runMain(main: () => Promise<number | void>): void {
       if (typeof code === 'number') process.exitCode = code;
     },
     (err: unknown) => {
+      // commander's own errors (with .exitOverride(): unknown option or command, missing argument) are bad
+      // usage, 64 as the help texts say, not commander's 1; it has printed its one line already. --help and --version: 0
+      if (err instanceof Error && err.name === 'CommanderError') {
+        const commanderExit = (err as Error & { exitCode?: number }).exitCode;
+        process.exit(commanderExit === 0 ? ExitCode.ok : ExitCode.usage);
+      }
       if (err instanceof ConfigError) {
         process.stderr.write(`${err.message}\n`);
         process.exit(ExitCode.config);
@@ -41,6 +47,18 @@ export function runMain(main: () => Promise<number | void>): void {
       process.exit(ExitCode.software);
     },
   );
+}
+
+/**
+ * A reader that goes away (`dipsctl watch | head`, `dips call … --out - | head -c 10`)
+ * makes the next write to stdout fail with EPIPE; unhandled, that is a stack
+ * trace. The output was not wanted any more: end quietly, as `yes | head` does.
+ */
+export function quietOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.ok);
+    throw err;
+  });
 }
 
 /** Call `stop` once on SIGTERM or SIGINT; a second signal exits at once. */

@@ -27,6 +27,8 @@ export class NodeState {
       case 'pause':
       case 'drain': {
         const fns = req.functions ?? [];
+        const unknown = await this.unknownFunctions(fns);
+        if (unknown) return this.error(unknown);
         const answers = await this.supervisor.ask('pause', fns);
         const names = fns.length ? fns : allFunctions(answers);
         for (const fn of names) this.paused.add(fn);
@@ -40,6 +42,8 @@ export class NodeState {
       }
       case 'resume': {
         const fns = req.functions ?? [];
+        const unknown = await this.unknownFunctions(fns);
+        if (unknown) return this.error(unknown);
         await this.supervisor.ask('resume', fns);
         if (fns.length) for (const fn of fns) this.paused.delete(fn);
         else this.paused.clear();
@@ -66,6 +70,18 @@ export class NodeState {
         break;
     }
     return this.reply(done, true);
+  }
+
+  /**
+   * A named function none of this node's running workers serves (a typo) would be "paused" silently, and
+   * stay in the paused list: say so instead, and change nothing. Without a running worker the node cannot tell.
+   */
+  private async unknownFunctions(fns: string[]): Promise<string | undefined> {
+    if (!fns.length) return undefined;
+    const served = new Set((await this.supervisor.rows()).flatMap((w) => (w.functions ?? []).map((f) => f.name)));
+    const unknown = fns.filter((fn) => !served.has(fn));
+    if (!served.size || !unknown.length) return undefined;
+    return `unknown function${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} on ${this.node} (it serves ${[...served].sort().join(', ')})`;
   }
 
   /** Wait until no job is in flight on this node; resolves with how many still are when the time is up (0: drained). */
