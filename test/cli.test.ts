@@ -111,10 +111,10 @@ test('DipsClient.call: timeoutMs and the signal hold while connecting (no server
       assert.is((err as CallError).code, ErrorCode.unavailable);
       assert.match((err as Error).message, `cannot connect to NATS at ${servers.join(', ')}`);
       assert.ok(took >= 900 && took < 2500, `the deadline of 1000 ms held: ${took} ms`);
-      // the signal, when it comes first, withdraws the call: 409 like any aborted call
+      // the signal, when it comes first, withdraws the call: it rejects with the signal's reason, as fetch() does
       started = Date.now();
       const aborted = await dips.call('echo', Buffer.from('x'), { timeoutMs: 10_000, signal: AbortSignal.timeout(500) }).catch((e: unknown) => e);
-      assert.is((aborted as CallError).code, ErrorCode.cancelled, String(aborted));
+      assert.is((aborted as Error).name, 'TimeoutError', String(aborted));
       assert.ok(Date.now() - started < 2000, `the signal held: ${Date.now() - started} ms`);
       started = Date.now();
       await dips.close();
@@ -181,6 +181,22 @@ test('--in - reads stdin, --out - writes stdout (no file named "-")', async () =
   const f = await runTool('cli', ['call', 'echo', '--in', '-', '--out', file, '--servers', servers()], { input: bytes });
   assert.is(f.code, 0, f.err);
   assert.ok(readFileSync(file).equals(bytes));
+});
+
+test('a misspelt function is answered at once with the nearest one served (exit 64); dips functions lists what the mesh serves', async () => {
+  const typo = await runTool('cli', ['call', 'thumbnale', 'width=10', '--servers', servers()]);
+  assert.is(typo.code, 64, typo.err);
+  assert.match(typo.err, /^no worker serves thumbnale; did you mean thumbnail\? \(`dips functions` lists what the mesh serves\)$/m);
+  assert.ok(typo.ms < 6000, `answered in ${typo.ms} ms, not after the call's timeout`);
+  const list = await runTool('cli', ['functions', '--servers', servers()]);
+  assert.is(list.code, 0, list.err);
+  assert.match(list.out.toString(), /^ecard\s+\d+ workers?\s+idempotent\s+\S.*\[/m);
+  const json = await runTool('cli', ['functions', '--json', '--servers', servers()]);
+  const rows = json.out.toString().trim().split('\n').map((l) => JSON.parse(l) as { name: string; idempotent: boolean; workers: number; description: string });
+  const thumb = rows.find((r) => r.name === 'thumbnail');
+  assert.ok(thumb && thumb.idempotent && thumb.workers >= 1 && thumb.description.length > 0, JSON.stringify(thumb));
+  const none = await runTool('cli', ['functions', '--servers', `nats://127.0.0.1:${await freePort()}`]);
+  assert.is(none.code, 69, none.err);
 });
 
 test('binary output to a terminal is refused with a hint to use --out; JSON to a terminal is fine', async () => {

@@ -6,6 +6,10 @@ import { loadConfig } from '../shared/config.js';
 import { ExitCode, quietOnClosedStdout, runMain, version } from '../shared/process.js';
 import { CallError, DipsClient } from './index.js';
 import { buildImagePath, signedUrl, signingKey } from '../shared/url-signature.js';
+import { Discovery, type MeshWorker } from '../shared/discovery.js';
+import { connectNats } from '../shared/nats.js';
+import { nearest } from '../shared/nearest.js';
+import type { DipsConfig } from '../shared/config.js';
 
 // commander's errors reach runMain (unknown option: 64); subcommands made below inherit this
 const program = new Command('dips').description('DIPS command-line client').version(version).exitOverride();
@@ -31,6 +35,24 @@ async function readInput(file: string): Promise<Buffer> {
     return Buffer.concat(chunks);
   }
   return readFileSync(file);
+}
+
+/**
+ * What the mesh's workers serve now (NATS service discovery), or undefined
+ * when NATS cannot be reached within `ms` (the call itself then says why).
+ */
+async function served(config: DipsConfig, ms: number): Promise<MeshWorker[] | undefined> {
+  let nc;
+  try {
+    nc = await connectNats(config, { name: `dips-cli-${process.pid}`, signal: AbortSignal.timeout(ms) });
+  } catch {
+    return undefined;
+  }
+  try {
+    return await new Discovery(nc, 0, 250).list();
+  } finally {
+    await nc.close();
+  }
 }
 
 /** Bytes a terminal shows as text: structured replies (printed as JSON), text/*, JSON, XML, SVG. */
@@ -76,6 +98,16 @@ be written, 78 bad configuration.`)
         return;
       }
     }
+    // a misspelt name would wait the whole timeout for a worker that never comes: a near name served now is the likelier meaning
+    const workers = await served(config, Math.min(1000, opts.timeout ? Number(opts.timeout) : 1000));
+    if (workers?.length && !workers.some((w) => w.fn === fn)) {
+      const near = nearest(fn, [...new Set(workers.map((w) => w.fn))]);
+      if (near) {
+        process.stderr.write(`no worker serves ${fn}; did you mean ${near}? (\`dips functions\` lists what the mesh serves)\n`);
+        process.exitCode = ExitCode.usage;
+        return;
+      }
+    }
     const client = new DipsClient({ config });
     try {
       const reply = await client.callForReply(fn, body ?? params, {
@@ -103,6 +135,41 @@ be written, 78 bad configuration.`)
       process.exitCode = err.code === 503 || err.code === 408 ? ExitCode.unavailable : ExitCode.failure;
     } finally {
       await client.close();
+    }
+  });
+
+program
+  .command('functions')
+  .description('List the functions the mesh serves now: name, what it does, idempotent or not, and how many workers serve it where.')
+  .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
+  .option('-s, --servers <urls>', 'comma-separated NATS servers (default: nats.servers)')
+  .option('--json', 'one JSON object per function, for scripts')
+  .addHelpText('after', '\nParameters of each function: docs/functions.md and the README\'s Functions section.\nExit codes: 0 ok, 69 NATS unreachable, 78 bad configuration.')
+  .action(async (opts: { config?: string; servers?: string; json?: boolean }) => {
+    const config = loadConfig({ argv: configArgv(opts.config), overrides: opts.servers ? { nats: { servers: opts.servers.split(',') } } : undefined });
+    const workers = await served(config, 3000);
+    if (!workers) {
+      process.stderr.write(`cannot connect to NATS at ${config.nats.servers.join(', ')}\n`);
+      process.exitCode = ExitCode.unavailable;
+      return;
+    }
+    const byName = new Map<string, MeshWorker[]>();
+    for (const w of workers) byName.set(w.fn, [...(byName.get(w.fn) ?? []), w]);
+    const rows = [...byName].sort(([a], [b]) => a.localeCompare(b)).map(([name, ws]) => ({
+      name,
+      description: ws[0].description,
+      idempotent: ws.every((w) => w.idempotent),
+      workers: ws.length,
+      hosts: [...new Set(ws.map((w) => (w.gateway ? `gearman via ${w.gateway}` : w.host)))].sort(),
+    }));
+    if (opts.json) {
+      for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+      return;
+    }
+    if (rows.length === 0) process.stderr.write('no worker serves anything now\n');
+    const width = Math.max(8, ...rows.map((r) => r.name.length));
+    for (const r of rows) {
+      process.stdout.write(`${r.name.padEnd(width)}  ${String(r.workers).padStart(3)} worker${r.workers === 1 ? ' ' : 's'}  ${r.idempotent ? 'idempotent    ' : 'not idempotent'}  ${r.description}  [${r.hosts.join(', ')}]\n`);
     }
   });
 

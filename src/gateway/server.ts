@@ -16,7 +16,7 @@ import type { Registry } from 'prom-client';
 import { gatewayMetrics } from './metrics.js';
 import { adminField, mayChangeState, runAdminCommand } from './admin.js';
 import { Connection } from './connection.js';
-import { Discovery } from './discovery.js';
+import { Discovery } from '../shared/discovery.js';
 import { handleClientPacket, listenerOf } from './handlers/client.js';
 import { handleWorkerPacket } from './handlers/worker.js';
 import { handleBase, Jobs } from './jobs.js';

@@ -7,7 +7,7 @@ import { createLogger } from '../../shared/log.js';
 import { createRegistry, natsReadiness } from '../../shared/metrics.js';
 import { effectiveMaxPayload } from '../../shared/nats.js';
 import { addressOverrides, announceReady, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
-import { Discovery } from '../discovery.js';
+import { Discovery } from '../../shared/discovery.js';
 import { buildHttpGateway } from './server.js';
 
 const program = new Command('dips-http')

@@ -1,11 +1,12 @@
 /**
  * Which workers the mesh has, from NATS service discovery ($SRV.INFO.dips):
  * every worker process registers one service per function it serves. The
- * admin protocol's "available workers" and "workers" come from here.
+ * admin protocol's "available workers" and "workers" come from here, and
+ * `dips functions` (and the CLI's check of a function name).
  */
 import type { NatsConnection } from 'nats';
-import { BUILTIN_FUNCTIONS } from '../shared/builtin-functions.js';
-import { functionFromToken, SERVICE_NAME } from '../shared/subjects.js';
+import { BUILTIN_FUNCTIONS } from './builtin-functions.js';
+import { functionFromToken, SERVICE_NAME } from './subjects.js';
 
 export interface MeshWorker {
   id: string;
@@ -15,6 +16,8 @@ export interface MeshWorker {
   /** Set for Gearman workers connected to a gateway: that gateway's id. */
   gateway?: string;
   idempotent: boolean;
+  /** What the function does, as its worker describes it. */
+  description: string;
 }
 
 /** Admin answers share a gathering this recent (several commands in one burst); older ones are gathered again. */
@@ -74,11 +77,11 @@ export class Discovery {
     try {
       const replies = await this.nc.requestMany(`$SRV.INFO.${SERVICE_NAME}`, undefined, { maxWait: this.gatherMs });
       for await (const msg of replies) {
-        const info = msg.json<{ id: string; metadata?: Record<string, string>; endpoints?: Array<{ name: string }> }>();
+        const info = msg.json<{ id: string; description?: string; metadata?: Record<string, string>; endpoints?: Array<{ name: string }> }>();
         for (const endpoint of info.endpoints ?? []) {
           found.push({
             id: info.id, fn: functionFromToken(endpoint.name), host: info.metadata?.host ?? '?', pid: info.metadata?.pid ?? '?',
-            gateway: info.metadata?.gateway, idempotent: info.metadata?.idempotent === 'true',
+            gateway: info.metadata?.gateway, idempotent: info.metadata?.idempotent === 'true', description: info.description ?? '',
           });
         }
       }
