@@ -4,7 +4,9 @@
  * and the gateway; the jobs/s chart rises under load; pausing ecard from the
  * page makes ecard calls fail fast with the paused message, resuming brings
  * them back; a reload from the page replaces the worker pids; a killed NATS
- * node shows as down within 2 s. Forged cross-site POSTs, non-JSON POSTs and
+ * node shows as down within 2 s. At 1280, 1600 and 1920 px with 40 busy functions the
+ * charts stay inside their cards and the page never scrolls sideways; legends stay
+ * shorter than their charts; markers a few pixels apart are drawn as one with a count. Forged cross-site POSTs, non-JSON POSTs and
  * foreign Host headers (DNS rebinding) are refused; the token cookie is
  * HttpOnly, SameSite=Strict, and Secure over TLS. A screenshot under load is written to
  * test/artifacts/dashboard.png.
@@ -190,6 +192,86 @@ test('under load the jobs/s chart rises; a screenshot is kept', async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: false });
   assert.ok(existsSync(path.join(ARTIFACTS, 'dashboard.png')));
+});
+
+interface ChartFit { width: number; scrollWidth: number; charts: number; series: number; problems: string[] }
+
+/** How the charts sit in the page: nothing wider than the window, every canvas inside its card, no legend taller than its chart. */
+function chartFit(): ChartFit {
+  const problems: string[] = [];
+  const cards = [...document.querySelectorAll<HTMLElement>('.chart')];
+  for (const card of cards) {
+    const box = card.getBoundingClientRect();
+    const name = card.getAttribute('data-chart');
+    for (const canvas of card.querySelectorAll('canvas')) {
+      const r = canvas.getBoundingClientRect();
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5) problems.push(`${name}: canvas ${r.left}..${r.right} outside card ${box.left}..${box.right}`);
+    }
+    const legend = card.querySelector('.u-legend')?.getBoundingClientRect().height ?? 0;
+    const chart = card.querySelector('canvas')?.getBoundingClientRect().height ?? 0;
+    if (legend > chart) problems.push(`${name}: legend ${legend}px taller than chart ${chart}px`);
+  }
+  const cardRects = cards.map((c) => c.getBoundingClientRect());
+  cardRects.forEach((a, i) => cardRects.slice(i + 1).forEach((b) => {
+    if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) problems.push('two chart cards overlap');
+  }));
+  const scrollWidth = document.documentElement.scrollWidth;
+  if (scrollWidth > window.innerWidth) problems.push(`page scrolls sideways: ${scrollWidth} > ${window.innerWidth}`);
+  const charts = (window as unknown as { dipsDashboard: { charts: Array<{ plot: { series: unknown[] } }> } }).dipsDashboard.charts;
+  return { width: window.innerWidth, scrollWidth, charts: cards.length, series: charts[0]?.plot.series.length ?? 0, problems };
+}
+
+test('at 1280, 1600 and 1920 px with 40 busy functions the charts fit their cards and the legends stay shorter than the charts', async () => {
+  // 40 more functions in the page's 15-minute history: the charts list every function busy in the window, so this is what
+  // 40 registered, busy functions look like to the page (new samples from the server keep the window, and so them, in place)
+  await inPage(() => {
+    const samples = (window as unknown as { dipsDashboard: { samples: Array<{ functions: Record<string, unknown> }> } }).dipsDashboard.samples;
+    for (const [i, s] of samples.entries()) {
+      for (let f = 0; f < 40; f++) s.functions[`synthetic-function-${String(f).padStart(2, '0')}`] = { jobsPerSec: (f + i) % 7, failuresPerSec: 0, p50Ms: f, p99Ms: 2 * f, waiting: f % 3 };
+    }
+  });
+  await page.waitForFunction(() => (window as unknown as { dipsDashboard: { charts: Array<{ plot: { series: unknown[] } }> } }).dipsDashboard.charts[0]?.plot.series.length > 40, { timeout: 5000 });
+  try {
+    for (const width of [1280, 1600, 1920]) {
+      await page.setViewport({ width, height: 1000 });
+      // the ResizeObserver resizes the charts on the next frame or two
+      let fit = await page.evaluate(chartFit);
+      for (const until = Date.now() + 3000; fit.problems.length && Date.now() < until; fit = await page.evaluate(chartFit)) await new Promise((r) => setTimeout(r, 100));
+      assert.is(fit.charts, 4);
+      assert.ok(fit.series > 40, `${fit.series - 1} series drawn`);
+      assert.equal(fit.problems, [], `at ${width} px: ${fit.problems.join('; ')}`);
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-1920-40-functions.png'), fullPage: false });
+  } finally {
+    await page.setViewport({ width: 1280, height: 1000 });
+  }
+});
+
+test('markers within a few pixels of each other are drawn as one line with a count', async () => {
+  const groups = await inPage(() => {
+    const { markerGroups } = (window as unknown as { dipsDashboard: { markerGroups: (p: Array<{ x: number; text: string }>, within: number) => Array<{ x: number; count: number }> } }).dipsDashboard;
+    const burst = Array.from({ length: 12 }, (_, i) => ({ x: 100 + i * 0.5, text: `n1: worker ${i}` }));
+    return markerGroups([...burst, { x: 300, text: 'n1: ecard paused' }, { x: 304, text: 'n1: ecard resumed' }, { x: 320, text: 'n1: scaled to 2 workers' }], 6);
+  });
+  assert.equal(groups.map((g) => [g.x, g.count]), [[100, 12], [300, 2], [320, 1]]);
+  // and on a real chart: a burst of 20 markers within 40 ms is one line (the burst stands in for the server's markers for one redraw)
+  const drawn = await inPage(async () => {
+    type Plot = { redraw: (paths?: boolean) => void; dipsMarkerGroups?: number };
+    const st = (window as unknown as { dipsDashboard: { markers: Array<{ time: number; text: string }>; samples: Array<{ time: number }>; charts: Array<{ plot: Plot }> } }).dipsDashboard;
+    const real = st.markers;
+    const at = st.samples.at(-3)!.time;
+    st.markers = Array.from({ length: 20 }, (_, i) => ({ time: at + i * 2, text: `n1: burst ${i}` }));
+    try {
+      const plot = st.charts[0].plot;
+      plot.dipsMarkerGroups = undefined;
+      plot.redraw(false);
+      for (let i = 0; i < 5 && plot.dipsMarkerGroups === undefined; i++) await Promise.resolve(); // uPlot draws on a microtask
+      return plot.dipsMarkerGroups;
+    } finally {
+      st.markers = real;
+    }
+  });
+  assert.is(drawn, 1, '20 markers within 40 ms: one line');
 });
 
 test('pause ecard from the page: calls fail fast with the paused message; resume brings them back', async () => {

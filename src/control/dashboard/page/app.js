@@ -3,7 +3,7 @@
 // Plain browser JavaScript: no build step, nothing fetched from elsewhere.
 'use strict';
 
-const state = { samples: [], markers: [], latest: undefined, charts: [], chartFunctions: '', inputs: {}, deadLetters: [], deadSeen: undefined, deadLoadedAt: 0 };
+const state = { samples: [], markers: [], latest: undefined, charts: [], chartFunctions: '', chartOrder: [], inputs: {}, deadLetters: [], deadSeen: undefined, deadLoadedAt: 0 };
 window.dipsDashboard = state; // for tests and for the curious
 
 const $ = (sel) => document.querySelector(sel);
@@ -171,24 +171,48 @@ const CHARTS = [
   { title: 'waiting jobs', series: [['waiting', '']] },
 ];
 
-/** Vertical lines where the fleet changed. */
+/** Markers closer than this (CSS px) are drawn as one line with a count: a rolling reload or a paused fleet makes many within a second, and their lines and labels smeared into a grey band. */
+const MARKER_MERGE_PX = 6;
+
+/** Positions (sorted) → groups {x, count, texts}; a group spans at most `within` from its first marker, so a long run of markers still yields several lines. */
+function markerGroups(points, within) {
+  const groups = [];
+  for (const p of points) {
+    const last = groups.at(-1);
+    if (last && p.x - last.x <= within) { last.count++; last.texts.push(p.text); } else groups.push({ x: p.x, count: 1, texts: [p.text] });
+  }
+  return groups;
+}
+state.markerGroups = markerGroups; // for tests
+
+/** Vertical lines where the fleet changed; labels that would run into the previous one are left off (the title says what they all are). */
 const markerPlugin = () => ({
   hooks: {
     draw: [(u) => {
       const ctx = u.ctx;
+      const dpr = devicePixelRatio;
+      const left = u.bbox.left;
+      const right = left + u.bbox.width;
+      const points = state.markers.map((m) => ({ x: u.valToPos(m.time / 1000, 'x', true), text: m.text }))
+        .filter((p) => p.x >= left && p.x <= right).sort((a, b) => a.x - b.x);
+      const groups = markerGroups(points, MARKER_MERGE_PX * dpr);
+      u.dipsMarkerGroups = groups.length; // for tests
       ctx.save();
       ctx.strokeStyle = '#9e9e9e';
       ctx.fillStyle = '#616161';
-      ctx.font = `${11 * devicePixelRatio}px system-ui`;
-      for (const m of state.markers) {
-        const x = u.valToPos(m.time / 1000, 'x', true);
-        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+      ctx.font = `${11 * dpr}px system-ui`;
+      ctx.setLineDash([4 * dpr, 4 * dpr]);
+      let labelEnd = -Infinity;
+      for (const g of groups) {
         ctx.beginPath();
-        ctx.setLineDash([4, 4]);
-        ctx.moveTo(x, u.bbox.top);
-        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.moveTo(g.x, u.bbox.top);
+        ctx.lineTo(g.x, u.bbox.top + u.bbox.height);
         ctx.stroke();
-        ctx.fillText(m.text.slice(0, 40), x + 3, u.bbox.top + 12 * devicePixelRatio);
+        const text = g.count === 1 ? g.texts[0].slice(0, 40) : `${g.count}× ${g.texts.at(-1).slice(0, 32)}`;
+        const width = ctx.measureText(text).width;
+        if (g.x + 3 * dpr < labelEnd || g.x + 3 * dpr + width > right) continue;
+        ctx.fillText(text, g.x + 3 * dpr, u.bbox.top + 12 * dpr);
+        labelEnd = g.x + 3 * dpr + width + 6 * dpr;
       }
       ctx.restore();
     }],
@@ -208,21 +232,48 @@ function chartData(chart, fns) {
   return data;
 }
 
+const CHART_HEIGHT = 200;
+
+/** A card's content width: the chart takes exactly that, whatever the grid makes of the page (two columns, three, one). */
+function cardWidth(box) {
+  const style = getComputedStyle(box);
+  return Math.max(120, Math.floor(box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)));
+}
+
+/** One observer for all cards; setSize only when the width really changed (a redraw per resize event would be wasted work). */
+const resizer = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const c = state.charts.find((x) => x.box === entry.target);
+    const width = Math.max(120, Math.floor(entry.contentRect.width));
+    if (c && c.plot.width !== width) c.plot.setSize({ width, height: CHART_HEIGHT });
+  }
+});
+
+/** Busiest first (jobs, failures and waiting over the window), so the top of the scrolling legend is what matters. */
+function byActivity(fns) {
+  const total = new Map(fns.map((fn) => [fn, 0]));
+  for (const s of state.samples) for (const fn of fns) { const p = s.functions[fn]; if (p) total.set(fn, total.get(fn) + p.jobsPerSec + p.failuresPerSec + p.waiting); }
+  return [...fns].sort((a, b) => total.get(b) - total.get(a) || a.localeCompare(b));
+}
+
 function renderCharts() {
-  const fns = functionNames();
-  const key = fns.join(',');
-  const width = Math.max(380, Math.floor(($('#charts').clientWidth - 30) / 2));
+  const names = functionNames();
+  const key = names.join(',');
+  // the order is fixed when the set of functions changes: re-ranking every second would rebuild the charts every second
+  if (key !== state.chartFunctions) state.chartOrder = byActivity(names);
+  const fns = state.chartOrder;
   if (key !== state.chartFunctions) {
     state.chartFunctions = key;
-    for (const c of state.charts) c.plot.destroy();
+    for (const c of state.charts) { resizer.unobserve(c.box); c.plot.destroy(); }
     $('#charts').replaceChildren();
     state.charts = CHARTS.map((chart) => {
       const box = el('div', { class: 'chart', 'data-chart': chart.title });
       $('#charts').append(box);
       const series = [{}];
       fns.forEach((fn, i) => chart.series.forEach(([, suffix], j) => series.push({ label: `${fn}${suffix}`, stroke: COLORS[i % COLORS.length], width: 1.5, dash: j ? [5, 4] : undefined, spanGaps: true })));
-      const plot = new uPlot({ title: chart.title, width, height: 200, series, scales: { x: { time: true } }, axes: [{}, { size: 50 }], plugins: [markerPlugin()] }, chartData(chart, fns), box);
-      return { chart, plot };
+      const plot = new uPlot({ title: chart.title, width: cardWidth(box), height: CHART_HEIGHT, series, scales: { x: { time: true } }, axes: [{}, { size: 50 }], plugins: [markerPlugin()] }, chartData(chart, fns), box);
+      resizer.observe(box);
+      return { chart, plot, box };
     });
   } else {
     for (const c of state.charts) c.plot.setData(chartData(c.chart, fns));
