@@ -199,6 +199,25 @@ test('a misspelt function is answered at once with the nearest one served (exit 
   assert.is(none.code, 69, none.err);
 });
 
+test('logs are coloured lines on a terminal and JSON lines into a pipe (log.format auto)', async () => {
+  const env = { ...process.env, DIPS_CONFIG: '', DIPS_NATS_SERVERS: servers() };
+  const run = (argv: string[], ms: number) =>
+    new Promise<string>((resolve) => {
+      const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.stderr.on('data', (d) => (text += d));
+      setTimeout(() => child.kill('SIGTERM'), ms);
+      child.on('close', () => resolve(text));
+    });
+  const worker = [process.execPath, Executables.worker, '--functions', 'echo'].map((a) => `'${a}'`).join(' ');
+  const onTerminal = await run(['script', '-qec', worker, '/dev/null'], 4000);
+  assert.match(onTerminal, /worker ready/, onTerminal);
+  assert.not.match(onTerminal, /\{"level":/, 'no JSON on a terminal');
+  const intoPipe = await run([process.execPath, Executables.worker, '--functions', 'echo'], 4000);
+  assert.match(intoPipe, /^\{"level":30,.*"msg":"worker ready"/m, intoPipe);
+});
+
 test('binary output to a terminal is refused with a hint to use --out; JSON to a terminal is fine', async () => {
   const tty = (args: string[]) =>
     new Promise<{ code: number | null; text: string }>((resolve) => {

@@ -19,7 +19,7 @@ const program = new Command('dips-gateway')
 
 runMain(async () => {
   const config = loadConfig({ overrides: addressOverrides('gateway', program.opts<{ port?: string; host?: string }>()) });
-  const log = createLogger('gateway', config.log.level);
+  const log = createLogger('gateway', config.log.level, config.log.format);
   const nc = await connectNats(config, { name: `dips-gateway-${process.pid}`, log });
   const registry = createRegistry('gateway');
   const gateway = new Gateway(nc, config, log, registry);

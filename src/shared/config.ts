@@ -369,6 +369,10 @@ export const schema = {
       format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       default: 'info', env: 'DIPS_LOG_LEVEL',
     },
+    format: {
+      doc: 'json: one JSON object a line (for journald and log shippers); pretty: coloured lines for a person; auto: pretty when stderr is a terminal, else json.',
+      format: ['auto', 'json', 'pretty'], default: 'auto', env: 'DIPS_LOG_FORMAT',
+    },
   },
 };
 
@@ -395,7 +399,7 @@ export type DipsConfig = {
   dashboard: { host: string; port: number; allowedHosts: string[]; token: string; natsMonitorUrls: string[] };
   queue: { maxWaitingBytes: number; backgroundMaxAgeMs: number; backgroundRunTimeoutMs: number };
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
-  log: { level: string };
+  log: { level: string; format: 'auto' | 'json' | 'pretty' };
 };
 
 /** worker.concurrency in force: the configured slots, or one per CPU (at least 2). */

@@ -1,9 +1,12 @@
-/** Structured JSON logs (pino) on stderr; secrets are redacted by path. */
-import { pino, type Logger } from 'pino';
+/** Structured logs (pino) on stderr: JSON lines, or coloured lines when a person reads them; secrets are redacted by path. */
+import { pino, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
-export function createLogger(role: string, level: string): Logger {
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+export function createLogger(role: string, level: string, format: LogFormat = 'auto'): Logger {
   return pino(
     {
       name: `dips-${role}`,
@@ -11,6 +14,13 @@ export function createLogger(role: string, level: string): Logger {
       base: { role, pid: process.pid },
       redact: { paths: ['*.pass', '*.token', '*.password', 'config.nats.pass', 'config.nats.token'], censor: '[redacted]' },
     },
-    pino.destination({ fd: 2, sync: false }),
+    destination(format),
   );
+}
+
+/** JSON for machines; pino-pretty (synchronous, in this thread: no transport worker) on a terminal, as `npm start` shows. */
+function destination(format: LogFormat): DestinationStream {
+  const person = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
+  if (!person) return pino.destination({ fd: 2, sync: false });
+  return pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name' });
 }

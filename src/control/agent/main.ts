@@ -32,7 +32,7 @@ runMain(async () => {
   const opts = program.opts<{ workers?: string; node?: string }>();
   const config = loadConfig();
   const node = opts.node || config.agent.node || os.hostname();
-  const log = createLogger('agent', config.log.level).child({ node });
+  const log = createLogger('agent', config.log.level, config.log.format).child({ node });
   const workerCount = Number(opts.workers ?? config.worker.processes) || os.availableParallelism();
 
   const registry = createRegistry('agent');

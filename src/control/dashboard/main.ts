@@ -21,7 +21,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 runMain(async () => {
   const config = loadConfig({ overrides: addressOverrides('dashboard', program.opts<{ port?: string; host?: string }>()) });
-  const log = createLogger('dashboard', config.log.level);
+  const log = createLogger('dashboard', config.log.level, config.log.format);
   if (!LOOPBACK.has(config.dashboard.host) && !config.dashboard.token) {
     process.stderr.write(`invalid configuration: dashboard.host ${config.dashboard.host} is not loopback, so dashboard.token must be set (the page can pause and reload the fleet)\n`);
     return ExitCode.config;

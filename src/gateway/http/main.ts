@@ -27,7 +27,7 @@ const DISCOVERY_MS = 2000;
 
 runMain(async () => {
   const config = loadConfig({ overrides: addressOverrides('http', program.opts<{ port?: string; host?: string }>()) });
-  const log = createLogger('http', config.log.level);
+  const log = createLogger('http', config.log.level, config.log.format);
   const client = new DipsClient({ config });
   const nc = await client.nats();
   const registry = createRegistry('http');
