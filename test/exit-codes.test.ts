@@ -32,4 +32,14 @@ test('npm start without a runnable nats-server exits 69 with one line saying so'
   assert.match(r.stderr, /^DIPS_NATS_SERVER_BIN=\/nonexistent\/nats-server does not run\n$/);
 });
 
+test('every command exits 64 (usage) on an unknown option, with one line and no stack trace; --help exits 0', () => {
+  for (const role of Object.keys(Executables) as Role[]) {
+    const bad = run(role, ['--no-such-option']);
+    assert.is(bad.status, 64, `${role}: ${bad.stderr}`);
+    assert.match(bad.stderr, /unknown option '--no-such-option'/, role);
+    assert.not.match(bad.stderr, /\n\s+at /, `${role}: no stack trace`);
+    assert.is(run(role, ['--help']).status, 0, `${role} --help`);
+  }
+});
+
 test.run();

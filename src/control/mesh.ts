@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import { loadConfig, projectRoot, type DipsConfig } from '../shared/config.js';
 import { connectNats } from '../shared/nats.js';
 import { SERVICE_NAME } from '../shared/subjects.js';
-import { ExitCode, onShutdown, runMain, version } from '../shared/process.js';
+import { ExitCode, onShutdown, parseArgs, runMain, version } from '../shared/process.js';
 import { ensureNatsServer, freePort, portOpen, sleep, startNatsServer, waitForRoutes, type RunningNode } from './nats-node.js';
 import { identityEnv, makePasswords, routeUrl, type Identity } from './secure.js';
 import { spawnRole, stopChild, type Role } from './spawn.js';
@@ -30,8 +30,8 @@ const program = new Command('dips-mesh')
   .option('--no-http', 'do not start the HTTP gateway')
   .option('--no-dashboard', 'do not start the dashboard')
   .option('--secure', 'NATS with users and subject permissions (config/nats-secure-{a,b}.conf); passwords made for this run')
-  .addHelpText('after', '\nExit codes: 0 stopped by signal, 69 a port is taken or nats-server is missing, 78 bad configuration.')
-  .parse();
+  .addHelpText('after', '\nExit codes: 0 stopped by signal, 69 a port is taken or nats-server is missing, 78 bad configuration.');
+parseArgs(program);
 
 const GATEWAY_METRICS_PORTS = [9465, 9466];
 /** Pause before a dead gateway or agent is started again (systemd's RestartSec in the units). */

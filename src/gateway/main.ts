@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { connectNats } from '../shared/nats.js';
-import { addressOverrides, announceReady, listenOrExit, onShutdown, runMain, version } from '../shared/process.js';
+import { addressOverrides, announceReady, listenOrExit, onShutdown, parseArgs, runMain, version } from '../shared/process.js';
 import { createRegistry, natsReadiness, serveMetrics } from '../shared/metrics.js';
 import { Gateway } from './server.js';
 
@@ -14,8 +14,8 @@ const program = new Command('dips-gateway')
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-p, --port <port>', 'listen port (default: gateway.port)')
   .option('-H, --host <host>', 'listen address (default: gateway.host)')
-  .addHelpText('after', '\nExit codes: 0 stopped by SIGTERM/SIGINT, 69 the port is taken, 70 crashed, 78 bad configuration.')
-  .parse();
+  .addHelpText('after', '\nExit codes: 0 stopped by SIGTERM/SIGINT, 69 the port is taken, 70 crashed, 78 bad configuration.');
+parseArgs(program);
 
 runMain(async () => {
   const config = loadConfig({ overrides: addressOverrides('gateway', program.opts<{ port?: string; host?: string }>()) });

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadConfig, workerConcurrency } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { connectNats } from '../shared/nats.js';
-import { onShutdown, runMain, version } from '../shared/process.js';
+import { onShutdown, parseArgs, runMain, version } from '../shared/process.js';
 import sharp from 'sharp';
 import { allFunctions, selectFunctions } from './functions/index.js';
 import { loadBundle } from './bundle.js';
@@ -19,8 +19,8 @@ const program = new Command('dips-worker')
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-f, --functions <list>', 'comma-separated functions to serve (default: worker.functions, or all)')
   .option('--concurrency <n>', 'jobs run at once (default: worker.concurrency)')
-  .addHelpText('after', () => `\nFunctions: ${allFunctions(loadConfig({ argv: [] })).map((f) => f.name).join(', ')}\n\nFunctions of a bundle (worker.bundleDir, DIPS_WORKER_BUNDLE_DIR): see docs/functions.md.\n\nExit codes: 0 drained after SIGTERM/SIGINT, 70 crashed, 78 bad configuration or bad bundle.`)
-  .parse();
+  .addHelpText('after', () => `\nFunctions: ${allFunctions(loadConfig({ argv: [] })).map((f) => f.name).join(', ')}\n\nFunctions of a bundle (worker.bundleDir, DIPS_WORKER_BUNDLE_DIR): see docs/functions.md.\n\nExit codes: 0 drained after SIGTERM/SIGINT, 70 crashed, 78 bad configuration or bad bundle.`);
+parseArgs(program);
 
 runMain(async () => {
   const opts = program.opts<{ functions?: string; concurrency?: string }>();

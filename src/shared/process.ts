@@ -12,6 +12,7 @@ import { ConfigError, projectRoot } from './config.js';
 export { ExitCode } from './errors.js';
 import { ExitCode } from './errors.js';
 import { spawn } from 'node:child_process';
+import type { Command } from 'commander';
 
 export const version: string = (() => {
   try {
@@ -129,4 +130,19 @@ export function announceReady(): void {
   if (!process.env.NOTIFY_SOCKET) return;
   const child = spawn('systemd-notify', ['--ready', `--pid=${process.pid}`], { stdio: 'ignore' });
   child.on('error', () => undefined); // no systemd-notify: systemd times the start out and says so
+}
+
+/**
+ * Parse a command's arguments as every DIPS command does: an unknown option or
+ * a missing argument is bad usage, exit 64 after commander's one line (not its
+ * own exit 1); --help and --version exit 0.
+ */
+export function parseArgs(program: Command): void {
+  program.exitOverride();
+  try {
+    program.parse();
+  } catch (err) {
+    if (err instanceof Error && err.name === 'CommanderError') process.exit((err as Error & { exitCode?: number }).exitCode === 0 ? ExitCode.ok : ExitCode.usage);
+    throw err;
+  }
 }

@@ -12,7 +12,7 @@ import { targets, VERBS, type ControlRequest, type Verb } from '../../shared/con
 import { createLogger } from '../../shared/log.js';
 import { createRegistry, natsReadiness, serveMetrics } from '../../shared/metrics.js';
 import { connectNats } from '../../shared/nats.js';
-import { announceReady, onShutdown, runMain, version } from '../../shared/process.js';
+import { announceReady, onShutdown, parseArgs, runMain, version } from '../../shared/process.js';
 import { CONTROL_PREFIX } from '../../shared/subjects.js';
 import { repliesToInbox } from '../../shared/replies.js';
 import { NodeState } from './commands.js';
@@ -25,8 +25,8 @@ const program = new Command('dips-agent')
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-w, --workers <n>', 'worker processes (default: worker.processes, 0 = one per CPU)')
   .option('-n, --node <name>', 'node name (default: agent.node, or the host name)')
-  .addHelpText('after', '\nExit codes: 0 stopped by SIGTERM/SIGINT (workers drained first), 70 crashed, 78 bad configuration.')
-  .parse();
+  .addHelpText('after', '\nExit codes: 0 stopped by SIGTERM/SIGINT (workers drained first), 70 crashed, 78 bad configuration.');
+parseArgs(program);
 
 runMain(async () => {
   const opts = program.opts<{ workers?: string; node?: string }>();

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
 import { connectNats } from '../../shared/nats.js';
-import { addressOverrides, announceReady, ExitCode, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
+import { addressOverrides, announceReady, ExitCode, listenOrExit, onShutdown, parseArgs, runMain, version } from '../../shared/process.js';
 import { FleetWatcher } from './fleet.js';
 import { allowedHosts, buildDashboard } from './server.js';
 
@@ -14,8 +14,8 @@ const program = new Command('dips-dashboard')
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
   .option('-p, --port <port>', 'listen port (default: dashboard.port)')
   .option('-H, --host <host>', 'listen address (default: dashboard.host, 127.0.0.1)')
-  .addHelpText('after', '\nExit codes: 0 stopped by SIGTERM/SIGINT, 69 the port is taken, 70 crashed, 78 bad configuration (a non-loopback host without dashboard.token).')
-  .parse();
+  .addHelpText('after', '\nExit codes: 0 stopped by SIGTERM/SIGINT, 69 the port is taken, 70 crashed, 78 bad configuration (a non-loopback host without dashboard.token).');
+parseArgs(program);
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 

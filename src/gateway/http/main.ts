@@ -6,7 +6,7 @@ import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
 import { createRegistry, natsReadiness } from '../../shared/metrics.js';
 import { effectiveMaxPayload } from '../../shared/nats.js';
-import { addressOverrides, announceReady, listenOrExit, onShutdown, runMain, version } from '../../shared/process.js';
+import { addressOverrides, announceReady, listenOrExit, onShutdown, parseArgs, runMain, version } from '../../shared/process.js';
 import { Discovery } from '../../shared/discovery.js';
 import { buildHttpGateway } from './server.js';
 
@@ -19,8 +19,8 @@ const program = new Command('dips-http')
   .addHelpText('after', `
 Routes: GET|HEAD /<signature>/<operation>/.../<source>, GET /p/<preset>/<source> (http.publicPresets),
         POST /fn/<function> (http.apiKey), /healthz, /readyz, /metrics. See the README's "HTTP front door".
-Exit codes: 0 stopped by SIGTERM/SIGINT (in-flight requests finish first), 69 the port is taken, 70 crashed, 78 bad configuration.`)
-  .parse();
+Exit codes: 0 stopped by SIGTERM/SIGINT (in-flight requests finish first), 69 the port is taken, 70 crashed, 78 bad configuration.`);
+parseArgs(program);
 
 /** How often the served functions are looked up for /readyz. */
 const DISCOVERY_MS = 2000;
