@@ -1,10 +1,10 @@
-/** The one error registry and docs/errors.md agree: every error code, Gearman ERROR name and exit code is listed. */
+/** The one error registry and docs/errors.md agree: every error code, CallError kind, Gearman ERROR name and exit code is listed. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../src/shared/config.js';
-import { ERROR_CODES, ErrorCode, EXIT_CODES, ExitCode, GEARMAN_ERRORS, ErrorName } from '../src/shared/errors.js';
+import { ERROR_CODES, ERROR_KINDS, ErrorCode, EXIT_CODES, ExitCode, GEARMAN_ERRORS, ErrorName, isRetryable, kindOfCode, retryableText } from '../src/shared/errors.js';
 
 const section = readFileSync(path.join(projectRoot, 'docs', 'errors.md'), 'utf8');
 const rows = new Set(section.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|')[1].trim()));
@@ -16,6 +16,19 @@ test('every DIPS error code is in the registry once and in docs/errors.md with w
     assert.ok(rows.has(String(e.code)), `docs/errors.md lists ${e.code}`);
     assert.ok(section.includes(`| ${e.code} | ${e.meaning} | ${e.gearman} | ${e.http} |`), `docs/errors.md row for ${e.code} is the registry's`);
   }
+});
+
+test('every CallError kind is in the registry once, has a registered code, and is in docs/errors.md with its retryable flag', () => {
+  const kinds = ERROR_KINDS.map((e) => e.kind);
+  assert.is(new Set(kinds).size, kinds.length, 'each kind once');
+  const codes = new Set<number>(Object.values(ErrorCode));
+  for (const e of ERROR_KINDS) {
+    assert.ok(codes.has(e.code), `${e.kind}'s code ${e.code} is a DIPS error code`);
+    assert.ok(section.includes(`| ${e.kind} | ${e.code} | ${retryableText(e.retryable)} | ${e.meaning} |`), `docs/errors.md row for ${e.kind} is the registry's`);
+  }
+  // every code has a kind, and a code's default kind is one of its own
+  for (const code of codes) assert.is(ERROR_KINDS.find((e) => e.kind === kindOfCode(code))?.code, code, `kindOfCode(${code})`);
+  assert.equal([isRetryable('NO_WORKER'), isRetryable('BUSY'), isRetryable('UNAVAILABLE'), isRetryable('BAD_REQUEST'), isRetryable('TIMEOUT'), isRetryable('TIMEOUT', true)], [true, true, true, false, false, true]);
 });
 
 test('every Gearman ERROR name and every exit code is in docs/errors.md', () => {

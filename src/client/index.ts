@@ -17,7 +17,9 @@ import { toJobEvent, type JobEvent } from '../shared/events.js';
 import { CallError, cancelledError, Requester, type Priority } from '../shared/requester.js';
 
 export { CallError };
-export { ErrorCode } from '../shared/errors.js';
+export type { CallErrorOptions } from '../shared/requester.js';
+export { ErrorCode, ERROR_KINDS } from '../shared/errors.js';
+export type { ErrorKind } from '../shared/errors.js';
 export type { Priority };
 export type * from './functions.js';
 import type { DipsFunction, DipsFunctions } from './functions.js';
@@ -50,7 +52,12 @@ export interface CallOptions {
   onEvent?: (event: JobEvent) => void;
   /** While every worker is full, calls wait here: HIGH before NORMAL before LOW, oldest first (default normal). */
   priority?: Priority;
-  /** Aborting withdraws the call (it rejects with code 409), also while the client is still connecting. */
+  /**
+   * Aborting withdraws the call, also while the client is still connecting: it
+   * rejects with the signal's reason (`signal.reason`: an AbortError DOMException
+   * for `abort()`, a TimeoutError for `AbortSignal.timeout()`, or whatever was
+   * passed to `abort(reason)`), as fetch() does — not with a CallError.
+   */
   signal?: AbortSignal;
 }
 
@@ -118,7 +125,10 @@ export class DipsClient {
       return await this.request(fn, input, options);
     } catch (err) {
       if (!(err instanceof CallError)) throw err;
-      const surfaced = new CallError(err.code, err.message, { cause: err });
+      // the caller aborted: what it aborted with is what it expects back (fetch() and the AWS SDK reject
+      // with an AbortError, not a service error); a program checks `signal.aborted` or the error's name
+      if (err.kind === 'CANCELLED' && options.signal?.aborted) throw abortReason(options.signal);
+      const surfaced = new CallError(err.code, err.message, { cause: err, kind: err.kind, retryable: err.retryable });
       surfaced.stack = `CallError: ${err.message}${callSite.stack?.slice(callSite.stack.indexOf('\n')) ?? ''}`;
       throw surfaced;
     }
@@ -158,7 +168,7 @@ export class DipsClient {
         : undefined,
     }).catch((err: unknown) => {
       // the requester names the time it was given; the caller gave (and waited) the whole timeoutMs
-      if (err instanceof CallError && left !== timeoutMs) throw new CallError(err.code, err.message.replace(`within ${left} ms`, `within ${timeoutMs} ms`), { cause: err.cause });
+      if (err instanceof CallError && left !== timeoutMs) throw new CallError(err.code, err.message.replace(`within ${left} ms`, `within ${timeoutMs} ms`), { cause: err.cause, kind: err.kind, retryable: err.retryable });
       throw err;
     });
     return toReply(msg);
@@ -227,8 +237,8 @@ export class DipsClient {
 
   /**
    * The connection, once up. While it is not, calls share one attempt and each
-   * waits only until its own deadline or signal (503 naming the servers, or
-   * 409); when the last one waiting gives up the attempt stops, and the next
+   * waits only until its own deadline or signal (503 UNAVAILABLE naming the
+   * servers, or the signal's reason); when the last one waiting gives up the attempt stops, and the next
    * call starts a fresh one. NATS being down is then a failed call, not a hang.
    */
   private async connect(wait: Wait): Promise<Connected> {
@@ -237,7 +247,7 @@ export class DipsClient {
     attempt.waiters++;
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
-    const unavailable = (why: string) => new CallError(ErrorCode.unavailable, `${wait.fn}: ${why}`);
+    const unavailable = (why: string) => new CallError(ErrorCode.unavailable, `${wait.fn}: ${why}`, { kind: 'UNAVAILABLE' });
     try {
       return await new Promise<Connected>((resolve, reject) => {
         attempt.promise.then(resolve, (err: Error) => reject(unavailable(err.message)));
@@ -246,6 +256,7 @@ export class DipsClient {
           reject(unavailable(`${why} (gave up after ${wait.timeoutMs} ms)`));
         }, Math.max(0, wait.deadline - Date.now()));
         if (wait.signal) {
+          // callForReply turns it into the signal's reason; resent() and nats() take no signal
           onAbort = () => reject(cancelledError(wait.fn));
           if (wait.signal.aborted) onAbort();
           else wait.signal.addEventListener('abort', onAbort, { once: true });
@@ -273,6 +284,15 @@ export class DipsClient {
     attempt.promise.catch(() => undefined);
     return attempt;
   }
+}
+
+/**
+ * What an aborted call rejects with: the signal's reason, as fetch() does. A
+ * signal aborted without one (an AbortSignal implementation older than
+ * `reason`) gets the AbortError DOMException `abort()` gives today.
+ */
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 export function toReply(msg: Msg): Reply {

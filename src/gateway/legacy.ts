@@ -210,7 +210,7 @@ export class LegacyBridge {
         return;
       }
       if (this.plainBytes + msg.data.length > this.options.maxWaitingBytes) {
-        respondError(msg, ErrorCode.busy, `${fn}: gateway full: ${this.plainBytes} bytes of jobs already wait here for a Gearman worker, limit ${this.options.maxWaitingBytes} (queue.maxWaitingBytes); try again, or send Dips-Accept: no-room to wait at your side`, this.room.workerId, 0);
+        respondError(msg, ErrorCode.busy, `${fn}: gateway full: ${this.plainBytes} bytes of jobs already wait here for a Gearman worker, limit ${this.options.maxWaitingBytes} (queue.maxWaitingBytes); try again, or send Dips-Accept: no-room to wait at your side`, this.room.workerId, 0, 'BUSY');
         return;
       }
     }
@@ -301,7 +301,7 @@ export class LegacyBridge {
   private expired(job: QueuedJob): void {
     if (job.accepts.noRoom) return;
     this.plainBytes -= job.data.length;
-    respondError(job.msg, ErrorCode.timeout, `${job.fn}: no Gearman worker was free before the deadline${job.deadlineNote}`, this.room.workerId, 0);
+    respondError(job.msg, ErrorCode.timeout, `${job.fn}: no Gearman worker was free before the deadline${job.deadlineNote}`, this.room.workerId, 0, 'TIMEOUT', true);
   }
 
   /**
@@ -314,7 +314,7 @@ export class LegacyBridge {
       return;
     }
     this.plainBytes -= job.data.length;
-    respondError(job.msg, ErrorCode.noWorker, `${job.fn}: the Gearman workers that served it left this gateway; call again`, this.room.workerId, 0);
+    respondError(job.msg, ErrorCode.noWorker, `${job.fn}: the Gearman workers that served it left this gateway; call again`, this.room.workerId, 0, 'NO_WORKER');
   }
 
   /** WORK_*: progress and the end of a job it holds. */

@@ -130,7 +130,7 @@ export class Worker {
         this.room.claimed();
         if (def && this.services.has(fn)) this.admit(def, job);
         else if (acceptsOf(msg.headers).noRoom) respondNoRoom(job);
-        else respondError(job, ErrorCode.noWorker, `${fn}: not served by this worker now; request ${functionSubject(fn)}`, this.room.workerId, 0);
+        else respondError(job, ErrorCode.noWorker, `${fn}: not served by this worker now; request ${functionSubject(fn)}`, this.room.workerId, 0, 'NO_WORKER');
       },
     });
     for (const def of this.functions) if (!paused.has(def.name)) await this.resume(def.name);
@@ -231,7 +231,7 @@ export class Worker {
       // still waiting for a slot when its deadline came: it never runs, and the caller hears why
       if (!this.admission.release(held)) return;
       watched.stop();
-      respondError(msg, ErrorCode.timeout, `${def.name}: no slot freed before the deadline${terms.note}`, this.room.workerId, 0);
+      respondError(msg, ErrorCode.timeout, `${def.name}: no slot freed before the deadline${terms.note}`, this.room.workerId, 0, 'TIMEOUT', true);
     };
   }
 
@@ -244,7 +244,7 @@ export class Worker {
       // The caller has given up: spend nothing on it. A plain caller gets its one reply all the same.
       this.options.log.debug({ fn: def.name, jobId }, 'skipped a job past its deadline');
       watched.stop();
-      if (!accepts.noRoom) respondError(msg, ErrorCode.timeout, `${def.name}: deadline passed before a slot freed${terms.note}`, this.room.workerId, 0);
+      if (!accepts.noRoom) respondError(msg, ErrorCode.timeout, `${def.name}: deadline passed before a slot freed${terms.note}`, this.room.workerId, 0, 'TIMEOUT', true);
       return;
     }
     const headerEncoding = headerValue(h, Header.encoding);

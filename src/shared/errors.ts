@@ -50,13 +50,93 @@ export const ERROR_CODES: readonly ErrorEntry[] = [
   { code: ErrorCode.unprocessable, http: 415, meaning: 'an input that cannot be decoded (corrupt or unsupported image)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
   { code: ErrorCode.internal, http: 500, meaning: 'a fault inside DIPS or a Gearman worker exception', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
   { code: ErrorCode.badGateway, http: 502, meaning: 'a remote source answered with an error status or could not be reached', gearman: '(HTTP only)' },
-  { code: ErrorCode.busy, http: 503, meaning: 'no worker within the deadline, the byte limit on waiting jobs, or a caller shutting down', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
+  { code: ErrorCode.busy, http: 503, meaning: 'no worker within the deadline, the byte limit on waiting jobs, or a caller shutting down (CallError.kind says which)', gearman: 'WORK_EXCEPTION with the message, then WORK_FAIL' },
   { code: ErrorCode.workFail, http: 502, meaning: 'a Gearman worker reported WORK_FAIL', gearman: 'WORK_FAIL' },
 ];
 
 /** The HTTP status for a DIPS error code (unknown codes: 500). */
 export function httpStatusOf(code: number): number {
   return ERROR_CODES.find((e) => e.code === code)?.http ?? 500;
+}
+
+/**
+ * What kind of failure a CallError is, for programs: the numeric codes are
+ * HTTP-like and 503 alone means "no worker", "busy" and "shutting down", which
+ * a program retries differently (or reports differently). Each kind has one
+ * code; `retryable` says whether the same call may succeed if simply sent again
+ * (nothing ran, or nothing was wrong with the call), as the AWS SDK's
+ * retryable/transient classification does.
+ */
+export type ErrorKind =
+  | 'BAD_REQUEST'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'TIMEOUT'
+  | 'CANCELLED'
+  | 'TOO_LARGE'
+  | 'UNPROCESSABLE'
+  | 'INTERNAL'
+  | 'BAD_GATEWAY'
+  | 'NO_WORKER'
+  | 'BUSY'
+  | 'UNAVAILABLE'
+  | 'WORK_FAIL';
+
+export interface KindEntry {
+  kind: ErrorKind;
+  code: number;
+  /**
+   * true/false, or 'waiting': only while the call never reached a running
+   * worker (a timeout waiting for room is worth another try; one that ran out
+   * of time while running would most likely run out again).
+   */
+  retryable: boolean | 'waiting';
+  meaning: string;
+}
+
+/** Every CallError kind, its code and whether it is retryable; docs/errors.md lists them (a test checks it). */
+export const ERROR_KINDS: readonly KindEntry[] = [
+  { kind: 'BAD_REQUEST', code: ErrorCode.badRequest, retryable: false, meaning: 'a parameter or payload the caller got wrong' },
+  { kind: 'FORBIDDEN', code: ErrorCode.forbidden, retryable: false, meaning: 'a bad signature or API key, a refused source' },
+  { kind: 'NOT_FOUND', code: ErrorCode.notFound, retryable: false, meaning: 'a source or resource that does not exist' },
+  { kind: 'TIMEOUT', code: ErrorCode.timeout, retryable: 'waiting', meaning: "the caller's deadline passed: retryable while the job waited for room, not once it ran" },
+  { kind: 'CANCELLED', code: ErrorCode.cancelled, retryable: false, meaning: 'withdrawn (Gearman cancel job, the gateway); an aborted DipsClient call rejects with the signal\'s reason instead' },
+  { kind: 'TOO_LARGE', code: ErrorCode.tooLarge, retryable: false, meaning: 'an input over a size limit' },
+  { kind: 'UNPROCESSABLE', code: ErrorCode.unprocessable, retryable: false, meaning: 'an input that cannot be decoded' },
+  { kind: 'INTERNAL', code: ErrorCode.internal, retryable: false, meaning: 'a fault inside DIPS or a worker exception; a lost request of a function that is not idempotent' },
+  { kind: 'BAD_GATEWAY', code: ErrorCode.badGateway, retryable: false, meaning: 'a remote source answered with an error or could not be reached' },
+  { kind: 'NO_WORKER', code: ErrorCode.noWorker, retryable: true, meaning: 'no worker served the function within the deadline, or it is paused' },
+  { kind: 'BUSY', code: ErrorCode.busy, retryable: true, meaning: "refused for memory: the waiting jobs' byte limit (this client's, or a gateway's) is reached" },
+  { kind: 'UNAVAILABLE', code: ErrorCode.unavailable, retryable: true, meaning: 'NATS unreachable, the client closed while the call was outstanding; a 503 from a worker that does not say which' },
+  { kind: 'WORK_FAIL', code: ErrorCode.workFail, retryable: false, meaning: 'a Gearman worker reported WORK_FAIL' },
+];
+
+const KINDS = new Map(ERROR_KINDS.map((e) => [e.kind, e]));
+
+/** Whether `value` names a kind (a header from another process is checked, not trusted). */
+export function isErrorKind(value: string): value is ErrorKind {
+  return KINDS.has(value as ErrorKind);
+}
+
+/**
+ * The kind an error with `code` has when nothing says more (a worker that sent
+ * no Dips-Error-Kind): 503 is UNAVAILABLE, the generic one of the three
+ * (all three are retryable, so a program's choice does not change).
+ */
+export function kindOfCode(code: number): ErrorKind {
+  if (code === 503) return 'UNAVAILABLE';
+  return ERROR_KINDS.find((e) => e.code === code)?.kind ?? 'INTERNAL';
+}
+
+/** The retryable column of docs/errors.md for a kind. */
+export function retryableText(r: KindEntry['retryable']): string {
+  return r === 'waiting' ? 'only if it never ran' : r ? 'yes' : 'no';
+}
+
+/** Whether an error of `kind` may succeed if sent again; `waiting`: it never ran (only TIMEOUT depends on it). */
+export function isRetryable(kind: ErrorKind, waiting = false): boolean {
+  const r = KINDS.get(kind)?.retryable ?? false;
+  return r === 'waiting' ? waiting : r;
 }
 
 /** gearmand's ERROR packet codes the gateway sends (gearman_strerror() names without GEARMAN_), with when. */

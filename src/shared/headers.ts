@@ -39,6 +39,14 @@ export const Header = {
    * src/shared/requester.ts).
    */
   ping: 'Dips-Ping',
+  /**
+   * On a worker's error reply: what kind of failure it is (an ErrorKind of
+   * src/shared/errors.ts), where the code alone does not say (503 is no
+   * worker, busy or unavailable). Callers that do not know it read the code.
+   */
+  errorKind: 'Dips-Error-Kind',
+  /** With Dips-Error-Kind, when the kind's default does not hold: `true` or `false` (a timeout before the job ran is retryable). */
+  errorRetryable: 'Dips-Error-Retryable',
   /** Set by the service API on error replies. */
   serviceError: 'Nats-Service-Error',
   serviceErrorCode: 'Nats-Service-Error-Code',

@@ -2,7 +2,7 @@
 import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
 import type { Logger } from './log.js';
 import { isInboxSubject } from './subjects.js';
-import { headerSafe } from './errors.js';
+import { headerSafe, kindOfCode, type ErrorKind } from './errors.js';
 import { Header } from './headers.js';
 import { noRoomHeaders } from './room.js';
 import { sealHeaders } from './sealed-headers.js';
@@ -55,11 +55,18 @@ function buildResultHeaders(workerId: string, room: number, contentType: string,
   return sealHeaders(...entries);
 }
 
-/** The service API's error reply (Nats-Service-Error headers), made safe for the header block. */
-export function respondError(msg: JobMsg, code: number, message: string, workerId: string, room = 1): void {
+/**
+ * The service API's error reply (Nats-Service-Error headers), made safe for the
+ * header block, with Dips-Error-Kind: `kind` where the code does not say which
+ * (503), and `retryable` where the kind's default does not hold (a timeout
+ * before the job ran).
+ */
+export function respondError(msg: JobMsg, code: number, message: string, workerId: string, room = 1, kind: ErrorKind = kindOfCode(code), retryable?: boolean): void {
   const h = finalHeaders(workerId, room);
   h.set(Header.serviceErrorCode, String(code));
   h.set(Header.serviceError, headerSafe(message));
+  h.set(Header.errorKind, kind);
+  if (retryable !== undefined) h.set(Header.errorRetryable, String(retryable));
   msg.respond(EMPTY, { headers: h });
 }
 

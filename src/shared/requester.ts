@@ -12,7 +12,7 @@
  */
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { REQUESTER_ACCEPT } from './accept.js';
-import { ErrorCode } from './errors.js';
+import { ErrorCode, isErrorKind, isRetryable, kindOfCode, type ErrorKind } from './errors.js';
 import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './events.js';
 import { Header, headerValue } from './headers.js';
 import { inboxPrefixOf } from './nats.js';
@@ -24,10 +24,28 @@ import { WaitQueue, type Priority } from './wait-queue.js';
 
 export type { Priority };
 
+export interface CallErrorOptions {
+  cause?: unknown;
+  /** What kind of failure (default: the code's, see kindOfCode); 503 needs it said. */
+  kind?: ErrorKind;
+  /** Whether sending the same call again may succeed (default: the kind's; TIMEOUT: false unless said). */
+  retryable?: boolean;
+}
+
+/**
+ * A failed call. `code` is the number on the wire (kept for existing callers);
+ * `kind` says which failure it is in words a program can switch on, and
+ * `retryable` whether the same call may succeed if sent again (nothing ran, or
+ * nothing was wrong with it).
+ */
 export class CallError extends Error {
   override name = 'CallError';
-  constructor(readonly code: number, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly kind: ErrorKind;
+  readonly retryable: boolean;
+  constructor(readonly code: number, message: string, options?: CallErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = options?.kind ?? kindOfCode(code);
+    this.retryable = options?.retryable ?? isRetryable(this.kind);
   }
 }
 
@@ -116,8 +134,21 @@ const NOTHING_TO_CANCEL: CallHandle = { cancel: () => undefined };
 const EMPTY_BODY = new Uint8Array(0);
 const PING_HEADERS = sealHeaders([Header.ping, '1']);
 
+/**
+ * A worker's error reply as a CallError: its kind from Dips-Error-Kind when it
+ * sent a known one (older workers, Gearman-era tools: from the code), its
+ * retryable flag from Dips-Error-Retryable when said.
+ */
+export function workerError(h: MsgHdrs | undefined, message: string): CallError {
+  const code = Number(headerValue(h, Header.serviceErrorCode)) || ErrorCode.internal;
+  const sent = headerValue(h, Header.errorKind);
+  const kind = isErrorKind(sent) ? sent : kindOfCode(code);
+  const r = headerValue(h, Header.errorRetryable);
+  return new CallError(code, message, { kind, retryable: r === 'true' ? true : r === 'false' ? false : undefined });
+}
+
 /** What a withdrawn call ends with (a plain failure: Gearman callers get WORK_FAIL). */
-export const cancelledError = (fn: string) => new CallError(ErrorCode.cancelled, `${fn}: cancelled`);
+export const cancelledError = (fn: string) => new CallError(ErrorCode.cancelled, `${fn}: cancelled`, { kind: 'CANCELLED' });
 
 /** One function's waiting jobs, and whether new jobs may go straight to its queue group. */
 interface Gate {
@@ -279,6 +310,7 @@ export class Requester {
         new CallError(
           ErrorCode.busy,
           `${fn}: queue full: ${this.pendingBytes} bytes of jobs already waiting or running here, limit ${this.options.maxPendingBytes} (${this.options.limitName ?? 'maxPendingBytes'})`,
+          { kind: 'BUSY' },
         ),
       );
       return NOTHING_TO_CANCEL;
@@ -321,16 +353,18 @@ export class Requester {
 
   /** Fail every outstanding call (the caller is shutting down). */
   close(reason = 'client closed'): void {
-    for (const token of [...this.pending.keys()]) this.fail(token, new CallError(ErrorCode.unavailable, reason));
+    for (const token of [...this.pending.keys()]) this.fail(token, new CallError(ErrorCode.unavailable, reason, { kind: 'UNAVAILABLE' }));
     clearInterval(this.ticker);
     for (const gate of this.gates.values()) if (!gate.roomSub.isClosed()) gate.roomSub.unsubscribe();
     if (!this.sub.isClosed()) this.sub.unsubscribe();
   }
 
   private timeoutError(p: Pending, timeoutMs: number): CallError {
-    if (p.noWorkerSince !== undefined) return new CallError(ErrorCode.noWorker, `no worker for ${p.fn}: none served it within ${timeoutMs} ms`);
-    if (p.state === 'waiting') return new CallError(ErrorCode.timeout, `${p.fn}: no worker had room within ${timeoutMs} ms`);
-    return new CallError(ErrorCode.timeout, `${p.fn}: no reply within ${timeoutMs} ms`);
+    if (p.noWorkerSince !== undefined) return new CallError(ErrorCode.noWorker, `no worker for ${p.fn}: none served it within ${timeoutMs} ms`, { kind: 'NO_WORKER' });
+    // it waited here and never ran: another try (later, or with more time) may find room
+    if (p.state === 'waiting') return new CallError(ErrorCode.timeout, `${p.fn}: no worker had room within ${timeoutMs} ms`, { kind: 'TIMEOUT', retryable: true });
+    // sent: it may have run (and may run out of time again)
+    return new CallError(ErrorCode.timeout, `${p.fn}: no reply within ${timeoutMs} ms`, { kind: 'TIMEOUT', retryable: false });
   }
 
   private gate(fn: string): Gate {
@@ -552,7 +586,7 @@ export class Requester {
       // NATS node that just died are moving to the other one): wait for one —
       // unless an operator paused it: then say so now rather than at the deadline
       if (this.gates.get(p.fn)?.pausedAt !== undefined && p.deadline !== undefined) {
-        this.fail(token, new CallError(ErrorCode.noWorker, `${p.fn} is paused: no worker takes it until \`dipsctl resume --function ${p.fn}\``));
+        this.fail(token, new CallError(ErrorCode.noWorker, `${p.fn} is paused: no worker takes it until \`dipsctl resume --function ${p.fn}\``, { kind: 'NO_WORKER' }));
         return;
       }
       p.noWorkerSince ??= Date.now();
@@ -587,7 +621,7 @@ export class Requester {
     }
     const serviceError = headerValue(h, Header.serviceError);
     if (serviceError) {
-      this.fail(token, new CallError(Number(headerValue(h, Header.serviceErrorCode)) || ErrorCode.internal, serviceError));
+      this.fail(token, workerError(h, serviceError));
       return;
     }
     this.finish(p);
