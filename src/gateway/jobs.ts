@@ -207,12 +207,12 @@ export class Jobs {
     return this.options.store.add(stored(job), this.counter).then(
       () => {
         this.schedule(job);
-        this.stored(job);
+        this.storeSettled(job);
         return job;
       },
       (err: unknown) => {
         this.forget(job);
-        this.stored(job);
+        this.storeSettled(job);
         throw new JobLimitError(`cannot store the background job: ${errorMessage(err)}`);
       },
     );
@@ -336,7 +336,7 @@ export class Jobs {
   }
 
   /** A background job's disk write ended (either way): what waited for it (and for no earlier write) runs, in order. */
-  private stored(job: Job): void {
+  private storeSettled(job: Job): void {
     this.storing.delete(job.seq);
     const held = this.heldForStore;
     this.heldForStore = [];

@@ -110,9 +110,7 @@ export class Admission {
     if (this.heldBytes + job.bytes > this.maxHeldBytes) return false;
     if (this.running < this.concurrency && this.waiting.length === 0 && this.held.length === 0) {
       // a slot kept from callers that can move (setShare) still serves one that cannot
-      const known = job.costMs !== undefined && Number.isFinite(job.costMs);
-      this.addCost(job.costMs, known, +1);
-      this.start(job.run, job.costMs, known);
+      this.startHeldJob(job);
       return true;
     }
     this.heldBytes += job.bytes;
@@ -175,6 +173,10 @@ export class Admission {
     const job = this.held.shift();
     if (!job) return;
     this.heldBytes -= job.bytes;
+    this.startHeldJob(job);
+  }
+
+  private startHeldJob(job: HeldJob): void {
     const known = job.costMs !== undefined && Number.isFinite(job.costMs);
     this.addCost(job.costMs, known, +1);
     this.start(job.run, job.costMs, known);
