@@ -4,7 +4,7 @@
  * admin protocol's "available workers" and "workers" come from here, and
  * `dips functions` (and the CLI's check of a function name).
  */
-import type { NatsConnection } from 'nats';
+import { RequestStrategy, type NatsConnection } from 'nats';
 import { BUILTIN_FUNCTIONS } from './builtin-functions.js';
 import { functionFromToken, SERVICE_NAME } from './subjects.js';
 
@@ -22,6 +22,8 @@ export interface MeshWorker {
 
 /** Admin answers share a gathering this recent (several commands in one burst); older ones are gathered again. */
 const LIST_FRESH_MS = 100;
+/** A gathering ends this long after it began even if replies keep coming. */
+const GATHER_MAX_MS = 2000;
 
 export class Discovery {
   private workers: MeshWorker[] = [];
@@ -75,7 +77,12 @@ export class Discovery {
   private async gather(): Promise<void> {
     const found: MeshWorker[] = [];
     try {
-      const replies = await this.nc.requestMany(`$SRV.INFO.${SERVICE_NAME}`, undefined, { maxWait: this.gatherMs });
+      // Each reply gives the stragglers another gatherMs: on a loaded host the
+      // workers answer spread out, and a fixed window would drop the late ones
+      // from `status` (an empty mesh answers "no responders" at once).
+      const replies = await this.nc.requestMany(`$SRV.INFO.${SERVICE_NAME}`, undefined, {
+        strategy: RequestStrategy.JitterTimer, jitter: this.gatherMs, maxWait: GATHER_MAX_MS,
+      });
       for await (const msg of replies) {
         const info = msg.json<{ id: string; description?: string; metadata?: Record<string, string>; endpoints?: Array<{ name: string }> }>();
         for (const endpoint of info.endpoints ?? []) {
