@@ -7,8 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect } from 'nats';
@@ -16,32 +15,10 @@ import { CallError, type JobEvent } from '../src/client/index.js';
 import { freePort } from '../src/control/nats-node.js';
 import { Executables } from '../src/control/spawn.js';
 import { projectRoot } from '../src/shared/config.js';
-import { clientFor, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
+import { buildExampleBundle, clientFor, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
 import { runPhp } from './php.js';
 
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const EXAMPLE = path.join(projectRoot, 'examples', 'functions', 'hello');
-
-/**
- * The example built as its author would (`npm run build`: tsc), in a copy
- * where `dips` is a link to this checkout (what `npm install` of its
- * file:../../.. dependency makes). The links go once it is built: a bundle is
- * deployed as its JavaScript alone, and the worker supplies `dips/function`.
- */
-function buildExample(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dips-bundle-hello-'));
-  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/[/\\](dist|node_modules)$/.test(src) });
-  const modules = path.join(dir, 'node_modules');
-  mkdirSync(modules);
-  symlinkSync(projectRoot, path.join(modules, 'dips'));
-  symlinkSync(path.join(projectRoot, 'node_modules', '@types'), path.join(modules, '@types'));
-  const built = spawnSync(process.execPath, [tsc, '-p', '.'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-  assert.is(built.status, 0, `the example does not build: ${built.stdout}${built.stderr}`);
-  unlinkSync(path.join(modules, 'dips'));
-  unlinkSync(path.join(modules, '@types'));
-  rmdirSync(modules);
-  return dir;
-}
 
 let cluster: Cluster;
 let worker: Proc;
@@ -49,7 +26,7 @@ let gateway: Proc;
 let port: number;
 
 test.before(async () => {
-  const bundle = buildExample();
+  const bundle = buildExampleBundle();
   cluster = await startCluster();
   worker = await startWorker(cluster, { DIPS_WORKER_BUNDLE_DIR: bundle });
   port = await freePort();

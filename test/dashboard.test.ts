@@ -8,19 +8,21 @@
  * charts stay inside their cards and the page never scrolls sideways; legends stay
  * shorter than their charts; markers a few pixels apart are drawn as one with a count. Forged cross-site POSTs, non-JSON POSTs and
  * foreign Host headers (DNS rebinding) are refused; the token cookie is
- * HttpOnly, SameSite=Strict, and Secure over TLS. A screenshot under load is written to
+ * HttpOnly, SameSite=Strict, and Secure over TLS. The node's workers serve the example
+ * bundle: each shows it (hello@<version>) in dipsctl status and on the page, and text an
+ * agent sends is shown as text, never as markup. A screenshot under load is written to
  * test/artifacts/dashboard.png.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { DipsClient } from '../src/client/index.js';
 import { freePort } from '../src/control/nats-node.js';
 import { projectRoot } from '../src/shared/config.js';
-import { chromiumPath, clientFor, SEED_PDATA, startCluster, startProcess, waitFor, type Cluster, type Proc } from './harness.js';
+import { buildExampleBundle, chromiumPath, clientFor, runDipsctl, SEED_PDATA, startCluster, startProcess, waitFor, type Cluster, type Proc } from './harness.js';
 
 let cluster: Cluster;
 let agent: Proc;
@@ -31,6 +33,9 @@ let page: Page;
 let dips: DipsClient;
 let url: string;
 let dashboardPort: number;
+let bundleDir: string | undefined;
+/** `name@version` of the example bundle, as the workers report it. */
+let bundle: string;
 let loading = false;
 let load: Promise<void> = Promise.resolve();
 const ARTIFACTS = path.join(projectRoot, 'test', 'artifacts');
@@ -62,9 +67,12 @@ test.before(async () => {
 });
 
 async function setUp(): Promise<void> {
+  bundleDir = buildExampleBundle();
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'dips-bundle.json'), 'utf8')) as { name: string; version: string };
+  bundle = `${manifest.name}@${manifest.version}`;
   cluster = await startCluster();
   const agentMetrics = await freePort();
-  agent = await startProcess('agent', cluster, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'n1', DIPS_AGENT_METRICS_PORT: String(agentMetrics) }, '"msg":"agent ready"');
+  agent = await startProcess('agent', cluster, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'n1', DIPS_AGENT_METRICS_PORT: String(agentMetrics), DIPS_WORKER_BUNDLE_DIR: bundleDir }, '"msg":"agent ready"');
   gateway = await startProcess('gateway', cluster, { DIPS_GATEWAY_PORT: String(await freePort()), DIPS_GATEWAY_DATA_DIR: path.join(projectRoot, 'run', `dashboard-test-${process.pid}`) });
   const port = await freePort();
   dashboardPort = port;
@@ -91,6 +99,7 @@ test.after(async () => {
   await gateway?.stop();
   await agent?.stop();
   await cluster?.stop();
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 });
 
 /** A request with exactly these headers (Host, Origin and Sec-Fetch-* included: fetch would not forge them). */
@@ -177,6 +186,64 @@ test('the page shows both NATS nodes, the node with its workers, and the gateway
   // how the node shares its machine, in dipsctl status's words (this one is dedicated: the whole mesh is on this machine)
   assert.match(await inPage(() => document.querySelector('[data-node="n1"] .sharing')?.textContent ?? ''), /^n1: dedicated/);
   await page.waitForFunction(() => document.querySelectorAll('#gateways tr[data-gateway]').length === 1, { timeout: 5000 });
+});
+
+test('each worker shows the bundle it serves, in dipsctl status and on the page', async () => {
+  const workerLines = (out: string) => out.split('\n').filter((l) => /^n1\s+\d+\s/.test(l));
+  let last = '';
+  // a worker shows its bundle once it has answered the agent's first status request
+  await waitFor(async () => {
+    const run = await runDipsctl(cluster, 'status');
+    last = `exit ${run.code}\n${run.out}${run.err}`;
+    const rows = workerLines(run.out);
+    return run.code === 0 && rows.length === 2 && rows.every((l) => l.trimEnd().endsWith(`  ${bundle}`));
+  }, 15_000, 'dipsctl status to show the bundle of both workers').catch((err: Error) => {
+    throw new Error(`${err.message}; last run: ${last}`);
+  });
+  const header = last.split('\n')[1];
+  assert.match(header, /\sversion\s+bundle$/, `the bundle column: ${header}`);
+  await page.waitForFunction((b: string) => {
+    const cells = [...document.querySelectorAll('[data-node="n1"] tr[data-pid] td.bundle')].map((td) => td.textContent);
+    return cells.length === 2 && cells.every((c) => c === b);
+  }, { timeout: 5000 }, bundle);
+  const headings = await inPage(() => [...document.querySelectorAll('[data-node="n1"] thead th')].map((th) => th.textContent));
+  assert.ok(headings.includes('bundle'), headings.join(', '));
+  // the release line, when this agent reports one (nothing is deployed here), is dipsctl status's line
+  const release = await inPage(() => document.querySelector('[data-node="n1"] .release')?.textContent);
+  if (release !== undefined) {
+    assert.match(release, /^n1: (no release deployed|release )/);
+    assert.ok(last.split('\n').includes(release), `dipsctl status says it too: ${last}`);
+  }
+});
+
+test('what an agent says (bundle, release, refusal) is shown as text, never as markup', async () => {
+  type Words = { current: string; rolling?: string; refused?: string };
+  type Snap = { nodes: Array<{ node: string; workers: Array<{ pid: number; bundle?: string }> }>; releases?: Record<string, Words> };
+  const shown = await inPage(() => {
+    const st = (window as unknown as { dipsDashboard: { latest: Snap; render: (s: Snap) => void } }).dipsDashboard;
+    const hostile = '<img src=x onerror="window.dipsInjected=1"><b>bold</b>';
+    // the next snapshot from the server (within a second) draws the real fleet again
+    const snap = structuredClone(st.latest);
+    const n = snap.nodes.find((x) => x.node === 'n1')!;
+    n.workers[0].bundle = hostile;
+    snap.releases = { n1: { current: `release ${hostile}`, rolling: `rolling onto ${hostile}`, refused: `last refused: x@1: ${hostile}` } };
+    st.render(snap);
+    const block = document.querySelector('[data-node="n1"]')!;
+    return {
+      release: block.querySelector('.release')?.textContent,
+      refused: block.querySelector('.release .refused')?.textContent,
+      bundle: block.querySelector(`tr[data-pid="${n.workers[0].pid}"] td.bundle`)?.textContent,
+      elements: block.querySelectorAll('img, b').length,
+      hostile,
+    };
+  });
+  assert.is(shown.elements, 0, 'no element was made from the text');
+  assert.is(shown.release, `n1: release ${shown.hostile}, rolling onto ${shown.hostile}; last refused: x@1: ${shown.hostile}`);
+  assert.is(shown.refused, `; last refused: x@1: ${shown.hostile}`);
+  assert.is(shown.bundle, shown.hostile);
+  assert.is(await inPage(() => (window as unknown as { dipsInjected?: number }).dipsInjected), undefined);
+  // and the real fleet is back with the next snapshot
+  await page.waitForFunction((b: string) => [...document.querySelectorAll('[data-node="n1"] td.bundle')].every((td) => td.textContent === b), { timeout: 5000 }, bundle);
 });
 
 test('under load the jobs/s chart rises; a screenshot is kept', async () => {

@@ -3,12 +3,14 @@
  * and gateway processes started from the built executables, and clients.
  * Nothing here imitates NATS or Gearman.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { connect, createInbox } from 'nats';
 import { DipsClient } from '../src/client/index.js';
-import { loadConfig } from '../src/shared/config.js';
+import { loadConfig, projectRoot } from '../src/shared/config.js';
 import { startLocalCluster, startLocalProcess, type LocalCluster, type LocalProcess } from '../src/control/local.js';
 import { Executables, type Role } from '../src/control/spawn.js';
 
@@ -42,6 +44,31 @@ export const SEED_PDATA =
 
 export const SHARED_FIXTURES = path.resolve(process.cwd(), '..', 'shared', 'fixtures');
 export const hasSharedFixtures = existsSync(SHARED_FIXTURES);
+
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+/**
+ * The example bundle of docs/functions.md (examples/functions/hello) built as
+ * its author would (`npm run build`: tsc), in a copy where `dips` is a link to
+ * this checkout (what `npm install` of its file:../../.. dependency makes).
+ * The links go once it is built: a bundle is deployed as its JavaScript
+ * alone, and the worker supplies `dips/function`. Returns the bundle folder.
+ */
+export function buildExampleBundle(): string {
+  const example = path.join(projectRoot, 'examples', 'functions', 'hello');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dips-bundle-hello-'));
+  cpSync(example, dir, { recursive: true, filter: (src) => !/[/\\](dist|node_modules)$/.test(src) });
+  const modules = path.join(dir, 'node_modules');
+  mkdirSync(modules);
+  symlinkSync(projectRoot, path.join(modules, 'dips'));
+  symlinkSync(path.join(projectRoot, 'node_modules', '@types'), path.join(modules, '@types'));
+  const built = spawnSync(process.execPath, [tsc, '-p', '.'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  if (built.status !== 0) throw new Error(`the example bundle does not build: ${built.stdout}${built.stderr}`);
+  unlinkSync(path.join(modules, 'dips'));
+  unlinkSync(path.join(modules, '@types'));
+  rmdirSync(modules);
+  return dir;
+}
 
 /** Debian's chromium (or another Chrome on the usual paths), for puppeteer-core. */
 export function chromiumPath(): string {

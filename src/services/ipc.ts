@@ -6,7 +6,8 @@ import type { Worker } from './runtime.js';
 
 const percentile = (sorted: number[], q: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] * 100) / 100 : null);
 
-export function workerStatus(worker: Worker): WorkerStatus {
+/** `bundle`: `name@version` of the bundle this worker serves (worker.bundleDir), so a fleet half way through a deploy shows which workers run what. */
+export function workerStatus(worker: Worker, bundle?: string): WorkerStatus {
   let done = 0;
   let failed = 0;
   const latencies: number[] = [];
@@ -31,30 +32,31 @@ export function workerStatus(worker: Worker): WorkerStatus {
     failed,
     p50Ms: percentile(latencies, 0.5),
     byFunction,
+    ...(bundle ? { bundle } : {}),
   };
 }
 
 /** Answer the agent; does nothing when this worker was not started by an agent. */
-export function serveAgent(worker: Worker, registry: Registry): void {
+export function serveAgent(worker: Worker, registry: Registry, bundle?: string): void {
   if (!process.send) return;
   process.on('message', (raw: WorkerRequest) => {
-    void handle(worker, registry, raw).then((reply) => process.send?.(reply));
+    void handle(worker, registry, raw, bundle).then((reply) => process.send?.(reply));
   });
   process.send({ event: 'ready', version: codeVersion } satisfies WorkerReady);
 }
 
-async function handle(worker: Worker, registry: Registry, req: WorkerRequest): Promise<WorkerReply> {
+async function handle(worker: Worker, registry: Registry, req: WorkerRequest, bundle: string | undefined): Promise<WorkerReply> {
   try {
     const names = req.functions && req.functions.length ? req.functions : worker.functionNames;
     switch (req.cmd) {
       case 'status':
-        return { id: req.id, ok: true, result: workerStatus(worker) };
+        return { id: req.id, ok: true, result: workerStatus(worker, bundle) };
       case 'pause':
         await Promise.all(names.map((fn) => worker.pause(fn, true)));
-        return { id: req.id, ok: true, result: workerStatus(worker) };
+        return { id: req.id, ok: true, result: workerStatus(worker, bundle) };
       case 'resume':
         await Promise.all(names.map((fn) => worker.resume(fn)));
-        return { id: req.id, ok: true, result: workerStatus(worker) };
+        return { id: req.id, ok: true, result: workerStatus(worker, bundle) };
       case 'metrics':
         return { id: req.id, ok: true, result: await registry.getMetricsAsJSON() };
       case 'share':

@@ -54,7 +54,8 @@ runMain(async () => {
   // an agent starting us while some functions are paused says which
   await worker.start(new Set((process.env.DIPS_WORKER_PAUSED ?? '').split(',').filter(Boolean)));
   if (config.worker.metricsPort) await serveMetrics(config.worker.metricsPort, '0.0.0.0', () => registry.metrics(), registry.contentType, log, natsReadiness(nc));
-  serveAgent(worker, registry);
-  const bundleInfo = bundle && { bundle: `${bundle.manifest.name}@${bundle.manifest.version}`, bundleDir: bundle.dir };
+  const bundleName = bundle && `${bundle.manifest.name}@${bundle.manifest.version}`;
+  serveAgent(worker, registry, bundleName);
+  const bundleInfo = bundle && { bundle: bundleName, bundleDir: bundle.dir };
   log.info({ functions: functions.map((f) => f.name), concurrency: workerConcurrency(config), ...bundleInfo }, 'worker ready');
 });

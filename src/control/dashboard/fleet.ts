@@ -10,7 +10,7 @@ import { RequestStrategy, type NatsConnection } from 'nats';
 import { GATEWAY_STATUS_SUBJECT, type GatewayStatus, type NodeReply } from '../../shared/control.js';
 import type { Logger } from '../../shared/log.js';
 import { broadcast } from '../broadcast.js';
-import { sharingLine } from '../report.js';
+import { releaseWords, sharingLine, type ReleaseWords } from '../report.js';
 
 export interface NatsNodeView {
   url: string;
@@ -38,6 +38,8 @@ export interface Snapshot {
   functions: Record<string, FunctionPoint>;
   /** Per node, how it shares its machine, in dipsctl status's words (sharingLine). */
   sharing: Record<string, string>;
+  /** Per node, its release in dipsctl status's words (releaseWords); a node whose agent reports none (an older one) is left out. */
+  releases: Record<string, ReleaseWords>;
 }
 
 export interface Marker {
@@ -94,7 +96,11 @@ export class FleetWatcher extends EventEmitter<{ snapshot: [Snapshot] }> {
       ]);
       const time = Date.now();
       const sharing = Object.fromEntries(status.replies.map((r) => [r.node, sharingLine(r)]));
-      const snapshot: Snapshot = { time, nodes: status.replies, missing: status.missing, gateways, nats, functions: this.functionPoints(status.replies, gateways, time), sharing };
+      const releases = Object.fromEntries(status.replies.flatMap((r) => {
+        const words = releaseWords(r);
+        return words ? [[r.node, words]] : [];
+      }));
+      const snapshot: Snapshot = { time, nodes: status.replies, missing: status.missing, gateways, nats, functions: this.functionPoints(status.replies, gateways, time), sharing, releases };
       this.noticeChanges(snapshot);
       this.previous = snapshot;
       this.latest = snapshot;

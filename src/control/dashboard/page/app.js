@@ -58,7 +58,15 @@ function renderFunctions(functions, pausedEverywhere) {
   $('#functions tbody').replaceChildren(...rows);
 }
 
-function renderNodes(nodes, missing, functions, sharing) {
+/** A node's release in dipsctl status's words (releaseWords on the server); nothing for an agent that reports none. */
+function releaseLine(node, words) {
+  if (!words) return '';
+  return el('p', { class: 'muted release' }, `${node}: ${words.current}`,
+    words.rolling ? el('span', { class: 'rolling' }, `, ${words.rolling}`) : '',
+    words.refused ? el('span', { class: 'paused refused' }, `; ${words.refused}`) : '');
+}
+
+function renderNodes(nodes, missing, functions, sharing, releases) {
   const blocks = nodes.map((n) => {
     // the tables are redrawn every second: what the operator typed or picked survives it
     const kept = (id, fallback, node) => {
@@ -77,7 +85,9 @@ function renderNodes(nodes, missing, functions, sharing) {
         el('td', { class: 'num' }, w.pid), el('td', {}, w.state),
         el('td', {}, fns.length ? `${fns.length - paused.length}/${fns.length}` : '', paused.length ? el('span', { class: 'paused' }, ` paused: ${paused.join(', ')}`) : ''),
         el('td', { class: 'num' }, w.inFlight ?? ''), el('td', { class: 'num' }, w.done ?? ''), el('td', { class: 'num' }, w.failed ?? ''),
-        el('td', { class: 'num' }, num(w.p50Ms, 2)), el('td', { class: 'num' }, w.restarts), el('td', {}, w.version ?? ''), el('td', {}, uptime(w.uptimeSec)));
+        el('td', { class: 'num' }, num(w.p50Ms, 2)), el('td', { class: 'num' }, w.restarts), el('td', {}, w.version ?? ''),
+        // as dipsctl status: blank until the worker answers, '-' when it serves no bundle
+        el('td', { class: 'bundle' }, w.version === undefined ? '' : (w.bundle ?? '-')), el('td', {}, uptime(w.uptimeSec)));
     });
     return el('div', { class: 'node', 'data-node': n.node },
       el('h3', {}, `node ${n.node}`, el('span', { class: 'muted' }, `agent ${n.agentPid}, ${n.workers.length}/${n.desiredWorkers} workers, up ${uptime(n.uptimeSec)}`),
@@ -90,8 +100,9 @@ function renderNodes(nodes, missing, functions, sharing) {
           button('reload', 'reload', target, `Rolling reload of ${n.node}`),
           button('drain', 'drain', target, `Drain ${n.node}`))),
       el('p', { class: 'muted sharing' }, sharing[n.node] ?? ''),
+      releaseLine(n.node, releases[n.node]),
       el('table', {},
-        el('thead', {}, el('tr', {}, ...['pid', 'state', 'functions', 'in flight', 'done', 'failed', 'p50 ms', 'restarts', 'version', 'uptime'].map((h) => el('th', {}, h)))),
+        el('thead', {}, el('tr', {}, ...['pid', 'state', 'functions', 'in flight', 'done', 'failed', 'p50 ms', 'restarts', 'version', 'bundle', 'uptime'].map((h) => el('th', {}, h)))),
         el('tbody', {}, ...rows)));
   });
   const fleet = el('div', { class: 'controls' }, button('rolling reload of every node', 'reload', {}, 'Rolling reload of every node'), button('drain every node', 'drain', {}, 'Drain every node'));
@@ -288,13 +299,15 @@ function render(snapshot) {
   renderNats(snapshot.nats);
   const pausedEverywhere = new Set(Object.keys(snapshot.functions).filter((fn) => snapshot.nodes.length > 0 && snapshot.nodes.every((n) => n.paused.includes(fn))));
   renderFunctions(snapshot.functions, pausedEverywhere);
-  renderNodes(snapshot.nodes, snapshot.missing, snapshot.functions, snapshot.sharing ?? {});
+  renderNodes(snapshot.nodes, snapshot.missing, snapshot.functions, snapshot.sharing ?? {}, snapshot.releases ?? {});
   renderGateways(snapshot.gateways);
   noticeDeadLetters(snapshot.gateways);
   renderCharts();
   if (focused) document.getElementById(focused)?.focus();
   $('#updated').textContent = `updated ${new Date(snapshot.time).toLocaleTimeString()}`;
 }
+
+state.render = render; // for tests
 
 async function start() {
   const history = await (await fetch('/api/history')).json();
