@@ -10,6 +10,11 @@ import { ExitCode, quietOnClosedStdout, runMain, version } from '../shared/proce
 import { broadcast } from './broadcast.js';
 import { askGateways, deadLetterDone, deadLetterTable, judgeDeadLetters } from './dead-letters.js';
 import { doneLines, formatUptime, judge, statusTable } from './report.js';
+import { createPublicKey } from 'node:crypto';
+import { packBundle } from './release/archive.js';
+import { generateKeys, loadSigningKey, loadTrustedKeys } from './release/keys.js';
+import { deploy, rollback, type RolloutResult, type Signer } from './release/rollout.js';
+import { releaseLabel, ReleaseRefused } from './release/statement.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -21,7 +26,7 @@ interface GlobalOptions {
 
 // commander's errors reach runMain (unknown option or command: 64); the subcommands made below inherit this
 const program = new Command('dipsctl')
-  .description('Control the DIPS mesh: status, pause/resume, scale, rolling reload, drain, stop/start; config shows the configuration in force')
+  .description('Control the DIPS mesh: status, pause/resume, scale, rolling reload, drain, stop/start, deploy and roll back function bundles; config shows the configuration in force')
   .version(version)
   .exitOverride()
   .option('-c, --config <file>', 'configuration file (also DIPS_CONFIG)')
@@ -187,6 +192,67 @@ function maskSecrets(config: DipsConfig): unknown {
   };
   return walk(schema as unknown as Record<string, unknown>, config as unknown as Record<string, unknown>);
 }
+
+/** The operator's signing key: --key, or deploy.signingKey. */
+function signer(config: DipsConfig, key?: string): Signer {
+  return loadSigningKey(key ?? config.deploy.signingKey);
+}
+
+/** A deploy's or rollback's outcome: one line per node, the time it took, the exit code. */
+function rolloutOutcome(result: RolloutResult, json: boolean | undefined): number {
+  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else {
+    for (const line of doneLines(result.replies)) process.stdout.write(`${line}\n`);
+    const ok = result.replies.filter((r) => r.ok).length;
+    process.stdout.write(`${releaseLabel(result.release)}: ${ok} of ${result.replies.length + result.missing.length} nodes serving it, ${(result.ms / 1000).toFixed(1)} s\n`);
+  }
+  const outcome = judge(result);
+  for (const line of outcome.problems) process.stderr.write(`${line}\n`);
+  if (result.missing.length) process.stderr.write(`a node that did not answer takes the release from its peers when it is back (deploy.syncIntervalMs)\n`);
+  return outcome.exitCode;
+}
+
+/** A release refused before anything was sent (bad bundle, nothing to roll back): one line, exit 1. */
+async function refusedAsFailure(step: () => Promise<number>): Promise<number> {
+  try {
+    return await step();
+  } catch (err) {
+    if (!(err instanceof ReleaseRefused)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return ExitCode.failure;
+  }
+}
+
+program.command('keygen').description('make the operator\'s Ed25519 deploy key pair: <dir>/dips-deploy.pem (private: deploy.signingKey, for dipsctl) and dips-deploy.pub.pem (deploy.publicKeys, for every agent)')
+  .argument('[dir]', 'folder to write the two files in', '.')
+  .action((dir: string) => {
+    const made = generateKeys(dir);
+    process.stdout.write(`private key ${made.privateFile} (keep it to yourself: deploy.signingKey)\npublic key  ${made.publicFile} (give it to every agent: deploy.publicKeys)\nkey id      ${made.id}\n`);
+    finish(ExitCode.ok);
+  });
+
+program.command('deploy').description('sign a bundle of functions (a folder with dips-bundle.json, or a tarball of one) and roll every node onto it; a node whose new workers fail to start rolls back and the command exits 1')
+  .argument('<bundle>', 'bundle folder or .tar.gz')
+  .option('-k, --key <file>', 'the operator\'s private key (default: deploy.signingKey)')
+  .addOption(nodeOption())
+  .action(async (source: string, o: { key?: string; node?: string[] }) => finish(await refusedAsFailure(async () => {
+    const config = effectiveConfig();
+    const key = signer(config, o.key);
+    const { archive, manifest } = await packBundle(source, config.deploy);
+    return withNats(async (nc, cfg, opts) => rolloutOutcome(await deploy(nc, archive, manifest, key, o.node, gatherMs(cfg)), opts.json));
+  })));
+
+program.command('rollback').description('roll every node back onto the release before the one in force (or --to a release they keep), without sending the code again')
+  .option('--to <release>', 'the release to return to: a version, name@version, or a SHA-256 prefix (dipsctl status lists what nodes keep)')
+  .option('-k, --key <file>', 'the operator\'s private key (default: deploy.signingKey)')
+  .addOption(nodeOption())
+  .action(async (o: { to?: string; key?: string; node?: string[] }) => finish(await refusedAsFailure(async () => {
+    const config = effectiveConfig();
+    const key = signer(config, o.key);
+    // the release rolled back to is checked against the operator's own key and those the agents trust, when configured here
+    const trusted = [{ id: key.id, key: createPublicKey(key.key), file: o.key ?? config.deploy.signingKey }, ...loadTrustedKeys(config.deploy.publicKeys)];
+    return withNats(async (nc, cfg, opts) => rolloutOutcome(await rollback(nc, key, trusted, o.to, o.node, gatherMs(cfg)), opts.json));
+  })));
 
 const deadLetters = program.command('dead-letter')
   .description('background jobs the gateways gave up on (attempts used up, or a failure of the job itself), kept for an operator: list them, run one again, or drop it')

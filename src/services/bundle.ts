@@ -50,8 +50,8 @@ export class BundleError extends ConfigError {
 const MANIFEST_KEYS = ['name', 'version', 'entry', 'description'];
 const DEF_KEYS = ['name', 'description', 'idempotent', 'input', 'init', 'run'];
 /** Safe as one path segment and in a NATS subject token, for the deploy that will keep versions in folders. */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$/;
+export const BUNDLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const BUNDLE_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$/;
 
 /**
  * Read, import and check the bundle in `dir` (relative: to the working
@@ -76,7 +76,8 @@ export async function loadBundle(dir: string, builtins: readonly string[]): Prom
   return { dir: root, manifest, functions };
 }
 
-function readManifest(root: string): BundleManifest {
+/** The manifest of the bundle folder `root`, checked (dipsctl deploy reads it before packing; the worker before importing). */
+export function readManifest(root: string): BundleManifest {
   const file = path.join(root, MANIFEST);
   const fail = (problem: string): never => {
     throw new BundleError(`invalid bundle ${file}: ${problem}`);
@@ -93,8 +94,8 @@ function readManifest(root: string): BundleManifest {
   const unknown = Object.keys(m).filter((k) => !MANIFEST_KEYS.includes(k));
   // a misspelt key would otherwise be ignored without a word
   if (unknown.length) fail(`unknown key ${unknown.map((k) => JSON.stringify(k)).join(', ')} (a manifest has ${MANIFEST_KEYS.join(', ')})`);
-  if (typeof m.name !== 'string' || !NAME.test(m.name)) fail(`name must be 1 to 64 letters, digits, '.', '_' or '-', got ${shown(m.name)}`);
-  if (typeof m.version !== 'string' || !VERSION.test(m.version)) fail(`version must be 1 to 64 letters, digits, '.', '+', '_' or '-' (e.g. "1.0.0"), got ${shown(m.version)}`);
+  if (typeof m.name !== 'string' || !BUNDLE_NAME.test(m.name)) fail(`name must be 1 to 64 letters, digits, '.', '_' or '-', got ${shown(m.name)}`);
+  if (typeof m.version !== 'string' || !BUNDLE_VERSION.test(m.version)) fail(`version must be 1 to 64 letters, digits, '.', '+', '_' or '-' (e.g. "1.0.0"), got ${shown(m.version)}`);
   if (m.description !== undefined && typeof m.description !== 'string') fail(`description must be text, got ${shown(m.description)}`);
   const entries = typeof m.entry === 'string' ? [m.entry] : m.entry;
   if (!Array.isArray(entries) || entries.length === 0 || entries.some((e) => typeof e !== 'string' || e === '')) {

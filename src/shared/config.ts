@@ -250,6 +250,23 @@ export const schema = {
     workerUser: { doc: 'NATS user the agent gives its workers (empty: the agent\'s own identity).', format: String, default: '', env: 'DIPS_AGENT_WORKER_USER' },
     workerPass: { doc: 'NATS password the agent gives its workers (never logged).', format: String, default: '', env: 'DIPS_AGENT_WORKER_PASS', sensitive: true },
   },
+  deploy: {
+    dir: {
+      doc: 'Directory where a node agent keeps the releases deployed to it (dipsctl deploy), versions side by side, and which one is in force (empty: run/agent-<node>/releases in the project).',
+      format: String, default: '', env: 'DIPS_DEPLOY_DIR',
+    },
+    publicKeys: {
+      doc: 'Ed25519 public keys (PEM files, from dipsctl keygen) whose signed releases a node agent accepts; a release signed by any other key, or by none, is refused (empty: the agent accepts no deploy).',
+      format: 'string-list', default: [] as string[], env: 'DIPS_DEPLOY_PUBLIC_KEYS',
+    },
+    signingKey: { doc: 'The operator\'s Ed25519 private key (a PEM file, from dipsctl keygen) that dipsctl deploy and rollback sign releases with.', format: String, default: '', env: 'DIPS_DEPLOY_SIGNING_KEY' },
+    maxBundleBytes: { doc: 'Largest packed (gzipped) bundle dipsctl sends and an agent accepts, in bytes.', format: 'nat', default: 32 * MiB, env: 'DIPS_DEPLOY_MAX_BUNDLE_BYTES' },
+    maxUnpackedBytes: { doc: 'Largest a bundle may be once unpacked, in bytes (a small archive may unpack to a great deal).', format: 'nat', default: 128 * MiB, env: 'DIPS_DEPLOY_MAX_UNPACKED_BYTES' },
+    maxFiles: { doc: 'Most files a bundle may hold.', format: 'nat', default: 10000, env: 'DIPS_DEPLOY_MAX_FILES' },
+    keepReleases: { doc: 'Releases a node agent keeps on disk (the one in force included): what dipsctl rollback can return to without a transfer.', format: 'nat', default: 5, env: 'DIPS_DEPLOY_KEEP_RELEASES' },
+    readyTimeoutMs: { doc: 'How long a worker on a new release may take to become ready before the node rolls back to the release it ran, in milliseconds.', format: 'nat', default: 30000, env: 'DIPS_DEPLOY_READY_TIMEOUT_MS' },
+    syncIntervalMs: { doc: 'How often a node agent asks the others which release they run, to catch up with a deploy it missed, in milliseconds (also at start and on every reconnect).', format: 'nat', default: 30000, env: 'DIPS_DEPLOY_SYNC_INTERVAL_MS' },
+  },
   control: {
     timeoutMs: { doc: 'How long dipsctl gathers answers from agents, in milliseconds.', format: 'nat', default: 1500, env: 'DIPS_CONTROL_TIMEOUT_MS' },
   },
@@ -384,6 +401,7 @@ export type DipsConfig = {
   };
   worker: { functions: string[]; bundleDir: string; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number };
   agent: { node: string; mode: 'guest' | 'dedicated'; guestHostCpuMax: number; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
+  deploy: { dir: string; publicKeys: string[]; signingKey: string; maxBundleBytes: number; maxUnpackedBytes: number; maxFiles: number; keepReleases: number; readyTimeoutMs: number; syncIntervalMs: number };
   control: { timeoutMs: number };
   gateway: {
     host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;

@@ -4,10 +4,12 @@
  * targeted, and answers with a NodeReply. Agents talk to their own workers
  * over the child-process IPC channel with WorkerRequest / WorkerReply.
  */
-export const VERBS = ['ping', 'status', 'pause', 'resume', 'scale', 'reload', 'drain', 'stop', 'start'] as const;
+export const VERBS = ['ping', 'status', 'pause', 'resume', 'scale', 'reload', 'drain', 'stop', 'start', 'deploy'] as const;
 export type Verb = (typeof VERBS)[number];
 
 export interface ControlRequest {
+  /** Unique per broadcast: an agent acts on each id once, however often the message reaches it. */
+  id?: string;
   /** Only these nodes act (empty or absent: all). */
   nodes?: string[];
   /** Only these functions (pause, resume, drain). */
@@ -16,6 +18,8 @@ export interface ControlRequest {
   workers?: number;
   /** Longest a drain waits for jobs in flight, in ms (default 60 s). */
   waitMs?: number;
+  /** The signed release to run (deploy; a rollback is a new release of an older archive): src/control/release/statement.ts. */
+  release?: { statement: string; signature: string };
 }
 
 export interface WorkerStatus {
@@ -32,6 +36,8 @@ export interface WorkerStatus {
   p50Ms: number | null;
   /** The same figures per function (latencies over its last 512 jobs). */
   byFunction?: Record<string, FunctionFigures>;
+  /** The bundle of the operator's functions it serves, `name@version` (absent: built-in functions only). */
+  bundle?: string;
 }
 
 export interface FunctionFigures {
@@ -83,6 +89,28 @@ export interface NodeReply {
   done?: string;
   /** How this node shares its machine (agent.mode) and, for a guest, what its host needs now. */
   guest?: GuestState;
+  /** Which deployed bundle this node runs, holds and is moving to (dipsctl deploy). */
+  release?: ReleaseState;
+}
+
+/** One signed release of a bundle, as status shows it (src/control/release/statement.ts has the whole statement). */
+export interface ReleaseSummary {
+  name: string;
+  version: string;
+  sha256: string;
+  /** When the operator signed it (ms since the epoch): the newest release is the fleet's desired one. */
+  issuedAt: number;
+}
+
+export interface ReleaseState {
+  /** The release in force on this node (null: none deployed; the workers serve the built-in functions and any worker.bundleDir). */
+  current: ReleaseSummary | null;
+  /** The release this node's workers are being rolled onto right now. */
+  rolling?: ReleaseSummary;
+  /** Releases kept on disk, newest first: what `dipsctl rollback` can return to without a transfer. */
+  held: ReleaseSummary[];
+  /** The last release this node refused or rolled back, and why. */
+  lastError?: { release: ReleaseSummary; error: string; atMs: number };
 }
 
 export interface GuestState {

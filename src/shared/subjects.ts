@@ -101,3 +101,18 @@ export function workerOfDirectSubject(fn: string, subject: string): string | und
   const id = subject.slice(prefix.length);
   return isWorkerId(id) ? id : undefined;
 }
+
+/**
+ * Deploys (src/control/release): a release's archive is fetched in chunks from
+ * `dips.deploy.chunk.<sha256>`, answered by whoever holds it (dipsctl during a
+ * deploy, every agent that has it); agents ask each other which release they
+ * run on DEPLOY_RELEASE_SUBJECT. What travels there is signed or hashed by the
+ * release, so these carry no authority: the deploy itself is the operator's
+ * `dips.control.deploy`.
+ */
+export const DEPLOY_CHUNK_PREFIX = 'dips.deploy.chunk.';
+export const DEPLOY_RELEASE_SUBJECT = 'dips.deploy.release';
+
+export function deployChunkSubject(sha256: string): string {
+  return DEPLOY_CHUNK_PREFIX + sha256;
+}

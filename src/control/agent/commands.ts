@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { ControlRequest, GuestState, NodeReply, Verb } from '../../shared/control.js';
 import { codeVersion } from '../../shared/process.js';
 import type { Supervisor } from './supervisor.js';
+import type { Releases } from './releases.js';
 
 /** Longest `drain` waits for jobs in flight before it reports failure, unless told otherwise. */
 const DRAIN_TIMEOUT_MS = 60_000;
@@ -15,6 +16,7 @@ export class NodeState {
     readonly supervisor: Supervisor,
     private readonly defaultWorkers: number,
     private readonly guest: () => GuestState,
+    private readonly releases?: Releases,
   ) {}
 
   async handle(verb: Verb, req: ControlRequest): Promise<NodeReply> {
@@ -68,6 +70,10 @@ export class NodeState {
         await this.supervisor.scale(this.supervisor.desiredCount || this.defaultWorkers);
         done = `started ${this.supervisor.desiredCount} workers`;
         break;
+      case 'deploy':
+        if (!this.releases) return this.error('this agent takes no deploys (no deploy.dir)');
+        done = await this.releases.deploy(req.release);
+        break;
     }
     return this.reply(done, true);
   }
@@ -113,6 +119,7 @@ export class NodeState {
       paused: [...this.paused].sort(),
       host: os.hostname(),
       guest: this.guest(),
+      ...(this.releases ? { release: this.releases.state() } : {}),
     };
   }
 }

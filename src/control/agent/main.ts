@@ -5,9 +5,10 @@
  * serves Prometheus metrics for itself and its workers.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { Command } from 'commander';
 import { AggregatorRegistry, Counter, Gauge } from 'prom-client';
-import { loadConfig } from '../../shared/config.js';
+import { loadConfig, projectRoot } from '../../shared/config.js';
 import { targets, VERBS, type ControlRequest, type Verb } from '../../shared/control.js';
 import { createLogger } from '../../shared/log.js';
 import { createRegistry, natsReadiness, serveMetrics } from '../../shared/metrics.js';
@@ -18,6 +19,8 @@ import { repliesToInbox } from '../../shared/replies.js';
 import { NodeState } from './commands.js';
 import { Supervisor } from './supervisor.js';
 import { cpuPressure, guestLaunchPrefix, GuestMonitor } from './guest.js';
+import { Releases } from './releases.js';
+import { loadTrustedKeys } from '../release/keys.js';
 
 const program = new Command('dips-agent')
   .description('Run and supervise this node\'s DIPS worker processes; obey dips.control.* broadcasts')
@@ -61,7 +64,20 @@ runMain(async () => {
     });
     state.guest.start();
   }
-  const nodeState = new NodeState(node, supervisor, workerCount, () => state.guest?.current ?? { mode: 'dedicated', hostCpu: null, pressure: cpuPressure(), share: 1 });
+  const { deploy } = config;
+  const releases = new Releases({
+    dir: deploy.dir || path.join(projectRoot, 'run', `agent-${node}`, 'releases'),
+    node,
+    trusted: loadTrustedKeys(deploy.publicKeys),
+    limits: { maxBundleBytes: deploy.maxBundleBytes, maxUnpackedBytes: deploy.maxUnpackedBytes, maxFiles: deploy.maxFiles },
+    keep: deploy.keepReleases,
+    readyTimeoutMs: deploy.readyTimeoutMs,
+    supervisor,
+    log,
+  });
+  // the first workers start on the release in force here; a newer one the peers run follows as a rolling deploy
+  supervisor.useBundle(releases.load());
+  const nodeState = new NodeState(node, supervisor, workerCount, () => state.guest?.current ?? { mode: 'dedicated', hostCpu: null, pressure: cpuPressure(), share: 1 }, releases);
   state.node = nodeState;
   new Gauge({
     name: 'dips_agent_workers',
@@ -73,6 +89,14 @@ runMain(async () => {
   });
 
   const nc = await connectNats(config, { name: `dips-agent-${node}`, log });
+  const recentIds: string[] = [];
+  /** Whether this broadcast was acted on already: a message may arrive twice (a cut can leave an old connection half-open), a reload or deploy must not run twice. */
+  const heardBefore = (id: unknown): boolean => {
+    if (typeof id !== 'string') return false;
+    if (recentIds.includes(id)) return true;
+    if (recentIds.push(id) > 256) recentIds.shift();
+    return false;
+  };
   const sub = nc.subscribe(`${CONTROL_PREFIX}*`, {
     callback: (err, msg) => {
       // A control message is a request from an operator's tool (broadcast.ts), answered to its inbox. A message with
@@ -87,7 +111,7 @@ runMain(async () => {
         msg.respond(JSON.stringify(nodeState.error('control message is not JSON')));
         return;
       }
-      if (!targets(request, node)) return;
+      if (!targets(request, node) || heardBefore(request.id)) return;
       if (!(VERBS as readonly string[]).includes(verb)) {
         msg.respond(JSON.stringify(nodeState.error(`unknown verb ${verb}; known: ${VERBS.join(', ')}`)));
         return;
@@ -117,8 +141,16 @@ runMain(async () => {
     );
   }
 
+  releases.attach(nc);
+  const syncTimer = deploy.syncIntervalMs > 0 ? setInterval(() => void releases.sync(), deploy.syncIntervalMs) : undefined;
+  // back from a cut: a deploy may have gone by meanwhile
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'reconnect') void releases.sync();
+  })();
+
   onShutdown(async (signal) => {
     log.info({ signal }, 'stopping: draining workers');
+    clearInterval(syncTimer);
     sub.unsubscribe();
     await supervisor.stopAll();
     await nc.drain();
@@ -126,4 +158,5 @@ runMain(async () => {
   await supervisor.scale(workerCount);
   log.info({ workers: workerCount, metricsPort: config.agent.metricsPort }, 'agent ready');
   announceReady();
+  await releases.sync();
 });

@@ -16,6 +16,14 @@ interface Managed {
   ready: Promise<void>;
   /** Set when we stop it on purpose: its exit is not a crash. */
   retiring: boolean;
+  /** Started on trial, onto a new release: if it exits before it is ready, that is the release failing, not a crash. */
+  trial: boolean;
+  /** The bundle folder it serves (DIPS_WORKER_BUNDLE_DIR; undefined: the configured worker.bundleDir). */
+  bundleDir?: string;
+  /** The last lines it wrote to stderr: why it exited, when it did. */
+  stderrTail: string;
+  /** Settles once the process has exited and its stderr is read to the end. */
+  closed: Promise<void>;
   pending: Map<number, (reply: WorkerReply) => void>;
 }
 
@@ -35,6 +43,12 @@ export interface SupervisorOptions {
 
 const IPC_TIMEOUT_MS = 3000;
 const READY_TIMEOUT_MS = 30_000;
+const STDERR_TAIL_BYTES = 2048;
+
+/** A release whose new workers did not become ready: the node is back on the bundle it ran. */
+export class RolloutFailed extends Error {
+  override name = 'RolloutFailed';
+}
 
 export class Supervisor {
   private readonly workers: Managed[] = [];
@@ -42,6 +56,8 @@ export class Supervisor {
   private nextRequest = 1;
   private crashStreak = 0;
   private stopped = false;
+  /** The bundle new workers serve (a deployed release's folder; undefined: worker.bundleDir as configured). */
+  private bundleDir?: string;
   totalRestarts = 0;
 
   constructor(private readonly options: SupervisorOptions) {}
@@ -76,6 +92,50 @@ export class Supervisor {
     return old.length;
   }
 
+  /** Where new workers take their bundle from: set before the first scale(), when a release is in force at start. */
+  useBundle(dir: string | undefined): void {
+    this.bundleDir = dir;
+  }
+
+  /**
+   * Roll every worker onto the bundle in `dir` as reload() does: a new worker
+   * first, ready and serving, then the old one drains. If a new worker exits
+   * or is not ready within `readyTimeoutMs`, it is stopped, the workers already
+   * moved are moved back the same way, and RolloutFailed says why (the
+   * worker's own last words). No job is refused on the way: an old worker
+   * drains only once its replacement serves.
+   */
+  async rollOnto(dir: string | undefined, readyTimeoutMs: number): Promise<number> {
+    const before = this.bundleDir;
+    this.bundleDir = dir;
+    const moved = await this.replaceAll(dir, readyTimeoutMs);
+    if (typeof moved === 'number') return moved;
+    this.bundleDir = before;
+    const back = await this.replaceAll(before, readyTimeoutMs);
+    if (typeof back !== 'number') this.options.log.error({ reason: back }, 'rolling back to the previous bundle failed too; crashed workers restart on it');
+    throw new RolloutFailed(moved);
+  }
+
+  /** Replace every worker not on `dir`; the number replaced, or why a new one failed. */
+  private async replaceAll(dir: string | undefined, readyTimeoutMs: number): Promise<number | string> {
+    const old = this.workers.filter((w) => w.bundleDir !== dir && !w.retiring);
+    for (const w of old) {
+      const fresh = this.spawnWorker(0, true, readyTimeoutMs);
+      try {
+        await fresh.ready;
+      } catch (err) {
+        fresh.retiring = true;
+        await stopChild(fresh.child, 'SIGKILL', 5000);
+        await fresh.closed;
+        const said = lastLine(fresh.stderrTail);
+        return `${(err as Error).message}${said ? `: ${said}` : ''}`;
+      }
+      fresh.trial = false;
+      await this.retire(w);
+    }
+    return old.length;
+  }
+
   /** Stop every worker (they drain); they stay stopped until scale() or start. */
   async stopAll(): Promise<void> {
     this.stopped = true;
@@ -102,12 +162,17 @@ export class Supervisor {
     });
   }
 
-  private spawnWorker(restarts: number): Managed {
+  private spawnWorker(restarts: number, trial = false, readyTimeoutMs = READY_TIMEOUT_MS): Managed {
     const [command, ...args] = [...this.options.launchPrefix, process.execPath, Executables.worker];
+    const bundleDir = this.bundleDir;
     const child = spawn(command, args, {
       // NOTIFY_SOCKET is the agent's own (its unit's readiness): a worker must not speak for it
-      env: { ...process.env, NOTIFY_SOCKET: undefined, ...this.options.env, DIPS_WORKER_PAUSED: this.options.paused().join(',') },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: {
+        ...process.env, NOTIFY_SOCKET: undefined, ...this.options.env, DIPS_WORKER_PAUSED: this.options.paused().join(','),
+        ...(bundleDir !== undefined ? { DIPS_WORKER_BUNDLE_DIR: bundleDir } : {}),
+      },
+      // stderr passes through (the agent's journal) and its tail is kept: a worker that exits says why there
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     let readyResolve!: () => void;
     let readyReject!: (err: Error) => void;
@@ -116,6 +181,10 @@ export class Supervisor {
       state: 'starting',
       restarts,
       retiring: false,
+      trial,
+      bundleDir,
+      stderrTail: '',
+      closed: new Promise<void>((resolve) => child.once('close', () => resolve())),
       pending: new Map(),
       ready: new Promise<void>((resolve, reject) => {
         readyResolve = resolve;
@@ -123,7 +192,11 @@ export class Supervisor {
       }),
     };
     managed.ready.catch(() => undefined);
-    const readyTimer = setTimeout(() => readyReject(new Error(`worker ${child.pid} not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      managed.stderrTail = (managed.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
+    const readyTimer = setTimeout(() => readyReject(new Error(`worker ${child.pid} not ready after ${readyTimeoutMs} ms`)), readyTimeoutMs);
     this.workers.push(managed);
     child.on('message', (msg: WorkerReply | WorkerReady) => {
       if ('event' in msg && msg.event === 'ready') {
@@ -143,7 +216,7 @@ export class Supervisor {
       const index = this.workers.indexOf(managed);
       if (index >= 0) this.workers.splice(index, 1);
       for (const resolve of managed.pending.values()) resolve({ id: -1, ok: false, error: 'worker exited' });
-      if (managed.retiring || this.stopped) return;
+      if (managed.retiring || managed.trial || this.stopped) return;
       // a crash: bring it back after a backoff that grows while crashes repeat
       this.crashStreak++;
       this.totalRestarts++;
@@ -155,6 +228,11 @@ export class Supervisor {
       }, delay);
     });
     return managed;
+  }
+
+  /** The bundle folder each worker serves, for status while a rollout runs. */
+  bundleOf(pid: number): string | undefined {
+    return this.workers.find((w) => w.child.pid === pid)?.bundleDir;
   }
 
   private async retire(w: Managed): Promise<void> {
@@ -182,5 +260,16 @@ export class Supervisor {
         resolve({ id, ok: false, error: 'IPC channel closed' });
       }
     });
+  }
+}
+
+/** The last non-empty line a worker wrote (a bad bundle's one-line reason; a JSON log line's msg). */
+function lastLine(text: string): string {
+  const line = text.trim().split('\n').pop()?.trim() ?? '';
+  try {
+    const parsed = JSON.parse(line) as { msg?: unknown; err?: { message?: unknown } };
+    return [parsed.msg, parsed.err?.message].filter((x) => typeof x === 'string').join(': ');
+  } catch {
+    return line;
   }
 }
