@@ -14,13 +14,15 @@ import { AUTH_CONF, IDENTITIES, ROUTE, authConf, callerIdentity, identityEnv, ma
 import { Executables } from '../src/control/spawn.js';
 import { DipsClient } from '../src/client/index.js';
 import { loadConfig } from '../src/shared/config.js';
-import { startCluster, startProcess, type Cluster, type Proc } from './harness.js';
+import { buildExampleBundle, startCluster, startProcess, type Cluster, type Proc } from './harness.js';
+import { generateKeys } from '../src/control/release/keys.js';
 import { runPhp } from './php.js';
 
 /** Two callers of their own beside the roles (two web servers, say): each must read only its own replies. */
 const CALLERS = ['web-a', 'web-b'];
 const passwords = makePasswords(CALLERS);
 const authFile = writeAuthConf(path.join(mkdtempSync(path.join(os.tmpdir(), 'dips-auth-')), 'nats-auth.conf'), CALLERS);
+const deployKeys = generateKeys(mkdtempSync(path.join(os.tmpdir(), 'dips-deploy-keys-')));
 let cluster: Cluster;
 let procs: Proc[] = [];
 let gatewayPort: number;
@@ -31,7 +33,8 @@ test.before(async () => {
   procs = await Promise.all([
     startProcess('worker', cluster, { ...identityEnv('worker', passwords), DIPS_WORKER_FUNCTIONS: 'ecard,echo' }),
     startProcess('gateway', cluster, { ...identityEnv('gateway', passwords), DIPS_GATEWAY_PORT: String(gatewayPort) }),
-    startProcess('agent', cluster, { ...identityEnv('agent', passwords), DIPS_WORKER_PROCESSES: '1', DIPS_AGENT_NODE: 'secure-node', DIPS_AGENT_METRICS_PORT: '0', DIPS_WORKER_FUNCTIONS: 'echo' }, '"msg":"agent ready"'),
+    startProcess('agent', cluster, { ...identityEnv('agent', passwords), DIPS_WORKER_PROCESSES: '1', DIPS_AGENT_NODE: 'secure-node', DIPS_AGENT_METRICS_PORT: '0', DIPS_WORKER_FUNCTIONS: '',
+      DIPS_DEPLOY_PUBLIC_KEYS: deployKeys.publicFile, DIPS_DEPLOY_DIR: mkdtempSync(path.join(os.tmpdir(), 'dips-releases-')) }, '"msg":"agent ready"'),
   ]);
 });
 test.after(async () => {
@@ -140,6 +143,27 @@ test('only the admin identity may publish dips.control.* and dips.admin.> (dead 
   assert.not.ok(await refused('admin', (nc) => nc.publish('dips.control.ping', '{}')), 'admin may');
   assert.not.ok(await refused('admin', (nc) => nc.publish('dips.admin.deadletter.list', '{}')), 'admin may list dead letters');
   assert.not.ok(await refused('gateway', (nc) => nc.subscribe('dips.admin.deadletter.*')), 'gateways hear them');
+});
+
+test('only the operator deploys: dipsctl deploy as admin rolls the agent onto a bundle; no other identity may publish a deploy or touch dips.deploy.>', async () => {
+  const bundle = buildExampleBundle();
+  const run = spawnSync(process.execPath, [Executables.ctl, '--servers', cluster.servers.join(','), 'deploy', bundle, '--key', deployKeys.privateFile], { env: { ...process.env, ...identityEnv('admin', passwords), DIPS_CONFIG: '' }, encoding: 'utf8' });
+  assert.is(run.status, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^secure-node: now on hello@1\.0\.0 /m);
+  const caller = new DipsClient({ config: loadConfig({ argv: [], env: identityEnv('caller', passwords), overrides: { nats: { servers: cluster.servers } } }) });
+  try {
+    assert.equal(await caller.call('hello', { name: 'Ada' }), { greeting: 'Hello, Ada!', lang: 'en' });
+  } finally {
+    await caller.close();
+  }
+  for (const identity of ['gateway', 'agent', 'worker', 'caller'] as const) {
+    assert.ok(await refused(identity, (nc) => nc.publish('dips.control.deploy', '{}')), `${identity}: publish dips.control.deploy`);
+  }
+  for (const identity of ['gateway', 'worker', 'caller'] as const) {
+    assert.ok(await refused(identity, (nc) => nc.publish('dips.deploy.chunk.x', '0')), `${identity}: ask for a chunk`);
+    assert.ok(await refused(identity, (nc) => nc.subscribe('dips.deploy.chunk.*')), `${identity}: serve chunks`);
+    assert.ok(await refused(identity, (nc) => nc.publish('dips.deploy.release', '')), `${identity}: ask which release runs`);
+  }
 });
 
 /** Subjects of the messages `nc` hears on `subject` that contain `mark`. */
