@@ -66,7 +66,11 @@ test('secure-install: its folder runs a mesh with TLS, users and a verified, aut
   const spec = (i: number) => `${'ab'[i]}=127.0.0.1:${ports[i * 3]}:${ports[i * 3 + 1]}:${ports[i * 3 + 2]}`;
   const made = spawnSync(process.execPath, [path.join(projectRoot, 'dist/src/control/secure-install.js'), '--dir', out, '--nodes', `${spec(0)},${spec(1)}`, '--callers', 'web1', '--listen', '127.0.0.1'], { encoding: 'utf8' });
   assert.is(made.status, 0, made.stderr);
-  for (const secret of ['nats-a.env', 'nats-b.env', 'agent.env', 'caller-web1.env', 'ca-key.pem']) assert.is(statSync(path.join(out, secret)).mode & 0o077, 0, `${secret} is readable by others`);
+  for (const secret of ['nats-a.env', 'nats-b.env', 'agent.env', 'caller-web1.env', 'ca-key.pem', 'deploy.pem']) assert.is(statSync(path.join(out, secret)).mode & 0o077, 0, `${secret} is readable by others`);
+  // the deploy key pair: agents trust the public key, the admin's dipsctl signs with the private one
+  assert.is(readEnv(path.join(out, 'agent.env')).DIPS_DEPLOY_PUBLIC_KEYS, path.join(out, 'deploy.pub.pem'));
+  assert.is(readEnv(path.join(out, 'admin.env')).DIPS_DEPLOY_SIGNING_KEY, path.join(out, 'deploy.pem'));
+  assert.ok(statSync(path.join(out, 'deploy.pub.pem')).isFile());
   const nodes: RunningNode[] = [];
   let worker: Proc | undefined;
   let stranger: RunningNode | undefined;

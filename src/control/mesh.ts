@@ -5,7 +5,7 @@
  * function, two Gearman gateways, the HTTP gateway and the dashboard. Ctrl-C or SIGTERM stops it all, workers first so they drain, NATS
  * last, with no orphan nats-server.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import os from 'node:os';
@@ -20,6 +20,7 @@ import { ensureNatsServer, freePort, portOpen, sleep, startNatsServer, waitForRo
 import { identityEnv, makePasswords, routeUrl, type Identity } from './secure.js';
 import { spawnRole, stopChild, type Role } from './spawn.js';
 import { writePrivateFile } from '../shared/private-file.js';
+import { generateKeys } from './release/keys.js';
 
 const program = new Command('dips-mesh')
   .description('Start a whole DIPS mesh locally: two NATS nodes, workers and Gearman gateways')
@@ -101,8 +102,12 @@ runMain(async () => {
       });
     watch();
   };
+  const deploy = deployKeys(config);
   // the whole mesh on one machine: its workers are not guests of anything here (DIPS_AGENT_MODE=guest to try guest mode)
-  start('agent', 'node agent', { DIPS_WORKER_PROCESSES: String(workerCount), DIPS_AGENT_NODE: 'local', DIPS_AGENT_MODE: process.env.DIPS_AGENT_MODE ?? 'dedicated', ...identity('agent') });
+  start('agent', 'node agent', {
+    DIPS_WORKER_PROCESSES: String(workerCount), DIPS_AGENT_NODE: 'local', DIPS_AGENT_MODE: process.env.DIPS_AGENT_MODE ?? 'dedicated',
+    ...(deploy ? { DIPS_DEPLOY_PUBLIC_KEYS: deploy.publicFile } : {}), ...identity('agent'),
+  });
   gatewayPorts.forEach((port, i) => start('gateway', `gateway :${port}`, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_METRICS_PORT: String(GATEWAY_METRICS_PORTS[i]), ...identity('gateway') }));
   const web = opts.http ? await prepareHttpGateway(config) : undefined;
   if (web) start('http', `http gateway :${web.port}`, { ...web.env, ...identity('gateway') });
@@ -137,6 +142,7 @@ runMain(async () => {
   }
   if (dashboardPort) say(`  dashboard      http://127.0.0.1:${dashboardPort}/  the fleet live, with pause/resume, scale, reload, drain`);
   say('  control:       npx dipsctl status | pause | resume | scale --workers N | reload | drain | stop | start | watch');
+  if (deploy) say(`  deploy:        npx dipsctl deploy <bundle folder> --key ${path.relative(process.cwd(), deploy.privateFile)}   (your own functions: docs/functions.md)`);
   if (passwords) {
     say('  secure:        NATS users and permissions (config/nats-auth.conf); credentials for this run:');
     say('                 . run/admin.env  && npx dipsctl status');
@@ -171,6 +177,23 @@ async function prepareHttpGateway(config: DipsConfig): Promise<{ port: number; e
     writePrivateFile(path.join(dir, 'http.env'), Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n');
   }
   return { port, env, madeKey };
+}
+
+/**
+ * A deploy key pair for this checkout (run/deploy, made once and kept), which
+ * the local agent trusts, so that `dipsctl deploy` works out of the box;
+ * undefined when deploy.publicKeys is configured (the operator's own keys).
+ */
+function deployKeys(config: DipsConfig): { privateFile: string; publicFile: string } | undefined {
+  if (config.deploy.publicKeys.length) return undefined;
+  const dir = path.join(projectRoot, 'run', 'deploy');
+  const privateFile = path.join(dir, 'dips-deploy.pem');
+  const publicFile = path.join(dir, 'dips-deploy.pub.pem');
+  if (!existsSync(privateFile) || !existsSync(publicFile)) {
+    rmSync(dir, { recursive: true, force: true });
+    generateKeys(dir);
+  }
+  return { privateFile, publicFile };
 }
 
 /** `port` when nobody listens on it, else a free one (npm start prints which). */

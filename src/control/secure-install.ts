@@ -18,6 +18,7 @@ import { runMain, version } from '../shared/process.js';
 import { COMMON_CONF } from './nats-node.js';
 import { IDENTITIES, ROUTE, authConf, callerIdentity, identityEnv, makePasswords, routeUrl, type Identity } from './secure.js';
 import { writePrivateFile } from '../shared/private-file.js';
+import { generateKeys } from './release/keys.js';
 
 export interface InstallNode {
   /** `a` or `b`: dips-nats@a / dips-nats@b. */
@@ -160,11 +161,18 @@ export function writeInstall(options: InstallOptions): string[] {
   }
   // the DIPS processes: TLS URLs of both nodes (same order everywhere: nats.preferFirst), the CA, the role's user
   const client = { DIPS_NATS_SERVERS: nodes.map((n) => `tls://${n.host}:${n.clientPort}`).join(','), DIPS_NATS_TLS_CA: path.join(dir, 'ca.pem') };
-  for (const [file, role] of ROLE_FILES) writeSecret(path.join(dir, `${file}.env`), envText({ ...client, ...identityEnv(role, passwords) }));
+  // the deploy key pair: agents trust the public key, dipsctl (the admin's environment) signs with the private one
+  for (const f of ['deploy.pem', 'deploy.pub.pem']) rmSync(path.join(dir, f), { force: true });
+  const deploy = generateKeys(dir, 'deploy');
+  const roleExtra: Partial<Record<Identity, Record<string, string>>> = {
+    agent: { DIPS_DEPLOY_PUBLIC_KEYS: deploy.publicFile },
+    admin: { DIPS_DEPLOY_SIGNING_KEY: deploy.privateFile },
+  };
+  for (const [file, role] of ROLE_FILES) writeSecret(path.join(dir, `${file}.env`), envText({ ...client, ...identityEnv(role, passwords), ...roleExtra[role] }));
   for (const name of callers) writeSecret(path.join(dir, `caller-${name}.env`), envText({ ...client, ...identityEnv(callerIdentity(name), passwords) }));
   return [
     'ca.pem', 'ca-key.pem', ...nodes.flatMap((n) => [`nats-${n.name}.pem`, `nats-${n.name}-key.pem`, `nats-${n.name}.conf`, `nats-${n.name}.env`]),
-    'nats-auth.conf', ...ROLE_FILES.map(([f]) => `${f}.env`), ...callers.map((c) => `caller-${c}.env`),
+    'nats-auth.conf', ...ROLE_FILES.map(([f]) => `${f}.env`), ...callers.map((c) => `caller-${c}.env`), 'deploy.pem', 'deploy.pub.pem',
   ].map((f) => path.join(dir, f));
 }
 
@@ -186,7 +194,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const say = (line: string) => process.stdout.write(`${line}\n`);
     say(`wrote ${files.length} files to ${path.resolve(o.dir)}:`);
     for (const f of files) say(`  ${f}`);
-    say('Copy the folder to every machine (same path). ca-key.pem only signs more certificates: keep it off the machines afterwards.');
+    say('Copy the folder to every machine (same path). ca-key.pem only signs more certificates, deploy.pem only signs releases (dipsctl deploy): keep both off the machines afterwards.');
     say(`Users: ${[...Object.values(IDENTITIES).map((i) => i.user), ...callers.map((c) => callerIdentity(c).user)].join(', ')}; the route user ${ROUTE.user}.`);
   });
 }
