@@ -112,7 +112,7 @@ const finish = (code: number) => {
   process.exitCode = code;
 };
 
-program.command('status').description('a table of every worker: node, pid, functions, in-flight, done, failed, p50 latency, uptime, restarts, code version')
+program.command('status').description('a table of every worker: node, pid, functions, in-flight, done, failed, p50 latency, uptime, restarts, code version, bundle; then each node\'s sharing and release')
   .addOption(nodeOption())
   .action(async (o: { node?: string[] }) => finish(await run('status', { nodes: o.node }, printStatus)));
 
