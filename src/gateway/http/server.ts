@@ -15,6 +15,7 @@ import type { Logger } from '../../shared/log.js';
 import type { Readiness } from '../../shared/metrics.js';
 import { sameSecret } from '../../shared/secret-compare.js';
 import { UNSIGNED, signingKey, verify } from '../../shared/url-signature.js';
+import { expiringCacheControl } from './imgproxy.js';
 import { etagOf, formatFromAccept, matchesEtag } from './negotiate.js';
 import { Sources } from './sources.js';
 import { isBarePresetPath, parseImagePath, toCall, typed } from './url.js';
@@ -132,7 +133,7 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
     const path = checkedPath(rawPath);
     const image = parseImagePath(path, http.presets);
     const source = await sources.resolve(image.source);
-    const headers: Record<string, string> = { 'Cache-Control': http.cacheControl };
+    const headers: Record<string, string> = { 'Cache-Control': image.expires === undefined ? http.cacheControl : expiringCacheControl(http.cacheControl, image.expires) };
     let format = image.format;
     if (format === 'auto') {
       headers.Vary = 'Accept';

@@ -8,11 +8,15 @@
  *              p/<preset>                      a preset's operations from http.presets
  *   source     local:<root>/<path>  |  https://host/path  |  b64:<base64url of a URL>
  *
+ * A path with no native source (none of the segments starts local:, http(s): or b64:
+ * before a "plain" segment) is imgproxy's grammar: imgproxy.ts maps it onto the same request.
+ *
  * Steps call `pipeline` (one sharp pass where possible; the worker names an
  * unknown operation), format alone calls `convert`, info `info`. Parameter values are percent-decoded;
  * numbers and true/false become numbers and booleans.
  */
 import { badRequest } from '../../shared/errors.js';
+import { isImgproxyPath, parseImgproxyPath } from './imgproxy.js';
 
 export interface ImageRequest {
   /** Steps in order, each with its parameters. */
@@ -23,6 +27,8 @@ export interface ImageRequest {
   format?: string;
   info: boolean;
   source: string;
+  /** When the URL stops being served (unix seconds; imgproxy's expires option): caches may keep it no longer. */
+  expires?: number;
 }
 
 const SOURCE_START = /^(local|https?|b64):/;
@@ -31,6 +37,7 @@ const FORMATS = new Set(['jpeg', 'png', 'webp', 'avif', 'gif', 'tiff', 'auto']);
 /** Parse the part of a URL path after the signature ("/thumbnail:width=200/local:photos/a.jpg"). */
 export function parseImagePath(path: string, presets: Readonly<Record<string, string>>): ImageRequest {
   const segments = path.split('/').slice(1);
+  if (isImgproxyPath(segments, SOURCE_START)) return parseImgproxyPath(segments, presets);
   const at = segments.findIndex((s) => SOURCE_START.test(s));
   if (at < 0) throw badRequest('url', 'no source: the last part of the path must start with local:, http:, https: or b64:');
   const request: ImageRequest = { steps: [], output: {}, info: false, source: segments.slice(at).join('/') };
