@@ -7,7 +7,7 @@
  * links, bounded in files and bytes both packed and unpacked. An archive that
  * breaks a rule is refused whole, never partly unpacked.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, lstatSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, lstatSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -116,12 +116,20 @@ function listFolder(root: string, limits: ArchiveLimits): string[] {
  */
 export function unpackArchive(archive: Buffer, dest: string, limits: ArchiveLimits, what: string): void {
   const files = readArchive(archive, limits, what);
+  // what is there already would be mixed with the release, and could not be told apart to clean up after a failed write
+  if (existsSync(dest) && readdirSync(dest).length) throw new ReleaseRefused(`${what}: ${dest} is not empty`);
   mkdirSync(dest, { recursive: true });
-  for (const f of files) {
-    const target = path.join(dest, f.path);
-    mkdirSync(path.dirname(target), { recursive: true });
-    // 0644 whatever the archive says: nothing in a bundle is executed directly, Node imports it
-    writeFileSync(target, f.data, { mode: 0o644, flag: 'wx' });
+  try {
+    for (const f of files) {
+      const target = path.join(dest, f.path);
+      mkdirSync(path.dirname(target), { recursive: true });
+      // 0644 whatever the archive says: nothing in a bundle is executed directly, Node imports it
+      writeFileSync(target, f.data, { mode: 0o644, flag: 'wx' });
+    }
+  } catch (err) {
+    // the checks above cannot foresee everything the file system refuses (a name longer than it allows, a full disk): never leave a part
+    for (const name of readdirSync(dest)) rmSync(path.join(dest, name), { recursive: true, force: true });
+    throw new ReleaseRefused(`${what}: could not be written to ${dest}: ${errorMessage(err)}`);
   }
 }
 
@@ -140,6 +148,8 @@ function readArchive(archive: Buffer, limits: ArchiveLimits, what: string): Arch
   }
   const files: ArchiveFile[] = [];
   const seen = new Set<string>();
+  /** Every folder the files so far lie in: `a` then `a/b` (or the reverse) would need `a` to be both, and fail half written. */
+  const folders = new Set<string>();
   let total = 0;
   let problem: string | undefined;
   const parser = new tar.Parser({
@@ -152,7 +162,10 @@ function readArchive(archive: Buffer, limits: ArchiveLimits, what: string): Arch
         const rel = safeRelative(name);
         if (!rel) return `${JSON.stringify(name)} would be written outside the bundle's folder`;
         if (seen.has(rel)) return `${JSON.stringify(name)} appears twice`;
+        const above = rel.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'));
+        if (folders.has(rel) || above.some((folder) => seen.has(folder))) return `${JSON.stringify(name)} is both a file and a folder of the archive`;
         seen.add(rel);
+        for (const folder of above) folders.add(folder);
         total += entry.size;
         if (files.length + 1 > limits.maxFiles) return `more than deploy.maxFiles (${limits.maxFiles}) files`;
         if (total > limits.maxUnpackedBytes) return `unpacks to more than deploy.maxUnpackedBytes (${limits.maxUnpackedBytes}) bytes`;
