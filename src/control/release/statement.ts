@@ -87,7 +87,13 @@ export function openRelease(signed: unknown, trusted: TrustedKey[], maxBundleByt
   if (!s || typeof s !== 'object' || typeof s.statement !== 'string' || typeof s.signature !== 'string') throw new ReleaseRefused('not a signed release: expected {statement, signature}');
   if (Buffer.byteLength(s.statement) > MAX_STATEMENT_BYTES) throw new ReleaseRefused(`release statement larger than ${MAX_STATEMENT_BYTES} bytes`);
   const signature = Buffer.from(s.signature, 'base64');
+  // Node's base64 decoder skips spaces, stray characters and padding, and ignores the unused bits of the last digit, so
+  // many spellings decode to one signature: only the one signBytes writes is a signature, so that a signed release has
+  // exactly one spelling (a release told apart by its text is never the same release twice)
+  if (signature.toString('base64') !== s.signature) throw new ReleaseRefused('release signature is not 64 bytes in canonical base64');
   const bytes = Buffer.from(s.statement, 'utf8');
+  // a lone surrogate encodes as U+FFFD, so two different texts would share one signature; a signed statement has none
+  if (bytes.toString('utf8') !== s.statement) throw new ReleaseRefused('release statement is not well-formed text (a lone surrogate)');
   // the key id is read before the signature is checked only to pick the key and to name it in a refusal
   const claimed = /"keyId":"([0-9a-f]{16})"/.exec(s.statement)?.[1];
   const key = trusted.find((k) => k.id === claimed);
@@ -115,5 +121,7 @@ export function openRelease(signed: unknown, trusted: TrustedKey[], maxBundleByt
     bad(`chunks must be the SHA-256 of each ${CHUNK_BYTES}-byte piece of the archive`);
   }
   if (!Number.isSafeInteger(r.issuedAt) || r.issuedAt! <= 0) bad('issuedAt is not a time');
+  // the key was picked by the first "keyId" in the text, JSON.parse keeps the last: they must be one, or the release names a signer it was not checked against
+  if (r.keyId !== key.id) bad(`keyId ${JSON.stringify(r.keyId)} is not the key it was checked with (${key.id})`);
   return r as Release;
 }
