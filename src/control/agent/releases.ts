@@ -92,12 +92,15 @@ export class Releases {
     nc.subscribe(DEPLOY_RELEASE_SUBJECT, {
       callback: (err, msg) => {
         if (err || !repliesToInbox(msg, this.o.log)) return;
-        let query: ReleaseQuery = {};
+        let query: ReleaseQuery;
         try {
           query = msg.data.length ? (msg.json() as ReleaseQuery) : {};
         } catch {
           return;
         }
+        // JSON that is not an object (null, 5) is no question; dereferenced, it would throw out of this callback into
+        // the NATS client's reader loop, which then stops, and the agent would hear nothing more (no deploy, no control)
+        if (!query || typeof query !== 'object') return;
         const answer = typeof query.sha256 === 'string' ? this.held.find((h) => h.release.sha256 === query.sha256) : this.current;
         // only those who have it answer a question about one archive; everyone answers which release they run
         if (answer) msg.respond(JSON.stringify(answer.signed));
@@ -167,8 +170,12 @@ export class Releases {
   private async adopt(signed: unknown, how: 'deploy' | 'sync'): Promise<string> {
     const { log, node, supervisor } = this.o;
     const release = openRelease(signed, this.o.trusted, this.o.limits.maxBundleBytes);
+    // kept and served on to peers as exactly what was signed: fields a sender added beside it would travel with it
+    const { statement, signature } = signed as SignedRelease;
     const label = releaseLabel(release);
     const current = this.current?.release;
+    // sync chose this release before waiting its turn; a deploy of it may have failed here meanwhile
+    if (how === 'sync' && this.failed.has(release.sha256)) throw new ReleaseRefused(`${label} failed here before: not tried again on a peer's word`);
     if (current && release.issuedAt <= current.issuedAt) {
       if (release.issuedAt === current.issuedAt && release.sha256 === current.sha256) return `already on ${label}`;
       throw new ReleaseRefused(`${label} was signed ${iso(release.issuedAt)}, before the release in force here (${releaseLabel(current)}, signed ${iso(current.issuedAt)}): an old release sent again is not a deploy`);
@@ -192,7 +199,7 @@ export class Releases {
           throw new ReleaseRefused(`${label} failed to start on ${node}: ${err.message}; rolled back to ${before}`);
         }
       }
-      this.adopted(signed as SignedRelease, release);
+      this.adopted({ statement, signature }, release);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       log.info({ release: label, workers: rolled, seconds }, 'release in force');
       return `now on ${label}: ${rolled} workers rolled in ${seconds} s`;
@@ -222,10 +229,19 @@ export class Releases {
     const scratch = path.join(this.o.dir, 'versions', `.unpacking-${release.sha256}-${process.pid}`);
     rmSync(scratch, { recursive: true, force: true });
     try {
-      unpackArchive(archive, scratch, this.o.limits, releaseLabel(release));
-      const manifest = readManifest(scratch);
-      if (manifest.name !== release.name || manifest.version !== release.version) {
-        throw new ReleaseRefused(`the archive's ${'dips-bundle.json'} says ${manifest.name}@${manifest.version}, the signed release ${release.name}@${release.version}`);
+      try {
+        unpackArchive(archive, scratch, this.o.limits, releaseLabel(release));
+        const manifest = readManifest(scratch);
+        if (manifest.name !== release.name || manifest.version !== release.version) {
+          throw new ReleaseRefused(`the archive's ${'dips-bundle.json'} says ${manifest.name}@${manifest.version}, the signed release ${release.name}@${release.version}`);
+        }
+      } catch (err) {
+        // the archive is the one signed, so it is refused here every time: remembered as failed (sync does not unpack it
+        // again each interval) and not kept (not offered to peers, not left on disk)
+        this.failed.add(release.sha256);
+        this.writeJson('failed.json', [...this.failed]);
+        rmSync(archiveFile, { force: true });
+        throw err instanceof ReleaseRefused ? err : new ReleaseRefused(errorMessage(err));
       }
       renameSync(scratch, dir);
     } finally {

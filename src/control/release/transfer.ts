@@ -55,6 +55,12 @@ export async function fetchArchive(nc: NatsConnection, release: Release, signal?
       if (signal?.aborted) throw new ReleaseRefused('fetch cancelled');
       try {
         const msg = await nc.request(deployChunkSubject(release.sha256), String(index), { timeout: CHUNK_TIMEOUT_MS });
+        // a chunk's length is known from the signed size: anything else (a holder answering megabytes) is refused unhashed and uncopied
+        if (msg.data.length !== chunkLength(release, index)) {
+          lastProblem = `chunk ${index} is ${msg.data.length} bytes, not the ${chunkLength(release, index)} the signed release says`;
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+          continue;
+        }
         const data = Buffer.from(msg.data);
         if (sha256(data) === release.chunks[index]) {
           parts[index] = data;
@@ -78,4 +84,8 @@ export async function fetchArchive(nc: NatsConnection, release: Release, signal?
     throw new ReleaseRefused(`the fetched archive of ${release.name}@${release.version} does not match its signed SHA-256`);
   }
   return archive;
+}
+
+function chunkLength(release: Release, index: number): number {
+  return Math.min(CHUNK_BYTES, release.size - index * CHUNK_BYTES);
 }
