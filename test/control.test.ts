@@ -156,7 +156,8 @@ test('kill -9 a worker: the agent brings it back and status shows the restart', 
 test('metrics endpoint answers with job counters that move', async () => {
   const read = async () => {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    return Number(/dips_worker_jobs_total\{function="ecard",outcome="ok"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+    // one line per worker process (worker="<pid>"): the node's total is their sum
+    return [...text.matchAll(/dips_worker_jobs_total\{function="ecard",outcome="ok"[^}]*\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
   };
   const before = await read();
   for (let i = 0; i < 5; i++) await dips.call('ecard', CARD);

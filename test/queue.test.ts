@@ -57,7 +57,12 @@ async function counter(prefix: string): Promise<number> {
   return Number(text.split('\n').find((l) => l.startsWith(prefix))?.split(' ').pop() ?? 0);
 }
 
-const jobsTotal = (fn: string, outcome: 'ok' | 'error') => counter(`dips_gateway_jobs_total{function="${fn}",outcome="${outcome}"`);
+/** Jobs of `fn` the first gateway finished ok, or failed with any error kind. */
+async function jobsTotal(fn: string, outcome: 'ok' | 'error'): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const lines = text.split('\n').filter((l) => l.startsWith(`dips_gateway_jobs_total{function="${fn}",`) && l.includes('outcome="ok"') === (outcome === 'ok'));
+  return lines.reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
 
 test.before(async () => {
   writeFileSync(path.join(tmp, 'worker.php'), RECORDING_WORKER);

@@ -11,6 +11,7 @@ import { sniffEncoding } from '../shared/codec/index.js';
 import { ErrorCode, errorMessage } from '../shared/errors.js';
 import { Header } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
+import type { Outcome } from '../shared/metrics.js';
 import { toJobEvent } from '../shared/events.js';
 import { CallError, cancelledError, type CallHandle, type Requester } from '../shared/requester.js';
 import { TurnBatch } from '../shared/turn-batch.js';
@@ -64,7 +65,7 @@ export interface Job extends StoredJob {
 export type JobSpec = Pick<StoredJob, 'fn' | 'unique' | 'data' | 'priority' | 'runAt'> & { background: boolean };
 
 export interface JobsMetrics {
-  finished(fn: string, ok: boolean, seconds: number, background: boolean): void;
+  finished(fn: string, outcome: Outcome, seconds: number, background: boolean): void;
 }
 
 export interface JobsOptions {
@@ -367,7 +368,7 @@ export class Jobs {
     clearTimeout(job.timer);
     if (job.timer) {
       // waiting for its time or its next attempt, no call under way: nothing will settle it
-      this.count(job, false);
+      this.count(job, 'CANCELLED');
       this.end(job, { kind: 'failed' });
       this.options.log.info({ handle: job.handle, fn: job.fn }, `scheduled job withdrawn: ${why}`);
     }
@@ -439,7 +440,7 @@ export class Jobs {
   /** The job's call ended: its listeners hear the result or the failure. */
   private settle(job: Job, err: CallError | undefined, reply?: Msg): void {
     if (!err) {
-      this.count(job, true);
+      this.count(job, 'ok');
       this.end(job, { kind: 'done', data: reply!.data });
       return;
     }
@@ -448,7 +449,7 @@ export class Jobs {
       this.attemptFailed(job, err);
       return;
     }
-    this.count(job, false);
+    this.count(job, err.kind);
     if (job.background) this.options.log.error({ handle: job.handle, fn: job.fn, message: err.message }, 'background job failed');
     else this.options.log.debug({ handle: job.handle, fn: job.fn, message: err.message }, 'job failed');
     this.end(job, failureEvent(err));
@@ -467,8 +468,8 @@ export class Jobs {
     job.state = 'waiting';
     job.numerator = job.denominator = 0;
     const event = failureEvent(err);
-    if (isPermanent(err.code)) return this.deadLetter(job, `a failure no other attempt can mend (code ${err.code})`, event);
-    if (job.attempts >= this.budget) return this.deadLetter(job, `its ${job.attempts} attempts are used up (gateway.backgroundAttempts)`, event);
+    if (isPermanent(err.code)) return this.deadLetter(job, `a failure no other attempt can mend (code ${err.code})`, event, err.kind);
+    if (job.attempts >= this.budget) return this.deadLetter(job, `its ${job.attempts} attempts are used up (gateway.backgroundAttempts)`, event, err.kind);
     // foreground submissions that joined it waited for this attempt, as for a job of their own: they hear how it ended
     this.tell(job, event);
     job.listeners = [];
@@ -483,8 +484,8 @@ export class Jobs {
    * dead letters, kept whole with its last error until an operator retries or
    * drops it (dipsctl dead-letter, the dashboard). Whoever waits hears the failure.
    */
-  private deadLetter(job: Job, why: string, event: JobEvent = { kind: 'failed' }): void {
-    this.count(job, false);
+  private deadLetter(job: Job, why: string, event: JobEvent = { kind: 'failed' }, outcome: Outcome = 'INTERNAL'): void {
+    this.count(job, outcome);
     this.options.log.error({ handle: job.handle, fn: job.fn, attempts: job.attempts, message: job.lastError, deadLetter: why }, 'background job failed');
     this.untrack(job);
     const dead: DeadJob = { ...stored(job), attempts: job.attempts, lastError: job.lastError ?? '', deadAt: Date.now() };
@@ -568,8 +569,8 @@ export class Jobs {
     this.tell(job, event);
   }
 
-  private count(job: Job, ok: boolean): void {
-    this.options.metrics?.finished(job.fn, ok, (Date.now() - job.createdAt) / 1000, job.background);
+  private count(job: Job, outcome: Outcome): void {
+    this.options.metrics?.finished(job.fn, outcome, (Date.now() - job.createdAt) / 1000, job.background);
   }
 }
 

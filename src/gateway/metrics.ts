@@ -1,15 +1,29 @@
-/** The gateway's Prometheus metrics: jobs by function and outcome, latency, connections, jobs waiting for room. */
+/** The gateway's Prometheus metrics: jobs by function and outcome, latency, connections, jobs waiting for room, stored background jobs. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { jobRecorder } from '../shared/metrics.js';
-import type { JobsMetrics } from './jobs.js';
+import { JOB_BUCKETS, jobRecorder } from '../shared/metrics.js';
+import type { Job, JobsMetrics } from './jobs.js';
 
-export function gatewayMetrics(registry: Registry, sizes: { connections(): number; jobs(): number; waiting(): Map<string, Record<string, number>> }): JobsMetrics {
-  const jobs = new Counter({ name: 'dips_gateway_jobs_total', help: 'Gearman jobs finished, by function and outcome', labelNames: ['function', 'outcome'], registers: [registry] });
+export interface GatewaySizes {
+  connections(): number;
+  jobs(): number;
+  waiting(): Map<string, Record<string, number>>;
+  /** Every job in the table: the background ones are counted and aged when Prometheus scrapes. */
+  all(): Iterable<Pick<Job, 'fn' | 'background' | 'createdAt' | 'runAt'>>;
+  deadLetters(): number;
+}
+
+export function gatewayMetrics(registry: Registry, sizes: GatewaySizes): JobsMetrics {
+  const jobs = new Counter({
+    name: 'dips_gateway_jobs_total',
+    help: 'Gearman jobs finished, by function and outcome (ok, or the error kind: BAD_REQUEST, NO_WORKER, INTERNAL…)',
+    labelNames: ['function', 'outcome'],
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'dips_gateway_job_duration_seconds',
     help: 'From SUBMIT_JOB to the final packet',
     labelNames: ['function'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: [...JOB_BUCKETS],
     registers: [registry],
   });
   const backgroundFailed = new Counter({
@@ -30,11 +44,53 @@ export function gatewayMetrics(registry: Registry, sizes: { connections(): numbe
       for (const [fn, byPriority] of sizes.waiting()) for (const [priority, n] of Object.entries(byPriority)) this.set({ function: fn, priority }, n);
     },
   });
+  new Gauge({
+    name: 'dips_gateway_background_jobs',
+    help: 'Background jobs stored and not yet finished, by function',
+    labelNames: ['function'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [fn, { count }] of backgroundByFunction(sizes.all())) this.set({ function: fn }, count);
+    },
+  });
+  new Gauge({
+    name: 'dips_gateway_background_job_oldest_seconds',
+    help: 'Age of the oldest unfinished background job, by function: seconds since it was due (submitted, or its scheduled time)',
+    labelNames: ['function'],
+    registers: [registry],
+    collect() {
+      const now = Date.now();
+      this.reset();
+      for (const [fn, { oldestDue }] of backgroundByFunction(sizes.all())) this.set({ function: fn }, Math.max(0, (now - oldestDue) / 1000));
+    },
+  });
+  new Gauge({
+    name: 'dips_gateway_dead_letters',
+    help: 'Background jobs in the dead letters, waiting for an operator (dipsctl dead-letter list|retry|drop)',
+    registers: [registry],
+    collect() { this.set(sizes.deadLetters()); },
+  });
   const record = jobRecorder(jobs, duration);
   return {
-    finished(fn, ok, seconds, background) {
-      record(fn, ok, seconds);
-      if (!ok && background) backgroundFailed.inc({ function: fn });
+    finished(fn, outcome, seconds, background) {
+      record(fn, outcome, seconds);
+      if (outcome !== 'ok' && background) backgroundFailed.inc({ function: fn });
     },
   };
+}
+
+/** Background jobs by function: how many, and when the oldest became due (epoch ms). */
+function backgroundByFunction(jobs: Iterable<Pick<Job, 'fn' | 'background' | 'createdAt' | 'runAt'>>): Map<string, { count: number; oldestDue: number }> {
+  const byFn = new Map<string, { count: number; oldestDue: number }>();
+  for (const job of jobs) {
+    if (!job.background) continue;
+    const due = Math.max(job.createdAt, (job.runAt ?? 0) * 1000);
+    const seen = byFn.get(job.fn);
+    if (seen) {
+      seen.count++;
+      seen.oldestDue = Math.min(seen.oldestDue, due);
+    } else byFn.set(job.fn, { count: 1, oldestDue: due });
+  }
+  return byFn;
 }

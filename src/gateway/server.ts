@@ -50,7 +50,7 @@ export class Gateway {
     this.jobs = new Jobs(this.requester, {
       isIdempotent: (fn) => this.discovery.isIdempotent(fn),
       metrics: registry
-        ? gatewayMetrics(registry, { connections: () => this.connections.size, jobs: () => this.jobs.size, waiting: () => this.requester.waiting() })
+        ? gatewayMetrics(registry, { connections: () => this.connections.size, jobs: () => this.jobs.size, waiting: () => this.requester.waiting(), all: () => this.jobs.all(), deadLetters: () => this.jobs.deadCount() })
         : undefined,
       timeoutMs: config.nats.requestTimeoutMs,
       backgroundMaxAgeMs: config.queue.backgroundMaxAgeMs,

@@ -1,5 +1,6 @@
 /** A worker's Prometheus metrics: jobs by function and outcome, latency, in flight, waiting. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { JOB_BUCKETS } from '../shared/metrics.js';
 
 export interface WorkerMetrics {
   jobs: Counter<'function' | 'outcome'>;
@@ -11,12 +12,17 @@ export function workerMetrics(registry: Registry, sizes: { inFlight(): number; q
   new Gauge({ name: 'dips_worker_jobs_in_flight', help: 'Jobs running now', registers: [registry], collect() { this.set(sizes.inFlight()); } });
   new Gauge({ name: 'dips_worker_jobs_waiting', help: 'Jobs taken but waiting for a free slot', registers: [registry], collect() { this.set(sizes.queued()); } });
   return {
-    jobs: new Counter({ name: 'dips_worker_jobs_total', help: 'Jobs finished, by function and outcome (ok, error)', labelNames: ['function', 'outcome'], registers: [registry] }),
+    jobs: new Counter({
+      name: 'dips_worker_jobs_total',
+      help: 'Jobs finished, by function and outcome (ok, or the error kind: BAD_REQUEST, TIMEOUT, INTERNAL…)',
+      labelNames: ['function', 'outcome'],
+      registers: [registry],
+    }),
     duration: new Histogram({
       name: 'dips_worker_job_duration_seconds',
       help: 'Time from taking a job to answering it',
       labelNames: ['function'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: [...JOB_BUCKETS],
       registers: [registry],
     }),
   };

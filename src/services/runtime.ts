@@ -21,7 +21,7 @@ import { shown } from './params.js';
 import { eventHeaders, JobWatch, statusPayload, WORKING, type JobEventKind, type WatchedJob } from '../shared/events.js';
 import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
-import { jobRecorder } from '../shared/metrics.js';
+import { jobRecorder, outcomeOf } from '../shared/metrics.js';
 import { TurnBatch } from '../shared/turn-batch.js';
 
 export interface WorkerOptions {
@@ -263,7 +263,7 @@ export class Worker {
       else if (!accepts.noRoom) job.lateAnswer(this.room.workerId); // a plain caller gets one reply whatever happens
       this.record(def.name, true, performance.now() - started);
     } catch (err) {
-      this.record(def.name, false, performance.now() - started);
+      this.record(def.name, false, performance.now() - started, err);
       if (err instanceof DipsError) {
         respondError(msg, err.code, err.message, this.room.workerId, this.roomAfter(def.name, performance.now() - started, msg.data.length));
       } else {
@@ -324,8 +324,8 @@ export class Worker {
     }
   }
 
-  private record(fn: string, ok: boolean, ms: number): void {
-    this.recordMetrics?.(fn, ok, ms / 1000);
+  private record(fn: string, ok: boolean, ms: number, err?: unknown): void {
+    this.recordMetrics?.(fn, ok ? 'ok' : outcomeOf(err), ms / 1000);
     const s = this.stats.get(fn);
     if (!s) return;
     if (ok) s.done++;

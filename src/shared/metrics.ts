@@ -1,6 +1,7 @@
 /** Prometheus metrics (prom-client): one registry per process, served over HTTP on request. */
 import http from 'node:http';
-import { collectDefaultMetrics, Registry, type Counter, type Histogram } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry, type Counter, type Histogram } from 'prom-client';
+import { ERROR_KINDS, isErrorKind, kindOfCode, type ErrorKind } from './errors.js';
 import type { Logger } from './log.js';
 import type { NatsConnection } from 'nats';
 
@@ -12,22 +13,120 @@ export function createRegistry(role: string): Registry {
 }
 
 /**
- * A counter of jobs by function and outcome (ok, error) and a duration
- * histogram by function, as one call per finished job. prom-client's label
- * lookups hash their labels on every call, so each function's children are
- * kept, made on first use.
+ * How a job ended, as the `outcome` label: `ok`, or the error's kind
+ * (ERROR_KINDS: BAD_REQUEST, NO_WORKER, TIMEOUT, INTERNAL…), so an alert can
+ * tell a caller's mistake from a fault. A fixed set: the label's values stay bounded.
  */
-export function jobRecorder(jobs: Counter<'function' | 'outcome'>, duration: Histogram<'function'>): (fn: string, ok: boolean, seconds: number) => void {
-  const children = new Map<string, { ok: Counter.Internal; error: Counter.Internal; duration: Histogram.Internal<'function'> }>();
-  return (fn, ok, seconds) => {
+export type Outcome = 'ok' | ErrorKind;
+
+export const OUTCOMES: readonly Outcome[] = ['ok', ...ERROR_KINDS.map((e) => e.kind)];
+
+/** The outcome of a failed job: a CallError's kind, else the kind of a DIPS error code, else INTERNAL (an unexpected exception). */
+export function outcomeOf(err: unknown): Outcome {
+  if (err instanceof Error) {
+    const { kind, code } = err as Error & { kind?: unknown; code?: unknown };
+    if (typeof kind === 'string' && isErrorKind(kind)) return kind;
+    if (typeof code === 'number') return kindOfCode(code);
+  }
+  return 'INTERNAL';
+}
+
+/**
+ * Upper bounds of the job duration histograms, in seconds: from 100 µs (an
+ * ecard takes about 0.7 ms) through 30 s (images.timeLimitMs and
+ * nats.requestTimeoutMs by default) to 600 s (queue.backgroundRunTimeoutMs,
+ * the longest one background attempt runs).
+ */
+export const JOB_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+];
+
+/**
+ * A counter of jobs by function and outcome and a duration histogram by
+ * function, as one call per finished job. prom-client's label lookups hash
+ * their labels on every call, so each function's children are kept, made on
+ * first use with every outcome at 0: a failure's first occurrence is then an
+ * increase Prometheus sees, not a series that appears already at 1.
+ */
+export function jobRecorder(jobs: Counter<'function' | 'outcome'>, duration: Histogram<'function'>): (fn: string, outcome: Outcome, seconds: number) => void {
+  const children = new Map<string, { outcomes: Map<Outcome, Counter.Internal>; duration: Histogram.Internal<'function'> }>();
+  return (fn, outcome, seconds) => {
     let c = children.get(fn);
     if (!c) {
-      c = { ok: jobs.labels(fn, 'ok'), error: jobs.labels(fn, 'error'), duration: duration.labels(fn) };
+      c = { outcomes: new Map(OUTCOMES.map((o) => [o, jobs.labels(fn, o)])), duration: duration.labels(fn) };
       children.set(fn, c);
     }
-    (ok ? c.ok : c.error).inc();
+    c.outcomes.get(outcome)!.inc();
     c.duration.observe(seconds);
   };
+}
+
+/** A registry's getMetricsAsJSON(): how a worker hands its metrics to its agent. */
+export type MetricsJSON = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** A worker process's metrics as the agent gathers them. */
+export interface ProcessMetrics {
+  pid: number;
+  metrics: MetricsJSON;
+}
+
+/**
+ * A node's scrape: the agent's own metrics (role="agent") and each worker's,
+ * every sample of a worker labelled worker="<pid>". Nothing is summed across
+ * processes: a sum of file-descriptor limits or event-loop lags means nothing,
+ * and a sum of counters drops whenever one worker restarts, which Prometheus
+ * takes for a reset of the whole total and counts again. Per process, each
+ * counter only grows; `sum without (worker)` adds them up in PromQL. The pid
+ * is the one `dipsctl status` shows; a restarted worker is a new series.
+ */
+export function nodeMetrics(own: MetricsJSON, workers: ProcessMetrics[]): Registry {
+  const labelled = workers.map(({ pid, metrics }) =>
+    metrics.map((m) => ({ ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker: String(pid) } })) })),
+  );
+  // every label set now comes from one process, so "aggregating" only merges; 'first' also keeps the
+  // metrics prom-client marks 'omit' (process_start_time_seconds), which per process are meaningful
+  const merged = [own, ...labelled].map((metrics) => metrics.map((m) => ({ ...m, aggregator: 'first' as const })));
+  return AggregatorRegistry.aggregate(merged);
+}
+
+/**
+ * What an agent knows of its NATS node: whether it is connected, and how many
+ * nodes that node reports in its cluster (the client URLs it gossips; a node
+ * whose route is gone drops out). DIPS runs no NATS exporter and nats-server's
+ * monitoring port speaks JSON, not Prometheus; these come from the agent's own
+ * connection, on every machine that runs one.
+ */
+export function natsMetrics(registry: Registry, nc: NatsConnection): void {
+  const connected = natsConnected(nc);
+  new Gauge({
+    name: 'dips_nats_connected',
+    help: 'Whether this process is connected to a NATS node (1) or not (0)',
+    registers: [registry],
+    collect() {
+      this.set(connected() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'dips_nats_cluster_nodes',
+    help: 'NATS nodes the connected node reports in its cluster, itself included (0 while disconnected)',
+    registers: [registry],
+    collect() {
+      const urls = nc.info?.connect_urls;
+      this.set(!connected() ? 0 : urls && urls.length > 0 ? urls.length : 1);
+    },
+  });
+}
+
+/** Whether `nc` is connected now: its status events followed from here on. */
+function natsConnected(nc: NatsConnection): () => boolean {
+  let connected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') connected = false;
+      else if (status.type === 'reconnect') connected = true;
+    }
+  })().catch(() => undefined);
+  return () => connected && !nc.isClosed();
 }
 
 /** Whether a process is ready to serve: true, or why not. */
@@ -74,16 +173,10 @@ export function serveMetrics(port: number, host: string, text: () => Promise<str
 
 /** Readiness of a process whose work goes through NATS: connected, and whatever else `more` says. */
 export function natsReadiness(nc: NatsConnection, more: Readiness = () => true): Readiness {
-  let connected = true;
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'disconnect') connected = false;
-      else if (status.type === 'reconnect') connected = true;
-    }
-  })().catch(() => undefined);
+  const connected = natsConnected(nc);
   return () => {
     if (nc.isClosed()) return 'NATS connection closed';
-    if (!connected) return 'NATS disconnected, reconnecting';
+    if (!connected()) return 'NATS disconnected, reconnecting';
     return more();
   };
 }

@@ -7,11 +7,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { AggregatorRegistry, Counter, Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { loadConfig, projectRoot } from '../../shared/config.js';
 import { targets, VERBS, type ControlRequest, type Verb } from '../../shared/control.js';
 import { createLogger } from '../../shared/log.js';
-import { createRegistry, natsReadiness, serveMetrics } from '../../shared/metrics.js';
+import { createRegistry, natsMetrics, natsReadiness, nodeMetrics, serveMetrics, type MetricsJSON } from '../../shared/metrics.js';
 import { connectNats } from '../../shared/nats.js';
 import { announceReady, onShutdown, parseArgs, runMain, version } from '../../shared/process.js';
 import { CONTROL_PREFIX } from '../../shared/subjects.js';
@@ -127,13 +127,14 @@ runMain(async () => {
   });
 
   if (config.agent.metricsPort) {
+    natsMetrics(registry, nc);
     await serveMetrics(
       config.agent.metricsPort,
       '0.0.0.0',
       async () => {
         const own = await registry.getMetricsAsJSON();
-        const workers = (await supervisor.ask('metrics')).flatMap((a) => (a.reply?.ok ? [a.reply.result as object[]] : []));
-        return AggregatorRegistry.aggregate([own, ...workers] as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+        const workers = (await supervisor.ask('metrics')).flatMap((a) => (a.reply?.ok ? [{ pid: a.pid, metrics: a.reply.result as MetricsJSON }] : []));
+        return nodeMetrics(own, workers).metrics();
       },
       registry.contentType,
       log,
