@@ -83,6 +83,16 @@ test('a request whose reply subject is not an inbox is not run, and nothing land
   assert.is(await workersRunning(), 1);
 });
 
+test('a control message of the wrong shape gets an error naming it, and the agent still hears the next broadcast', async () => {
+  for (const [body, problem] of [['null', /a control message is a JSON object/], ['{"nodes": 5}', /nodes must be a list of node names/], ['[1]', /a control message is a JSON object/]] as const) {
+    const answer = (await nc.request('dips.control.status', body, { timeout: 3000 })).json<{ ok: boolean; error: string }>();
+    assert.is(answer.ok, false);
+    assert.match(answer.error, problem);
+  }
+  const status = await broadcast(nc, 'status', {}, 1500);
+  assert.is(status.replies.length, 1, 'the agent answers after the odd messages');
+});
+
 test('the fleet obeys only control requests answered to an inbox: a reflected or bare control message is ignored', async () => {
   nc.publish('dips.control.scale', JSON.stringify({ workers: 0 })); // what a reflected reply looks like: no reply subject
   nc.publish('dips.control.stop', JSON.stringify({}), { reply: 'dips.control.pause' });

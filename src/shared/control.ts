@@ -136,6 +136,17 @@ export interface WorkerReady {
   version: string;
 }
 
+/** What is wrong with a control message's shape (undefined: nothing), so an agent answers odd input with an error instead of throwing on it. */
+export function controlRequestProblem(value: unknown): string | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return 'a control message is a JSON object';
+  const r = value as Record<string, unknown>;
+  const names = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+  if (!names(r.nodes)) return 'nodes must be a list of node names';
+  if (!names(r.functions)) return 'functions must be a list of function names';
+  if (r.id !== undefined && typeof r.id !== 'string') return 'id must be text';
+  return undefined;
+}
+
 export function targets(request: ControlRequest, node: string): boolean {
   return !request.nodes || request.nodes.length === 0 || request.nodes.includes(node);
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { Counter, Gauge } from 'prom-client';
 import { loadConfig, projectRoot } from '../../shared/config.js';
-import { targets, VERBS, type ControlRequest, type Verb } from '../../shared/control.js';
+import { controlRequestProblem, targets, VERBS, type ControlRequest, type Verb } from '../../shared/control.js';
 import { createLogger } from '../../shared/log.js';
 import { createRegistry, natsMetrics, natsReadiness, nodeMetrics, serveMetrics, type MetricsJSON } from '../../shared/metrics.js';
 import { connectNats } from '../../shared/nats.js';
@@ -109,6 +109,13 @@ runMain(async () => {
         request = msg.data.length ? (msg.json() as ControlRequest) : {};
       } catch {
         msg.respond(JSON.stringify(nodeState.error('control message is not JSON')));
+        return;
+      }
+      // nats.js runs this callback without a guard: a throw on an odd message (null, {"nodes": 5}) would end the
+      // subscription and leave the agent deaf to every later broadcast
+      const problem = controlRequestProblem(request);
+      if (problem) {
+        msg.respond(JSON.stringify(nodeState.error(problem)));
         return;
       }
       if (!targets(request, node) || heardBefore(request.id)) return;

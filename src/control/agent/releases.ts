@@ -19,6 +19,7 @@ import path from 'node:path';
 import { RequestStrategy, type NatsConnection, type Subscription } from 'nats';
 import type { ReleaseState } from '../../shared/control.js';
 import { errorMessage } from '../../shared/errors.js';
+import { ConfigError } from '../../shared/config.js';
 import type { Logger } from '../../shared/log.js';
 import { repliesToInbox } from '../../shared/replies.js';
 import { DEPLOY_RELEASE_SUBJECT } from '../../shared/subjects.js';
@@ -66,7 +67,12 @@ export class Releases {
   private nc?: NatsConnection;
 
   constructor(private readonly o: ReleasesOptions) {
-    for (const sub of ['archives', 'versions', 'releases']) mkdirSync(path.join(o.dir, sub), { recursive: true, mode: 0o700 });
+    try {
+      for (const sub of ['archives', 'versions', 'releases']) mkdirSync(path.join(o.dir, sub), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      // a folder the agent may not write (ProtectSystem=strict without its StateDirectory) is a configuration problem: exit 78 saying so
+      throw new ConfigError(`deploy.dir ${o.dir}: ${errorMessage(err)}`);
+    }
   }
 
   /** Read what is on disk; the folder of the release in force, for the first workers (undefined: none). */
