@@ -5,27 +5,18 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/shared/config.js';
 import { startCluster, startWorker, type Cluster, type Proc } from './harness.js';
+import { pack, readmeExample, run } from './packing.js';
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const app = mkdtempSync(path.join(os.tmpdir(), 'dips-user-'));
 let cluster: Cluster;
 let worker: Proc;
-
-/** The README's "From TypeScript" example, exactly as a user would paste it. */
-function readmeExample(): string {
-  const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
-  const from = readme.indexOf('```ts\n', readme.indexOf('From TypeScript'));
-  return readme.slice(from + 6, readme.indexOf('```\n', from + 6));
-}
-
-const run = (cmd: string, args: string[], cwd: string) => spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 300_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
 
 test.before(async () => {
   cluster = await startCluster();
@@ -37,9 +28,7 @@ test.after(async () => {
 });
 
 test('npm pack holds what runs (dist/src, config, systemd, README) and no tests', () => {
-  const packed = run('npm', ['pack', '--pack-destination', app, '--json'], projectRoot);
-  assert.is(packed.status, 0, packed.stderr);
-  const files: string[] = JSON.parse(packed.stdout)[0].files.map((f: { path: string }) => f.path);
+  const { files } = pack(projectRoot, app);
   assert.ok(files.includes('dist/src/client/index.d.ts') && files.includes('dist/src/client/index.js') && files.includes('config/default.json'));
   assert.not.ok(files.some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.startsWith('test/')), 'no tests or bench in the package');
 });

@@ -10,7 +10,10 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { CLIENT_DEFAULTS, natsServersProblem, type NatsSettings } from './client-config.js';
 import { isValidFunctionName } from './subjects.js';
+
+export { maxWaitingBytes } from './client-config.js';
 
 /** Repository root (dist/src/shared → ../../..; src/shared → ../..). */
 export const projectRoot = (() => {
@@ -26,12 +29,8 @@ export const projectRoot = (() => {
 convict.addFormat({
   name: 'nats-url-list',
   validate(value: unknown) {
-    if (!Array.isArray(value) || value.length === 0) throw new Error('must be a non-empty comma-separated list of nats://host:port URLs');
-    for (const url of value) {
-      if (typeof url !== 'string' || !/^(nats|tls|wss?):\/\/[^\s/]+:\d+$|^[^\s/:]+:\d+$/.test(url)) {
-        throw new Error(`must be a list of nats://host:port URLs, got ${JSON.stringify(url)}`);
-      }
-    }
+    const problem = natsServersProblem(value);
+    if (problem) throw new Error(problem);
   },
   coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
 });
@@ -162,39 +161,39 @@ export const schema = {
     servers: {
       doc: 'NATS servers to connect to (both cluster nodes; either may be down at start).',
       format: 'nats-url-list',
-      default: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223'],
+      default: CLIENT_DEFAULTS.nats.servers,
       env: 'DIPS_NATS_SERVERS',
     },
     preferFirst: {
       doc: 'Connect to the first server of nats.servers while it is up (the rest are for failover) instead of a random one. With the same order everywhere, callers and workers share a node and no message crosses the cluster route (a round trip through two nodes costs about twice the nats-server CPU); false spreads connections over both nodes.',
-      format: Boolean, default: true, env: 'DIPS_NATS_PREFER_FIRST',
+      format: Boolean, default: CLIENT_DEFAULTS.nats.preferFirst, env: 'DIPS_NATS_PREFER_FIRST',
     },
-    user: { doc: 'NATS user name (empty: none).', format: String, default: '', env: 'DIPS_NATS_USER' },
-    pass: { doc: 'NATS password (never logged).', format: String, default: '', env: 'DIPS_NATS_PASS', sensitive: true },
-    token: { doc: 'NATS auth token (never logged).', format: String, default: '', env: 'DIPS_NATS_TOKEN', sensitive: true },
-    passFile: { doc: 'File holding the NATS password (read at start; used when nats.pass is empty).', format: String, default: '', env: 'DIPS_NATS_PASS_FILE' },
+    user: { doc: 'NATS user name (empty: none).', format: String, default: CLIENT_DEFAULTS.nats.user, env: 'DIPS_NATS_USER' },
+    pass: { doc: 'NATS password (never logged).', format: String, default: CLIENT_DEFAULTS.nats.pass, env: 'DIPS_NATS_PASS', sensitive: true },
+    token: { doc: 'NATS auth token (never logged).', format: String, default: CLIENT_DEFAULTS.nats.token, env: 'DIPS_NATS_TOKEN', sensitive: true },
+    passFile: { doc: 'File holding the NATS password (read at start; used when nats.pass is empty).', format: String, default: CLIENT_DEFAULTS.nats.passFile, env: 'DIPS_NATS_PASS_FILE' },
     inboxPrefix: {
       doc: 'Prefix of this process\'s reply subjects (_INBOX: _INBOX.<nats.user> when a user is set, the only prefix the secure NATS config lets that identity read).',
-      format: String, default: '_INBOX', env: 'DIPS_NATS_INBOX_PREFIX',
+      format: String, default: CLIENT_DEFAULTS.nats.inboxPrefix, env: 'DIPS_NATS_INBOX_PREFIX',
     },
     tls: {
-      ca: { doc: 'CA certificate file for TLS to NATS (empty: no TLS).', format: String, default: '', env: 'DIPS_NATS_TLS_CA' },
-      cert: { doc: 'Client certificate file for TLS to NATS (empty: none).', format: String, default: '', env: 'DIPS_NATS_TLS_CERT' },
-      key: { doc: 'Client key file for TLS to NATS (empty: none).', format: String, default: '', env: 'DIPS_NATS_TLS_KEY' },
+      ca: { doc: 'CA certificate file for TLS to NATS (empty: no TLS).', format: String, default: CLIENT_DEFAULTS.nats.tls.ca, env: 'DIPS_NATS_TLS_CA' },
+      cert: { doc: 'Client certificate file for TLS to NATS (empty: none).', format: String, default: CLIENT_DEFAULTS.nats.tls.cert, env: 'DIPS_NATS_TLS_CERT' },
+      key: { doc: 'Client key file for TLS to NATS (empty: none).', format: String, default: CLIENT_DEFAULTS.nats.tls.key, env: 'DIPS_NATS_TLS_KEY' },
     },
     pingIntervalMs: {
       doc: 'How often a DIPS process pings its NATS node; after two pings without an answer it leaves that node for the other one, and a connection attempt gives up after two intervals. A node whose machine vanished (power, cable) sends no reset: this is how fast every process notices.',
-      format: 'nat', default: 500, env: 'DIPS_NATS_PING_INTERVAL_MS',
+      format: 'nat', default: CLIENT_DEFAULTS.nats.pingIntervalMs, env: 'DIPS_NATS_PING_INTERVAL_MS',
     },
     requestTimeoutMs: {
       doc: 'How long a caller waits for a function reply, in milliseconds.',
-      format: 'nat', default: 30000, env: 'DIPS_NATS_REQUEST_TIMEOUT_MS',
+      format: 'nat', default: CLIENT_DEFAULTS.nats.requestTimeoutMs, env: 'DIPS_NATS_REQUEST_TIMEOUT_MS',
     },
     maxPayloadBytes: {
       doc: 'Largest message body, in bytes. Must not exceed max_payload in config/nats-common.conf (16 MiB); the smaller of this and the server\'s limit is used.',
-      format: 'nat', default: 16 * MiB, env: 'DIPS_NATS_MAX_PAYLOAD_BYTES',
+      format: 'nat', default: CLIENT_DEFAULTS.nats.maxPayloadBytes, env: 'DIPS_NATS_MAX_PAYLOAD_BYTES',
     },
-    name: { doc: 'Connection name shown by the NATS monitoring endpoints (empty: process role and pid).', format: String, default: '', env: 'DIPS_NATS_NAME' },
+    name: { doc: 'Connection name shown by the NATS monitoring endpoints (empty: process role and pid).', format: String, default: CLIENT_DEFAULTS.nats.name, env: 'DIPS_NATS_NAME' },
   },
   worker: {
     functions: {
@@ -291,7 +290,7 @@ export const schema = {
       doc: 'Directory where the gateway stores background and epoch jobs until they finish (empty: run/gateway-<port> in the project).',
       format: String, default: '', env: 'DIPS_GATEWAY_DATA_DIR',
     },
-    retries: { doc: 'Times a job lost with a NATS node (no reply) is sent again before it fails.', format: 'nat', default: 2, env: 'DIPS_GATEWAY_RETRIES' },
+    retries: { doc: 'Times a job lost with a NATS node (no reply) is sent again before it fails.', format: 'nat', default: CLIENT_DEFAULTS.gateway.retries, env: 'DIPS_GATEWAY_RETRIES' },
     backgroundAttempts: {
       doc: 'Attempts a background job gets (a worker\'s failure, exception or queue.backgroundRunTimeoutMs each end one; a gateway\'s death counts the one it cut off); after the last, or at once for a failure of the job itself (400, 403, 404, 413, 422), it moves to the dead letters: `dipsctl dead-letter list|retry|drop`.',
       format: 'positive-int', default: 3, env: 'DIPS_GATEWAY_BACKGROUND_ATTEMPTS',
@@ -355,7 +354,7 @@ export const schema = {
   queue: {
     maxWaitingBytes: {
       doc: 'Payload bytes of jobs one gateway or client holds at once, waiting for room or running (0: a quarter of this machine\'s memory); past it a job is refused (Gearman QUEUE_ERROR, NATS 503) naming this key.',
-      format: 'nat', default: 0, env: 'DIPS_QUEUE_MAX_WAITING_BYTES',
+      format: 'nat', default: CLIENT_DEFAULTS.queue.maxWaitingBytes, env: 'DIPS_QUEUE_MAX_WAITING_BYTES',
     },
     backgroundMaxAgeMs: {
       doc: 'A background job still waiting for a worker after this long fails and is logged (0: it waits until it runs, as in gearmand).',
@@ -394,11 +393,7 @@ export const schema = {
 };
 
 export type DipsConfig = {
-  nats: {
-    servers: string[]; preferFirst: boolean; user: string; pass: string; token: string; passFile: string; inboxPrefix: string;
-    tls: { ca: string; cert: string; key: string };
-    pingIntervalMs: number; requestTimeoutMs: number; maxPayloadBytes: number; name: string;
-  };
+  nats: NatsSettings;
   worker: { functions: string[]; bundleDir: string; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number };
   agent: { node: string; mode: 'guest' | 'dedicated'; guestHostCpuMax: number; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
   deploy: { dir: string; publicKeys: string[]; signingKey: string; maxBundleBytes: number; maxUnpackedBytes: number; maxFiles: number; keepReleases: number; readyTimeoutMs: number; syncIntervalMs: number };
@@ -423,11 +418,6 @@ export type DipsConfig = {
 /** worker.concurrency in force: the configured slots, or one per CPU (at least 2). */
 export function workerConcurrency(config: DipsConfig): number {
   return config.worker.concurrency || Math.max(2, os.availableParallelism());
-}
-
-/** queue.maxWaitingBytes in force: the configured bytes, or a quarter of this machine's memory. */
-export function maxWaitingBytes(config: DipsConfig): number {
-  return config.queue.maxWaitingBytes || Math.floor(os.totalmem() / 4);
 }
 
 export class ConfigError extends Error {

@@ -1,10 +1,18 @@
 /** Opening a NATS connection the way every DIPS process needs it. */
 import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
-import type { DipsConfig } from './config.js';
-import type { Logger } from './log.js';
+import type { NatsSettings } from './client-config.js';
 
 export type { NatsConnection };
+
+/** The configuration a connection reads: nats.* (a DipsConfig is one). */
+type WithNats = { nats: NatsSettings };
+
+/** Where a process's connection status goes: its pino logger (named by shape, so the caller-only package needs no pino). */
+export interface StatusLog {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+}
 
 /** Connecting failed for good (bad credentials, TLS): callers exit with "unavailable". */
 export class NatsConnectError extends Error {
@@ -14,7 +22,7 @@ export class NatsConnectError extends Error {
 export interface ConnectOptions {
   /** Shown in the server's connection list: role and pid. */
   name: string;
-  log?: Logger;
+  log?: StatusLog;
   /**
    * A caller's (the client, dips, dipsctl): stop trying when it aborts, and
    * reject with a NatsConnectError naming the servers and the last failure.
@@ -32,7 +40,7 @@ export interface ConnectOptions {
  * reconnects never give up, because a worker or gateway without NATS is useless
  * and the supervisor would only restart it to do the same.
  */
-export async function connectNats(config: DipsConfig, options: ConnectOptions): Promise<NatsConnection> {
+export async function connectNats(config: WithNats, options: ConnectOptions): Promise<NatsConnection> {
   const opts: ConnectionOptions = {
     servers: [...config.nats.servers],
     noRandomize: config.nats.preferFirst,
@@ -129,7 +137,7 @@ async function connectUntil(opts: ConnectionOptions, signal: AbortSignal, onAtte
   throw gaveUp();
 }
 
-function watchStatus(nc: NatsConnection, log: Logger): void {
+function watchStatus(nc: NatsConnection, log: StatusLog): void {
   log.info({ server: nc.getServer() }, 'connected to NATS');
   void (async () => {
     for await (const s of nc.status()) {
@@ -149,7 +157,7 @@ function watchStatus(nc: NatsConnection, log: Logger): void {
  * answer. A user name that is not one plain subject token gets `_INBOX`
  * (set nats.inboxPrefix to what its permissions allow).
  */
-export function inboxPrefixFor(config: DipsConfig): string {
+export function inboxPrefixFor(config: WithNats): string {
   const { inboxPrefix, user } = config.nats;
   if (inboxPrefix && inboxPrefix !== '_INBOX') return inboxPrefix;
   return user && /^[A-Za-z0-9_-]+$/.test(user) ? `_INBOX.${user}` : '_INBOX';
@@ -161,7 +169,7 @@ export function inboxPrefixOf(nc: NatsConnection): string | undefined {
 }
 
 /** The payload limit in force: the smaller of ours and the server's. */
-export function effectiveMaxPayload(nc: NatsConnection, config: DipsConfig): number {
+export function effectiveMaxPayload(nc: NatsConnection, config: WithNats): number {
   const server = nc.info?.max_payload ?? config.nats.maxPayloadBytes;
   return Math.min(server, config.nats.maxPayloadBytes);
 }
