@@ -44,19 +44,21 @@ export const JOB_BUCKETS: readonly number[] = [
 /**
  * A counter of jobs by function and outcome and a duration histogram by
  * function, as one call per finished job. prom-client's label lookups hash
- * their labels on every call, so each function's children are kept, made on
- * first use with every outcome at 0: a failure's first occurrence is then an
- * increase Prometheus sees, not a series that appears already at 1.
+ * their labels on every call, so the children are kept, made on first use;
+ * `ok` at once with the function's first job, the error kinds when they occur
+ * (most never do: 14 series per function and process would be mostly zeros).
  */
 export function jobRecorder(jobs: Counter<'function' | 'outcome'>, duration: Histogram<'function'>): (fn: string, outcome: Outcome, seconds: number) => void {
   const children = new Map<string, { outcomes: Map<Outcome, Counter.Internal>; duration: Histogram.Internal<'function'> }>();
   return (fn, outcome, seconds) => {
     let c = children.get(fn);
     if (!c) {
-      c = { outcomes: new Map(OUTCOMES.map((o) => [o, jobs.labels(fn, o)])), duration: duration.labels(fn) };
+      c = { outcomes: new Map([['ok', jobs.labels(fn, 'ok')]]), duration: duration.labels(fn) };
       children.set(fn, c);
     }
-    c.outcomes.get(outcome)!.inc();
+    let counter = c.outcomes.get(outcome);
+    if (!counter) c.outcomes.set(outcome, (counter = jobs.labels(fn, outcome)));
+    counter.inc();
     c.duration.observe(seconds);
   };
 }
