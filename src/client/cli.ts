@@ -9,6 +9,7 @@ import { buildImagePath, signedUrl, signingKey } from '../shared/url-signature.j
 import { Discovery, type MeshWorker } from '../shared/discovery.js';
 import { connectNats } from '../shared/nats.js';
 import { nearest } from '../shared/nearest.js';
+import { startTracing } from '../shared/tracing.js';
 import type { DipsConfig } from '../shared/config.js';
 
 // commander's errors reach runMain (unknown option: 64); subcommands made below inherit this
@@ -108,6 +109,7 @@ be written, 78 bad configuration.`)
         return;
       }
     }
+    await startTracing(config, 'client');
     const client = new DipsClient({ config });
     try {
       const reply = await client.callForReply(fn, body ?? params, {

@@ -15,6 +15,7 @@ import type { Outcome } from '../shared/metrics.js';
 import { toJobEvent } from '../shared/events.js';
 import { CallError, cancelledError, type CallHandle, type Requester } from '../shared/requester.js';
 import { TurnBatch } from '../shared/turn-batch.js';
+import { callTrace, endSpan, logFields, type Span } from '../shared/tracing.js';
 import type { Priority } from '../shared/wait-queue.js';
 import { afterRestart, backoffMs, DEFAULT_ATTEMPTS, DEFAULT_RUN_TIMEOUT_MS, isPermanent } from './retry.js';
 import type { DeadJob, JobStore, StoredJob } from './store.js';
@@ -59,10 +60,12 @@ export interface Job extends StoredJob {
   /** Epoch ms a worker took the current attempt of a background job (stored: a restart counts that attempt). */
   runningSince?: number;
   lastError?: string;
+  /** Its submission's span (gearman SUBMIT_JOB…) while tracing is on: the parent of its NATS requests. */
+  span?: Span;
 }
 
 /** What a submission asks for. */
-export type JobSpec = Pick<StoredJob, 'fn' | 'unique' | 'data' | 'priority' | 'runAt'> & { background: boolean };
+export type JobSpec = Pick<StoredJob, 'fn' | 'unique' | 'data' | 'priority' | 'runAt'> & { background: boolean; span?: Span };
 
 export interface JobsMetrics {
   finished(fn: string, outcome: Outcome, seconds: number, background: boolean): void;
@@ -191,6 +194,8 @@ export class Jobs {
     const unique = spec.unique === '-' ? createHash('sha1').update(spec.data).digest('hex') : spec.unique;
     const existing = unique ? this.byUnique.get(uniqueKey(spec.fn, unique)) : undefined;
     if (existing) {
+      // joined a live job: the job's own span (the first submission's) covers its run
+      endSpan(spec.span, 'JOINED', undefined, spec.span && { 'dips.job_id': existing.handle });
       if (listener) existing.listeners.push(listener);
       if (spec.background && !existing.background && this.options.store) return this.keepForBackground(existing);
       return existing;
@@ -200,6 +205,10 @@ export class Jobs {
     if (delayMs > MAX_SCHEDULE_MS) throw new JobLimitError(`cannot schedule a job more than ${Math.floor(MAX_SCHEDULE_MS / 86_400_000)} days ahead`);
     const seq = ++this.counter;
     const job = this.track({ seq, handle: `${this.prefix}${seq}`, fn: spec.fn, unique, data: spec.data, priority: spec.priority, runAt: spec.runAt, createdAt: Date.now() }, spec.background, listener);
+    if (spec.span) {
+      job.span = spec.span;
+      job.span.setAttribute('dips.job_id', job.handle);
+    }
     if (!job.background || !this.options.store) {
       this.schedule(job);
       return job;
@@ -309,6 +318,7 @@ export class Jobs {
       attempts: 0,
       runningSince: undefined,
       lastError: undefined,
+      span: undefined,
     };
     this.byHandle.set(job.handle, job);
     if (job.unique) this.byUnique.set(uniqueKey(job.fn, job.unique), job);
@@ -422,6 +432,7 @@ export class Jobs {
         priority: job.priority,
         retries: this.options.retries,
         idempotent: this.options.isIdempotent?.(job.fn) ?? true,
+        trace: job.span && callTrace(job.fn, job.span),
         onAssigned: () => {
           job.state = 'running';
           if (job.background) {
@@ -451,7 +462,7 @@ export class Jobs {
     }
     this.count(job, err.kind);
     if (job.background) this.options.log.error({ handle: job.handle, fn: job.fn, message: err.message }, 'background job failed');
-    else this.options.log.debug({ handle: job.handle, fn: job.fn, message: err.message }, 'job failed');
+    else this.options.log.debug({ handle: job.handle, fn: job.fn, message: err.message, ...logFields(job.span) }, 'job failed');
     this.end(job, failureEvent(err));
   }
 
@@ -491,6 +502,7 @@ export class Jobs {
     const dead: DeadJob = { ...stored(job), attempts: job.attempts, lastError: job.lastError ?? '', deadAt: Date.now() };
     void this.options.store?.bury(dead).catch((err) => this.options.log.error({ err, handle: job.handle }, 'cannot move a failed job to the dead letters; it stays stored and runs again at the next start'));
     this.tell(job, event);
+    endSpan(job.span, 'DEAD_LETTER', new Error(`${job.lastError ?? 'failed'} (dead letter: ${why})`));
   }
 
   /** Store a background job's attempts (a failed write is logged: it costs a count, never the job). */
@@ -567,6 +579,10 @@ export class Jobs {
     if (!this.byHandle.has(job.handle)) return;
     this.forget(job);
     this.tell(job, event);
+    if (job.span) {
+      if (event.kind === 'done') endSpan(job.span, 'ok', undefined, { 'dips.bytes_out': event.data.length });
+      else endSpan(job.span, 'FAILED', new Error(event.kind === 'failed' && event.message !== undefined ? event.message : 'WORK_FAIL'));
+    }
   }
 
   private count(job: Job, outcome: Outcome): void {

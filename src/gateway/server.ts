@@ -12,6 +12,7 @@ import type { Logger } from '../shared/log.js';
 import { effectiveMaxPayload } from '../shared/nats.js';
 import { repliesToInbox } from '../shared/replies.js';
 import { Requester } from '../shared/requester.js';
+import { flushTracing, startTracing } from '../shared/tracing.js';
 import type { Registry } from 'prom-client';
 import { gatewayMetrics } from './metrics.js';
 import { adminField, mayChangeState, runAdminCommand } from './admin.js';
@@ -100,7 +101,9 @@ export class Gateway {
     this.server.maxConnections = config.gateway.maxConnections;
   }
 
-  listen(port = this.config.gateway.port, host = this.config.gateway.host): Promise<number> {
+  async listen(port = this.config.gateway.port, host = this.config.gateway.host): Promise<number> {
+    // before the first job: spans of jobs taken while the SDK loads would be lost
+    await startTracing(this.config, 'gateway');
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -173,5 +176,6 @@ export class Gateway {
     // background jobs stay on disk and run again when a gateway starts on this data directory
     await attemptsSaved;
     await this.store.close();
+    await flushTracing();
   }
 }

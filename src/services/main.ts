@@ -5,6 +5,7 @@ import { loadConfig, workerConcurrency } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { connectNats } from '../shared/nats.js';
 import { onShutdown, parseArgs, runMain, version } from '../shared/process.js';
+import { startTracing } from '../shared/tracing.js';
 import sharp from 'sharp';
 import { allFunctions, selectFunctions } from './functions/index.js';
 import { loadBundle } from './bundle.js';
@@ -29,6 +30,7 @@ runMain(async () => {
   if (opts.concurrency) overrides.worker = { ...(overrides.worker as object), concurrency: Number(opts.concurrency) };
   const config = loadConfig({ overrides });
   const log = createLogger('worker', config.log.level, config.log.format);
+  await startTracing(config, 'worker');
   const builtins = allFunctions(config);
   // the bundle is imported and checked before anything connects: a bad one exits 78 without taking a job
   const bundle = config.worker.bundleDir ? await loadBundle(config.worker.bundleDir, builtins.map((f) => f.name)) : undefined;

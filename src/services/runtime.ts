@@ -8,7 +8,7 @@
 import os from 'node:os';
 import { nuid, type Msg, type MsgHdrs, type MsgHdrsImpl, type NatsConnection, type Payload, type PublishOptions, type Service, type Subscription } from 'nats';
 import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../shared/codec/index.js';
-import { DipsError, ErrorCode, errorMessage } from '../shared/errors.js';
+import { DipsError, ErrorCode, errorMessage, kindOfCode } from '../shared/errors.js';
 import { Header, headerValue } from '../shared/headers.js';
 import type { Logger } from '../shared/log.js';
 import { directWildcard, functionFromToken, functionSubject, functionToken, SERVICE_NAME } from '../shared/subjects.js';
@@ -23,6 +23,7 @@ import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
 import { jobRecorder, outcomeOf } from '../shared/metrics.js';
 import { TurnBatch } from '../shared/turn-batch.js';
+import { endSpan, flushTracing, logFields, startJobSpan, Attr } from '../shared/tracing.js';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -185,6 +186,7 @@ export class Worker {
     await this.admission.idle();
     answers.flush();
     if (!this.nc.isClosed()) await this.nc.drain();
+    await flushTracing();
   }
 
   private admit(def: FunctionDef, msg: JobMsg): void {
@@ -240,9 +242,12 @@ export class Worker {
     const h = msg.headers;
     const { deadline } = terms;
     const jobId = headerValue(h, Header.jobId);
+    // undefined while tracing is off: each use below is one check
+    const span = startJobSpan(def.name, jobId, h, msg.data.length);
     if (Date.now() >= deadline) {
       // The caller has given up: spend nothing on it. A plain caller gets its one reply all the same.
-      this.options.log.debug({ fn: def.name, jobId }, 'skipped a job past its deadline');
+      this.options.log.debug({ fn: def.name, jobId, ...logFields(span) }, 'skipped a job past its deadline');
+      endSpan(span, 'TIMEOUT', new Error('deadline passed before a slot freed'));
       watched.stop();
       if (!accepts.noRoom) respondError(msg, ErrorCode.timeout, `${def.name}: deadline passed before a slot freed${terms.note}`, this.room.workerId, 0, 'TIMEOUT', true);
       return;
@@ -259,15 +264,20 @@ export class Worker {
         const answer = this.answerOf(def.name, result, encoding);
         const room = this.roomAfter(def.name, performance.now() - started, msg.data.length);
         msg.respond(answer.body, { headers: resultHeaders(this.room.workerId, room, answer.contentType, answer.encoding) });
+        endSpan(span, 'ok', undefined, span && { [Attr.bytesOut]: answer.body.length, [Attr.worker]: this.room.workerId });
       }
-      else if (!accepts.noRoom) job.lateAnswer(this.room.workerId); // a plain caller gets one reply whatever happens
+      else {
+        if (!accepts.noRoom) job.lateAnswer(this.room.workerId); // a plain caller gets one reply whatever happens
+        endSpan(span, 'TIMEOUT', new Error('deadline passed before the result was ready'));
+      }
       this.record(def.name, true, performance.now() - started);
     } catch (err) {
       this.record(def.name, false, performance.now() - started, err);
+      endSpan(span, err instanceof DipsError ? kindOfCode(err.code) : 'INTERNAL', err, span && { [Attr.worker]: this.room.workerId });
       if (err instanceof DipsError) {
         respondError(msg, err.code, err.message, this.room.workerId, this.roomAfter(def.name, performance.now() - started, msg.data.length));
       } else {
-        this.options.log.error({ err, fn: def.name, jobId }, 'function failed unexpectedly');
+        this.options.log.error({ err, fn: def.name, jobId, ...logFields(span) }, 'function failed unexpectedly');
         respondError(msg, ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`, this.room.workerId, this.roomAfter(def.name, performance.now() - started, msg.data.length));
       }
     } finally {

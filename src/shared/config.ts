@@ -379,6 +379,20 @@ export const schema = {
     timeLimitMs: { doc: 'Longest an image job may run, in milliseconds (the caller\'s deadline may be shorter).', format: 'nat', default: 30000, env: 'DIPS_IMAGES_TIME_LIMIT_MS' },
     threadsPerJob: { doc: 'libvips threads one image operation may use (0: libvips default, one per CPU).', format: 'nat', default: 0, env: 'DIPS_IMAGES_THREADS_PER_JOB' },
   },
+  tracing: {
+    otlpEndpoint: {
+      doc: 'OTLP/HTTP collector that job traces are sent to, e.g. http://127.0.0.1:4318 (/v1/traces is added unless the URL ends with it). Empty: the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT if set, else tracing is off and costs nothing.',
+      format: String, default: '', env: 'DIPS_TRACING_OTLP_ENDPOINT',
+    },
+    sampleRatio: {
+      doc: 'Share of calls started here that are traced (0-1); a job whose caller traced it is traced whatever this says (the sampled flag of its traceparent).',
+      format: 'ratio', default: 1, env: 'DIPS_TRACING_SAMPLE_RATIO',
+    },
+    serviceName: {
+      doc: 'service.name of the spans, followed by the process role: dips-worker, dips-gateway, dips-http, dips-client.',
+      format: String, default: 'dips', env: 'DIPS_TRACING_SERVICE_NAME',
+    },
+  },
   log: {
     level: {
       doc: 'Log level.',
@@ -412,6 +426,7 @@ export type DipsConfig = {
   dashboard: { host: string; port: number; allowedHosts: string[]; token: string; natsMonitorUrls: string[] };
   queue: { maxWaitingBytes: number; backgroundMaxAgeMs: number; backgroundRunTimeoutMs: number };
   images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
+  tracing: { otlpEndpoint: string; sampleRatio: number; serviceName: string };
   log: { level: string; format: 'auto' | 'json' | 'pretty' };
 };
 

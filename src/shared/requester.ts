@@ -73,6 +73,33 @@ export interface RequestOptions {
   onAssigned?: () => void;
   /** Aborting it withdraws the call: a waiting job never runs; a running one's result is dropped. */
   signal?: AbortSignal;
+  /** Traces its sends (src/shared/tracing.ts callTrace); absent: the process's tracing hook decides (none when tracing is off). */
+  trace?: CallTrace;
+}
+
+/** How one send of a call ended, for its trace. */
+export interface AttemptEnd {
+  /** 'ok', or what ended it: a failure's kind, NO_ROOM (bounced), LOST (silent, sent again). */
+  outcome: string;
+  /** The worker that answered. */
+  worker?: string;
+  error?: CallError;
+}
+
+/**
+ * Tracing of one call's sends: `send` starts an attempt (and puts its trace
+ * context in the headers), the function it returns ends it. Kept free of
+ * OpenTelemetry types: the caller-only client package does not carry the SDK.
+ */
+export interface CallTrace {
+  send(headers: MsgHdrs, attempt: number, subject: string): (end: AttemptEnd) => void;
+}
+
+let callTracing: ((fn: string) => CallTrace | undefined) | undefined;
+
+/** Set by src/shared/tracing.ts when tracing starts: calls without a trace of their own ask it for one. */
+export function setCallTracing(hook: (fn: string) => CallTrace | undefined): void {
+  callTracing = hook;
 }
 
 export interface RequesterOptions {
@@ -119,6 +146,11 @@ interface Pending {
   timer?: NodeJS.Timeout;
   onEvent?: (msg: Msg) => void;
   onAssigned?: () => void;
+  trace?: CallTrace;
+  /** Sends so far (its trace's attempt numbers). */
+  sends: number;
+  /** Ends the trace of the send under way. */
+  endAttempt?: (end: AttemptEnd) => void;
 }
 
 /** How a call ends: an error, or the final reply. */
@@ -342,6 +374,9 @@ export class Requester {
       timer: options.timeoutMs === null ? undefined : setTimeout(() => this.fail(token, this.timeoutError(p, options.timeoutMs!)), options.timeoutMs),
       onEvent: options.onEvent,
       onAssigned: options.onAssigned,
+      trace: options.trace ?? callTracing?.(fn),
+      sends: 0,
+      endAttempt: undefined,
     };
     // DIPS's callers keep bounced jobs and read events: workers may answer with either
     p.headers.set(Header.accept, REQUESTER_ACCEPT);
@@ -449,6 +484,11 @@ export class Requester {
     p.lastHeard = p.sentAt = Date.now();
     p.acknowledged = false;
     p.headers.set(Header.deadline, String(p.deadline ?? Date.now() + p.runTimeoutMs));
+    if (p.trace) {
+      // an attempt still open was never answered: lost with a worker or a NATS node
+      p.endAttempt?.({ outcome: 'LOST' });
+      p.endAttempt = p.trace.send(p.headers, ++p.sends, subject);
+    }
     try {
       this.nc.publish(subject, p.data, { reply: `${this.inbox}.${p.token}`, headers: p.headers });
     } catch (err) {
@@ -620,8 +660,13 @@ export class Requester {
       this.handOffs.add({ fn: p.fn, workerId: worker, room: Number(headerValue(h, Header.room) || 1) });
     }
     const serviceError = headerValue(h, Header.serviceError);
-    if (serviceError) {
-      this.fail(token, workerError(h, serviceError));
+    const err = serviceError ? workerError(h, serviceError) : undefined;
+    if (p.endAttempt) {
+      p.endAttempt({ outcome: err?.kind ?? 'ok', worker, error: err });
+      p.endAttempt = undefined;
+    }
+    if (err) {
+      this.fail(token, err);
       return;
     }
     this.finish(p);
@@ -636,6 +681,10 @@ export class Requester {
 
   /** Nothing ran: try another member of the queue group a few times, then wait in line for room. */
   private bounced(p: Pending): void {
+    if (p.endAttempt) {
+      p.endAttempt({ outcome: p.noWorkerSince === undefined ? 'NO_ROOM' : 'NO_WORKER' });
+      p.endAttempt = undefined;
+    }
     const gate = this.gate(p.fn);
     if (gate.open && ++gate.bounces <= BOUNCE_RETRIES && p.noWorkerSince === undefined && p.data.length < BIG_JOB_BYTES) {
       this.sendToGroup(gate, p);
@@ -655,6 +704,10 @@ export class Requester {
   private fail(token: string, err: CallError): void {
     const p = this.pending.get(token);
     if (!p) return;
+    if (p.endAttempt) {
+      p.endAttempt({ outcome: err.kind, error: err });
+      p.endAttempt = undefined;
+    }
     this.finish(p);
     p.done(err);
   }

@@ -3,7 +3,8 @@
  * and the other way, a job's events turned into the packets its clients wait for.
  */
 import { errorMessage } from '../../shared/errors.js';
-import { PacketType, MAX_UNIQUE_SIZE, ErrorName } from '../protocol/constants.js';
+import { PacketType, MAX_UNIQUE_SIZE, ErrorName, PACKET_NAMES } from '../protocol/constants.js';
+import { endSpan, SpanKind, startSpan, tracingOn, type Span } from '../../shared/tracing.js';
 import { MAX_FUNCTION_NAME_BYTES } from '../../shared/subjects.js';
 import type { Packet } from '../protocol/parser.js';
 import type { Connection } from '../connection.js';
@@ -156,16 +157,19 @@ function submitJob(ctx: ClientHandlerContext, conn: Connection, packet: Packet, 
   const reply = background ? conn.reserve() : undefined;
   if (!background) conn.outstanding++;
   // The packet's buffer may be a slice of a larger socket chunk: copy the payload once so it is not pinned.
-  const spec = { fn: fnArg.toString('utf8'), unique: uniqueArg.toString('latin1'), data: Buffer.from(data), priority, background, runAt };
+  const fn = fnArg.toString('utf8');
+  // the job's span ends with it (jobs.ts); undefined while tracing is off
+  const span = tracingOn() ? startSpan(`gearman ${PACKET_NAMES[packet.type]} ${fn}`, SpanKind.SERVER, { 'dips.function': fn, 'dips.bytes_in': data.length, 'dips.priority': priority, 'dips.background': background }) : undefined;
+  const spec = { fn, unique: uniqueArg.toString('latin1'), data: Buffer.from(data), priority, background, runAt, span };
   let submitted: Job | Promise<Job>;
   try {
     submitted = ctx.jobs.submit(spec, background ? null : listenerOf(conn));
   } catch (err) {
-    refuseJob(conn, reply, background, err);
+    refuseJob(conn, reply, background, err, span);
     return;
   }
   // foreground jobs (most of them) are accepted at once: no promise, no closure
-  if (submitted instanceof Promise) submitted.then((job) => acceptJob(conn, reply, job), (err: unknown) => refuseJob(conn, reply, background, err));
+  if (submitted instanceof Promise) submitted.then((job) => acceptJob(conn, reply, job), (err: unknown) => refuseJob(conn, reply, background, err, span));
   else acceptJob(conn, reply, submitted);
 }
 
@@ -179,9 +183,10 @@ function acceptJob(conn: Connection, reply: Reply, job: Job): void {
   }
 }
 
-function refuseJob(conn: Connection, reply: Reply, background: boolean, err: unknown): void {
+function refuseJob(conn: Connection, reply: Reply, background: boolean, err: unknown, span?: Span): void {
   if (!background) conn.outstanding--;
   const message = err instanceof JobLimitError ? err.message : `Cannot accept the job: ${errorMessage(err)}`;
+  endSpan(span, 'QUEUE_ERROR', new Error(message));
   if (reply) reply(PacketType.ERROR, [ErrorName.queueError, message]);
   else conn.sendError(ErrorName.queueError, message);
 }

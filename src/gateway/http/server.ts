@@ -14,6 +14,7 @@ import { DipsError, ErrorCode, errorMessage, httpStatusOf } from '../../shared/e
 import type { Logger } from '../../shared/log.js';
 import type { Readiness } from '../../shared/metrics.js';
 import { sameSecret } from '../../shared/secret-compare.js';
+import { endSpan, flushTracing, logFields, startHttpSpan, startTracing, withSpan, type Span } from '../../shared/tracing.js';
 import { UNSIGNED, signingKey, verify } from '../../shared/url-signature.js';
 import { expiringCacheControl } from './imgproxy.js';
 import { etagOf, formatFromAccept, matchesEtag } from './negotiate.js';
@@ -36,6 +37,8 @@ declare module 'fastify' {
     dipsFunction?: string;
     /** Bytes of the response body. */
     dipsBytes?: number;
+    /** The request's span while tracing is on: the parent of its call. */
+    dipsSpan?: Span;
   }
 }
 
@@ -66,8 +69,12 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
+  app.addHook('onReady', async () => void (await startTracing(config, 'http')));
+  app.addHook('onClose', flushTracing);
   app.addHook('onRequest', async (request, reply) => {
     if (isProbe(request.url)) return;
+    request.dipsSpan = startHttpSpan(request.method, request.routeOptions.url ?? '', request.url.split('?')[0], request.headers);
+    if (request.dipsSpan) request.log = request.log.child(logFields(request.dipsSpan));
     // what the headers decide is decided before a body is read or a slot is taken: POSTs
     // without the key, trickling their bodies, must not hold http.maxConcurrent
     if (request.method === 'POST') checkApiKey(request);
@@ -80,6 +87,7 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
   });
   app.addHook('onResponse', async (request, reply) => {
     if (isProbe(request.url)) return;
+    endSpan(request.dipsSpan, reply.statusCode < 500 ? 'ok' : String(reply.statusCode), reply.statusCode < 500 ? undefined : `HTTP ${reply.statusCode}`, request.dipsSpan && { 'http.response.status_code': reply.statusCode });
     const fn = request.dipsFunction ?? 'none';
     metrics.requests.inc({ status: String(reply.statusCode), function: fn });
     metrics.duration.observe({ function: fn }, reply.elapsedTime / 1000);
@@ -124,7 +132,7 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
     const json = request.headers['content-type']?.startsWith('application/json');
     const input = json ? { ...(body as Record<string, unknown>), ...query } : Buffer.isBuffer(body) ? body : Buffer.alloc(0);
     // sent again after a possible loss only when running it twice is known to be harmless (DIPS's own functions)
-    const result = await client.callForReply(fn, input, { params: json ? undefined : query, timeoutMs: http.timeoutMs, jobId: request.id, signal: abortOnClose(reply), idempotent: BUILTIN_FUNCTIONS.includes(fn) });
+    const result = await withSpan(request.dipsSpan, () => client.callForReply(fn, input, { params: json ? undefined : query, timeoutMs: http.timeoutMs, jobId: request.id, signal: abortOnClose(reply), idempotent: BUILTIN_FUNCTIONS.includes(fn) }));
     return sendReply(reply, result, {});
   });
 
@@ -146,7 +154,7 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
     if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).headers(headers).send();
     const signal = abortOnClose(reply);
     const bytes = await source.load(signal);
-    const result = await client.callForReply(call.fn, bytes, { params: call.params, timeoutMs: http.timeoutMs, jobId: request.id, signal });
+    const result = await withSpan(request.dipsSpan, () => client.callForReply(call.fn, bytes, { params: call.params, timeoutMs: http.timeoutMs, jobId: request.id, signal }));
     return sendReply(reply, result, headers);
   });
 
