@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, portOpen, sleep } from '../src/control/nats-node.js';
 import { stopChild } from '../src/control/spawn.js';
-import { Fonts } from '../src/shared/fonts.js';
+import { Fonts } from '../src/services/image/fonts.js';
 import { processCpuMs } from './cpu.js';
 import { anchorsDir } from './peers.js';
 import { summarize } from './stats.js';

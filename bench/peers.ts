@@ -7,7 +7,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Fonts } from '../src/shared/fonts.js';
+import { Fonts } from '../src/services/image/fonts.js';
 import { portOpen, sleep } from '../src/control/nats-node.js';
 import { stopChild } from '../src/control/spawn.js';
 

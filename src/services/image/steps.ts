@@ -10,7 +10,7 @@
  * so the result is always what the caller's order means.
  */
 import sharp, { type ExtendOptions, type Region, type ResizeOptions, type Sharp } from 'sharp';
-import { escapeMarkup, Fonts } from '../../shared/fonts.js';
+import { escapeMarkup, Fonts } from './fonts.js';
 import type { Params } from '../params.js';
 import { bytesParam } from './input.js';
 import { openImage, type ImageLimits } from './limits.js';

@@ -7,7 +7,7 @@
  * keep the blocks' anti-aliased edges off the first and last glyph.
  */
 import sharp from 'sharp';
-import { escapeMarkup, Fonts } from '../../../shared/fonts.js';
+import { escapeMarkup, Fonts } from '../../image/fonts.js';
 
 /** Printable ASCII without the space, which draws nothing. */
 export const ATLAS_CHARS = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join('');
