@@ -10,7 +10,8 @@
  * foreign Host headers (DNS rebinding) are refused; the token cookie is
  * HttpOnly, SameSite=Strict, and Secure over TLS. The node's workers serve the example
  * bundle: each shows it (hello@<version>) in dipsctl status and on the page, and text an
- * agent sends is shown as text, never as markup. A screenshot under load is written to
+ * agent sends is shown as text, never as markup. A slow job shows in p99, then leaves it once
+ * the workers' latency window (3 s here) has passed. A screenshot under load is written to
  * test/artifacts/dashboard.png.
  */
 import { test } from 'uvu';
@@ -39,6 +40,8 @@ let bundle: string;
 let loading = false;
 let load: Promise<void> = Promise.resolve();
 const ARTIFACTS = path.join(projectRoot, 'test', 'artifacts');
+/** The workers' latency window (worker.latencyWindowSec), short so that a slow job leaves it during the test. */
+const LATENCY_WINDOW_SEC = 3;
 
 const card = () => dips.call('ecard', { pSN: '1234567890', pData: SEED_PDATA }, { timeoutMs: 4000 });
 
@@ -72,7 +75,10 @@ async function setUp(): Promise<void> {
   bundle = `${manifest.name}@${manifest.version}`;
   cluster = await startCluster();
   const agentMetrics = await freePort();
-  agent = await startProcess('agent', cluster, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'n1', DIPS_AGENT_METRICS_PORT: String(agentMetrics), DIPS_WORKER_BUNDLE_DIR: bundleDir }, '"msg":"agent ready"');
+  agent = await startProcess('agent', cluster, {
+    DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: 'n1', DIPS_AGENT_METRICS_PORT: String(agentMetrics), DIPS_WORKER_BUNDLE_DIR: bundleDir,
+    DIPS_WORKER_LATENCY_WINDOW_SEC: String(LATENCY_WINDOW_SEC),
+  }, '"msg":"agent ready"');
   gateway = await startProcess('gateway', cluster, { DIPS_GATEWAY_PORT: String(await freePort()), DIPS_GATEWAY_DATA_DIR: path.join(projectRoot, 'run', `dashboard-test-${process.pid}`) });
   const port = await freePort();
   dashboardPort = port;
@@ -370,6 +376,19 @@ test('a rolling reload from the page brings new worker pids, and a marker on the
   }, { timeout: 15_000 }, before);
   const markers = await inPage(() => (window as unknown as { dipsDashboard: { markers: Array<{ text: string }> } }).dipsDashboard.markers.map((m) => m.text));
   assert.ok(markers.some((m) => /reload on n1/.test(m)), markers.join(' | '));
+});
+
+test('p50 and p99 cover the last worker.latencyWindowSec seconds: a slow job shows, then leaves the figures', async () => {
+  const p99 = () => inPage(() => document.querySelector('#functions tr[data-function="delay"] td:nth-child(4)')?.textContent ?? '');
+  await dips.call('delay', { ms: 1500 });
+  await page.waitForFunction(() => Number(document.querySelector('#functions tr[data-function="delay"] td:nth-child(4)')?.textContent) >= 1500, { timeout: 10_000 });
+  assert.match(await inPage(() => document.querySelector('#latency-window')?.textContent ?? ''), new RegExp(`last ${LATENCY_WINDOW_SEC} s`));
+  const status = await runDipsctl<{ replies: Array<{ workers: Array<{ latencyWindowSec?: number }> }> }>(cluster, 'status', '--json');
+  assert.is(status.code, 0, status.err);
+  assert.ok(status.json!.replies.flatMap((r) => r.workers).every((w) => w.latencyWindowSec === LATENCY_WINDOW_SEC), status.out);
+  // no other delay job: once the window has passed the slow one, the function has no latency to show
+  await page.waitForFunction(() => document.querySelector('#functions tr[data-function="delay"] td:nth-child(4)')?.textContent === '-', { timeout: 15_000 });
+  assert.is(await p99(), '-');
 });
 
 test('a killed NATS node shows as down within 2 s', async () => {

@@ -5,6 +5,9 @@
  * dipsctl and the dashboard. Real nats-server, gateways, a native worker, a
  * PHP Gearman worker that fails until a file says otherwise, a raw Gearman
  * worker that takes a job and goes silent, and a gateway SIGKILLed mid-job.
+ * Stored jobs that wait for a function nobody serves: listed and flagged by
+ * `dipsctl stored list` and the dashboard, dropped from the page (and never run
+ * when a worker comes), moved to the dead letters with `dipsctl stored bury`.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,7 +21,7 @@ import { freePort } from '../src/control/nats-node.js';
 import { Executables } from '../src/control/spawn.js';
 import { PacketType as P } from '../src/gateway/protocol/constants.js';
 import { phpSerialize } from '../src/shared/codec/php.js';
-import type { DeadLetterReply, DeadLetterView } from '../src/shared/dead-letter.js';
+import type { DeadLetterReply, DeadLetterView, StoredJobsReply } from '../src/shared/dead-letter.js';
 import { deadLetterSubject } from '../src/shared/subjects.js';
 import { chromiumPath, runDipsctl, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 import { WireClient } from './gearman-wire.js';
@@ -277,6 +280,57 @@ test('the dashboard counts dead letters per gateway and lists them; retry and dr
   } finally {
     await browser.close();
   }
+});
+
+test('a stored job for a function nobody serves is listed (flagged) by dipsctl and the page; dropped from the page, it never runs once a worker comes', async () => {
+  const handle = await submitBackground(port, 'orphan', 'orphan-drop');
+  const stored = async () => {
+    const r = await runDipsctl<{ replies: StoredJobsReply[] }>(cluster, 'stored', 'list', '--json');
+    assert.is(r.code, 0, r.err);
+    return r.json!.replies.flatMap((g) => g.jobs ?? []);
+  };
+  await waitFor(async () => (await stored()).some((j) => j.handle === handle), 10_000, 'the job to be listed');
+  const listed = (await stored()).find((j) => j.handle === handle)!;
+  assert.equal([listed.fn, listed.waitingFor, listed.workers, listed.attempts, listed.bytes], ['orphan', 'worker', 0, 0, 11]);
+  const table = await dipsctl('stored', 'list');
+  assert.match(table.out, new RegExp(`${handle}\\s+orphan\\s+worker\\s+\\S+\\s+0\\s+0: no worker serves it`), table.out);
+
+  const browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  try {
+    const page = await browser.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+    await page.goto(`${dashboardUrl}/`, { waitUntil: 'networkidle2' });
+    const row = `#stored tr[data-stored-handle="${handle}"]`;
+    await page.waitForSelector(`${row}[data-unserved="true"]`, { timeout: 15_000 });
+    assert.match(await page.$eval('#stored tr.group[data-stored-function="orphan"]', (tr) => tr.textContent ?? ''), /1 waiting, the oldest for \d+s — no worker serves this function/);
+    await page.click(`${row} button[data-verb="stored-drop"]`);
+    await page.waitForFunction(() => /^dipsctl stored drop .*\n.*dropped \(waited \d+ s\); it will not run/.test(document.querySelector('#result')?.textContent ?? ''), { timeout: 10_000 });
+    await page.waitForFunction((sel: string) => !document.querySelector(sel), { timeout: 10_000 }, row);
+  } finally {
+    await browser.close();
+  }
+  assert.not.ok((await stored()).some((j) => j.handle === handle), 'gone from the store');
+  const again = await dipsctl('stored', 'drop', handle);
+  assert.is(again.code, 1, 'no gateway holds it any more');
+  assert.match(again.err, /no gateway holds a waiting stored job/);
+
+  // another one goes to the dead letters instead
+  const buried = await submitBackground(port, 'orphan', 'orphan-bury');
+  await waitFor(async () => (await stored()).some((j) => j.handle === buried), 10_000, 'the second job to be listed');
+  const bury = await dipsctl('stored', 'bury', buried);
+  assert.is(bury.code, 0, bury.err);
+  assert.match(bury.out, /moved to the dead letters/);
+  const dead = await deadOne(buried);
+  assert.ok(dead && dead.fn === 'orphan', JSON.stringify(dead));
+  assert.match(dead!.lastError, /moved to the dead letters by an operator/);
+
+  // a worker for orphan comes: a job submitted after the dropped one runs, the dropped and buried ones do not
+  writeFileSync(path.join(tmp, 'ok-orphan-after'), '');
+  startPhpWorker(port, 'orphan');
+  await submitBackground(port, 'orphan', 'orphan-after');
+  await waitFor(() => lines('done-orphan-after') === 1, 20_000, 'the later job to run');
+  assert.is(lines('attempts-orphan-drop'), 0, 'the dropped job never ran');
+  assert.is(lines('attempts-orphan-bury'), 0, 'the buried job waits among the dead letters');
 });
 
 test.run();

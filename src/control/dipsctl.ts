@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-/** dipsctl: see and steer every node of the mesh through dips.control.* broadcasts, and the gateways' dead letters through dips.admin.deadletter.*. */
+/** dipsctl: see and steer every node of the mesh through dips.control.* broadcasts, and the gateways' dead letters and waiting stored jobs through dips.admin.deadletter.* and dips.admin.stored.*. */
 import { Command, Option } from 'commander';
 import type { NatsConnection } from 'nats';
 import { loadConfig, schema, type DipsConfig } from '../shared/config.js';
 import type { ControlRequest, NodeReply, Verb } from '../shared/control.js';
-import type { DeadLetterAction } from '../shared/dead-letter.js';
+import type { DeadLetterAction, StoredAction } from '../shared/dead-letter.js';
 import { connectNats, NatsConnectError } from '../shared/nats.js';
 import { ExitCode, quietOnClosedStdout, runMain, version } from '../shared/process.js';
 import { broadcast } from './broadcast.js';
-import { askGateways, deadLetterDone, deadLetterTable, judgeDeadLetters } from './dead-letters.js';
+import { askGateways, askStored, deadLetterDone, deadLetterTable, judgeDeadLetters, storedTable } from './dead-letters.js';
 import { doneLines, formatUptime, judge, statusTable } from './report.js';
 import { createPublicKey } from 'node:crypto';
 import { packBundle } from './release/archive.js';
@@ -112,7 +112,7 @@ const finish = (code: number) => {
   process.exitCode = code;
 };
 
-program.command('status').description('a table of every worker: node, pid, functions, in-flight, done, failed, p50 latency, uptime, restarts, code version, bundle; then each node\'s sharing and release')
+program.command('status').description('a table of every worker: node, pid, functions, in-flight, done, failed, p50 latency (of the jobs that ended in the last worker.latencyWindowSec seconds, 60 by default; - when none did), uptime, restarts, code version, bundle; then each node\'s sharing and release')
   .addOption(nodeOption())
   .action(async (o: { node?: string[] }) => finish(await run('status', { nodes: o.node }, printStatus)));
 
@@ -265,6 +265,34 @@ deadLetters.command('retry').description('put a dead letter back in its gateway\
 deadLetters.command('drop').description('delete a dead letter for good')
   .argument('<handle>', 'the job handle, as `dead-letter list` shows it')
   .action(async (handle: string) => finish(await deadLetter('drop', handle)));
+
+/** Ask every gateway about its waiting stored jobs (`handle` for retry, drop and bury). */
+function stored(action: StoredAction, handle?: string): Promise<number> {
+  return withNats(async (nc, config, opts) => {
+    const replies = await askStored(nc, action, { handle }, gatherMs(config));
+    if (opts.json) process.stdout.write(`${JSON.stringify({ replies }, null, 2)}\n`);
+    else if (action === 'list') process.stdout.write(`${storedTable(replies)}\n`);
+    else for (const line of deadLetterDone(replies)) process.stdout.write(`${line}\n`);
+    const outcome = judgeDeadLetters(action, replies, handle, 'a waiting stored job', '`dipsctl stored list`');
+    for (const line of outcome.problems) process.stderr.write(`${line}\n`);
+    return outcome.exitCode;
+  });
+}
+
+const storedJobs = program.command('stored')
+  .description('background jobs the gateways keep on disk that no worker holds yet (waiting for a worker, their time or their next attempt): list them, run one now, drop one, or move one to the dead letters')
+  .addHelpText('after', '\nExit codes: 0 done, 1 a gateway reported an error or none holds the handle, 69 no gateway answered.');
+storedJobs.command('list').description('every gateway\'s waiting stored jobs: handle, function, what it waits for, age, attempts, and how many workers serve its function now (0: it waits for a worker nobody runs)')
+  .action(async () => finish(await stored('list')));
+storedJobs.command('retry').description('send a job waiting for its time or its next attempt to a worker now')
+  .argument('<handle>', 'the job handle, as `stored list` shows it')
+  .action(async (handle: string) => finish(await stored('retry', handle)));
+storedJobs.command('drop').description('delete a waiting stored job: it never runs')
+  .argument('<handle>', 'the job handle, as `stored list` shows it')
+  .action(async (handle: string) => finish(await stored('drop', handle)));
+storedJobs.command('bury').description('move a waiting stored job to the dead letters (`dead-letter retry` runs it again later)')
+  .argument('<handle>', 'the job handle, as `stored list` shows it')
+  .action(async (handle: string) => finish(await stored('bury', handle)));
 
 // A one-shot command ends when its work is done: nats.js 2.29 never closes a socket whose server accepted
 // and then said nothing (its transport's close skips a socket that never got INFO), and that socket

@@ -450,6 +450,7 @@ export class Jobs {
 
   /** The job's call ended: its listeners hear the result or the failure. */
   private settle(job: Job, err: CallError | undefined, reply?: Msg): void {
+    if (!this.byHandle.has(job.handle)) return; // dropped or dead-lettered by an operator while its call waited
     if (!err) {
       this.count(job, 'ok');
       this.end(job, { kind: 'done', data: reply!.data });
@@ -558,6 +559,76 @@ export class Jobs {
     await store.dropDead(handle);
     this.options.log.warn({ handle, fn: dead.fn, attempts: dead.attempts, lastError: dead.lastError }, 'dead letter dropped by an operator');
     return dead;
+  }
+
+  /** Stored background jobs no worker holds now (waiting for one, for their time or for their next attempt), oldest first. */
+  waitingStored(): Job[] {
+    if (!this.options.store) return [];
+    const out: Job[] = [];
+    for (const job of this.byHandle.values()) if (job.background && job.state === 'waiting') out.push(job);
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** The waiting stored job an operator names; throws JobLimitError when a worker holds it now (only a waiting job may be changed). */
+  private waitingStoredJob(handle: string): Job | undefined {
+    const job = this.byHandle.get(handle);
+    if (!job?.background || !this.options.store) return undefined;
+    if (job.state !== 'waiting') throw new JobLimitError(`${handle} (${job.fn}) is running on a worker now; only a waiting job can be changed`);
+    return job;
+  }
+
+  /** Out of its wait (timer, call waiting for a worker) without an outcome: the call's settle finds the job gone from the table. */
+  private stopWaiting(job: Job): CallHandle | undefined {
+    clearTimeout(job.timer);
+    job.timer = undefined;
+    job.withdrawn = true;
+    const call = job.call;
+    job.call = undefined;
+    return call;
+  }
+
+  /**
+   * An operator's drop of a waiting stored job: it never runs and is gone from
+   * the store once this resolves. Undefined when this gateway holds no such job.
+   */
+  async dropStored(handle: string): Promise<Job | undefined> {
+    const job = this.waitingStoredJob(handle);
+    if (!job) return undefined;
+    const call = this.stopWaiting(job);
+    this.count(job, 'CANCELLED');
+    this.end(job, { kind: 'failed' });
+    call?.cancel();
+    // writes commit in order: once this one is on disk, so is end()'s removal
+    await this.options.store!.remove(handle);
+    this.options.log.warn({ handle, fn: job.fn, waitedMs: Date.now() - job.createdAt, attempts: job.attempts }, 'stored job dropped by an operator');
+    return job;
+  }
+
+  /** An operator's move of a waiting stored job to the dead letters (to retry it later with `dead-letter retry`). Undefined when there is none. */
+  async buryStored(handle: string): Promise<Job | undefined> {
+    const job = this.waitingStoredJob(handle);
+    if (!job) return undefined;
+    const call = this.stopWaiting(job);
+    job.lastError ??= `moved to the dead letters by an operator after waiting ${Math.round((Date.now() - job.createdAt) / 1000)} s`;
+    this.deadLetter(job, 'moved there by an operator', { kind: 'failed' }, 'CANCELLED');
+    call?.cancel();
+    await this.options.store!.remove(handle);
+    return job;
+  }
+
+  /**
+   * An operator's "run it now": a job waiting for its time or its next attempt
+   * is sent at once. Returns the job and whether it was sent now (false: it
+   * already waits for a worker to take it); undefined when there is none.
+   */
+  retryStored(handle: string): { job: Job; sent: boolean } | undefined {
+    const job = this.waitingStoredJob(handle);
+    if (!job) return undefined;
+    if (!job.timer) return { job, sent: false };
+    clearTimeout(job.timer);
+    job.timer = undefined;
+    this.ready.add(job);
+    return { job, sent: true };
   }
 
   /** Streamed progress from a worker: data, warnings and status reach every listener in order. */

@@ -12,11 +12,12 @@ export function workerStatus(worker: Worker, bundle?: string): WorkerStatus {
   let failed = 0;
   const latencies: number[] = [];
   const byFunction: Record<string, FunctionFigures> = {};
+  const now = Date.now();
   for (const [fn, s] of worker.stats) {
     done += s.done;
     failed += s.failed;
-    latencies.push(...s.latencies);
-    const sorted = [...s.latencies].sort((a, b) => a - b);
+    const sorted = s.latencies.recent(now).sort((a, b) => a - b);
+    latencies.push(...sorted);
     byFunction[fn] = { done: s.done, failed: s.failed, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
   }
   latencies.sort((a, b) => a - b);
@@ -32,6 +33,7 @@ export function workerStatus(worker: Worker, bundle?: string): WorkerStatus {
     failed,
     p50Ms: percentile(latencies, 0.5),
     byFunction,
+    latencyWindowSec: worker.latencyWindowMs / 1000,
     ...(bundle ? { bundle } : {}),
   };
 }

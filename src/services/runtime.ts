@@ -23,6 +23,7 @@ import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
 import { jobRecorder, outcomeOf } from '../shared/metrics.js';
 import { TurnBatch } from '../shared/turn-batch.js';
+import { LatencyWindow } from './latency-window.js';
 import { endSpan, flushTracing, logFields, startJobSpan, Attr } from '../shared/tracing.js';
 
 export interface WorkerOptions {
@@ -37,18 +38,21 @@ export interface WorkerOptions {
   version: string;
   log: Logger;
   metrics?: WorkerMetrics;
+  /** The stretch of time p50 and p99 cover, in ms (worker.latencyWindowSec; default DEFAULT_LATENCY_WINDOW_MS). */
+  latencyWindowMs?: number;
 }
+
+export const DEFAULT_LATENCY_WINDOW_MS = 60_000;
 
 export interface FunctionStats {
   done: number;
   failed: number;
-  /** Recent job durations in ms, for p50: a ring of LATENCY_SAMPLES, overwritten in turn. */
-  latencies: number[];
+  /** Durations in ms of the jobs that ended in the last latencyWindowMs, for p50 and p99. */
+  latencies: LatencyWindow;
   /** Moving average of recent durations in ms (undefined until the first job): a job's expected cost. */
   typicalMs?: number;
 }
 
-const LATENCY_SAMPLES = 512;
 /**
  * What a held job counts against worker.maxWaitingBytes beyond its payload
  * (its headers, the message, its place in the watch): so that jobs with
@@ -67,6 +71,7 @@ export class Worker {
   readonly stats = new Map<string, FunctionStats>();
   private draining = false;
   readonly startedAt = Date.now();
+  readonly latencyWindowMs: number;
   /** Arrival order of plain callers' held jobs. */
   private heldSeq = 0;
   private readonly recordMetrics?: ReturnType<typeof jobRecorder>;
@@ -76,12 +81,13 @@ export class Worker {
     private readonly functions: FunctionDef[],
     private readonly options: WorkerOptions,
   ) {
+    this.latencyWindowMs = options.latencyWindowMs ?? DEFAULT_LATENCY_WINDOW_MS;
     this.room = new RoomAnnouncer(nc, nuid.next());
     if (options.metrics) this.recordMetrics = jobRecorder(options.metrics.jobs, options.metrics.duration);
     this.admission = new Admission(options.concurrency, options.maxQueued, options.prefetchMs, options.maxWaitingBytes, () =>
       this.room.settle((fn) => (this.services.has(fn) ? this.admission.free : 0)),
     );
-    for (const def of functions) this.stats.set(def.name, { done: 0, failed: 0, latencies: [] });
+    for (const def of functions) this.stats.set(def.name, { done: 0, failed: 0, latencies: new LatencyWindow(this.latencyWindowMs) });
   }
 
   get inFlight(): number {
@@ -340,7 +346,7 @@ export class Worker {
     if (!s) return;
     if (ok) s.done++;
     else s.failed++;
-    s.latencies[(s.done + s.failed - 1) % LATENCY_SAMPLES] = ms;
+    s.latencies.add(ms);
     s.typicalMs = s.typicalMs === undefined ? ms : s.typicalMs + (ms - s.typicalMs) / 8;
   }
 }

@@ -232,6 +232,10 @@ export const schema = {
       doc: 'Port a worker serves Prometheus metrics on (0: none; under an agent, the agent serves them).',
       format: 'port', default: 0, env: 'DIPS_WORKER_METRICS_PORT',
     },
+    latencyWindowSec: {
+      doc: 'The p50 and p99 latencies a worker reports (dipsctl status, the dashboard) are over the jobs that ended in the last this many seconds (at most 2048 per function); a function with no job in that time shows none.',
+      format: 'positive-int', default: 60, env: 'DIPS_WORKER_LATENCY_WINDOW_SEC',
+    },
   },
   agent: {
     node: { doc: 'Name of this node in control messages and status (empty: the host name).', format: String, default: '', env: 'DIPS_AGENT_NODE' },
@@ -408,7 +412,7 @@ export const schema = {
 
 export type DipsConfig = {
   nats: NatsSettings;
-  worker: { functions: string[]; bundleDir: string; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number };
+  worker: { functions: string[]; bundleDir: string; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number; latencyWindowSec: number };
   agent: { node: string; mode: 'guest' | 'dedicated'; guestHostCpuMax: number; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
   deploy: { dir: string; publicKeys: string[]; signingKey: string; maxBundleBytes: number; maxUnpackedBytes: number; maxFiles: number; keepReleases: number; readyTimeoutMs: number; syncIntervalMs: number };
   control: { timeoutMs: number };

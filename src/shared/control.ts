@@ -33,9 +33,12 @@ export interface WorkerStatus {
   slotsOffered?: number;
   done: number;
   failed: number;
+  /** Over the jobs that ended in the last latencyWindowSec seconds (null: none did). */
   p50Ms: number | null;
-  /** The same figures per function (latencies over its last 512 jobs). */
+  /** The same figures per function (latencies over its jobs of the last latencyWindowSec seconds, null when it had none). */
   byFunction?: Record<string, FunctionFigures>;
+  /** The stretch of time, in seconds, p50Ms and p99Ms cover (worker.latencyWindowSec); absent from workers that report the last 512 jobs instead. */
+  latencyWindowSec?: number;
   /** The bundle of the operator's functions it serves, `name@version` (absent: built-in functions only). */
   bundle?: string;
 }

@@ -40,6 +40,8 @@ export interface Snapshot {
   sharing: Record<string, string>;
   /** Per node, its release in dipsctl status's words (releaseWords); a node whose agent reports none (an older one) is left out. */
   releases: Record<string, ReleaseWords>;
+  /** The stretch of time the workers' p50 and p99 cover, in seconds (worker.latencyWindowSec; the longest when workers differ; null: no worker says). */
+  latencyWindowSec: number | null;
 }
 
 export interface Marker {
@@ -100,7 +102,9 @@ export class FleetWatcher extends EventEmitter<{ snapshot: [Snapshot] }> {
         const words = releaseWords(r);
         return words ? [[r.node, words]] : [];
       }));
-      const snapshot: Snapshot = { time, nodes: status.replies, missing: status.missing, gateways, nats, functions: this.functionPoints(status.replies, gateways, time), sharing, releases };
+      const windows = status.replies.flatMap((r) => r.workers.flatMap((w) => (typeof w.latencyWindowSec === 'number' ? [w.latencyWindowSec] : [])));
+      const latencyWindowSec = windows.length ? Math.max(...windows) : null;
+      const snapshot: Snapshot = { time, nodes: status.replies, missing: status.missing, gateways, nats, functions: this.functionPoints(status.replies, gateways, time), sharing, releases, latencyWindowSec };
       this.noticeChanges(snapshot);
       this.previous = snapshot;
       this.latest = snapshot;

@@ -2,7 +2,8 @@
  * The dashboard's HTTP side (fastify, as dips-http): the page and its assets
  * (uPlot from node_modules: no CDN, no build step), the live fleet as
  * server-sent events, 15 minutes of history, and the controls — each a
- * dips.control broadcast whose per-node result comes back in dipsctl's words.
+ * dips.control broadcast whose per-node result comes back in dipsctl's words —
+ * and the gateways' dead letters and waiting stored jobs (dips.admin.*).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,7 +17,7 @@ import { sameSecret } from '../../shared/secret-compare.js';
 import type { ControlRequest, Verb } from '../../shared/control.js';
 import type { Logger } from '../../shared/log.js';
 import { broadcast } from '../broadcast.js';
-import { askGateways, deadLetterDone, deadLetterTable, judgeDeadLetters } from '../dead-letters.js';
+import { askGateways, askStored, deadLetterDone, deadLetterTable, judgeDeadLetters, storedTable } from '../dead-letters.js';
 import { doneLines, judge, statusTable } from '../report.js';
 import type { FleetWatcher } from './fleet.js';
 
@@ -188,6 +189,24 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
     const replies = await askGateways(nc, action, { handle }, options.controlTimeoutMs);
     const outcome = judgeDeadLetters(action, replies, handle);
     return { action, replies, exitCode: outcome.exitCode, text: [`dipsctl dead-letter ${action} ${handle}`, ...deadLetterDone(replies), ...outcome.problems].join('\n') };
+  });
+
+  app.get('/api/stored', async () => {
+    const replies = await askStored(nc, 'list', {}, options.controlTimeoutMs);
+    const outcome = judgeDeadLetters('list', replies);
+    return { replies, exitCode: outcome.exitCode, text: [storedTable(replies), ...outcome.problems].join('\n') };
+  });
+
+  // run now, drop or move to the dead letters one waiting stored job: what `dipsctl stored retry|drop|bury <handle>` does, in its words
+  app.post('/api/stored/:action', async (request: FastifyRequest<{ Params: { action: string }; Body: { handle?: unknown } | undefined }>, reply) => {
+    const action = request.params.action;
+    if (action !== 'retry' && action !== 'drop' && action !== 'bury') return reply.code(400).send({ error: `unknown stored-job action ${action}; one of retry, drop, bury` });
+    const handle = request.body?.handle;
+    if (typeof handle !== 'string' || !handle) return reply.code(400).send({ error: `${action} needs {"handle": "<job handle>"}` });
+    options.log.info({ action, handle }, 'dashboard stored-job action');
+    const replies = await askStored(nc, action, { handle }, options.controlTimeoutMs);
+    const outcome = judgeDeadLetters(action, replies, handle, 'a waiting stored job', '`dipsctl stored list`');
+    return { action, replies, exitCode: outcome.exitCode, text: [`dipsctl stored ${action} ${handle}`, ...deadLetterDone(replies), ...outcome.problems].join('\n') };
   });
 
   return app;

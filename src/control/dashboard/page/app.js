@@ -3,7 +3,7 @@
 // Plain browser JavaScript: no build step, nothing fetched from elsewhere.
 'use strict';
 
-const state = { samples: [], markers: [], latest: undefined, charts: [], chartFunctions: '', chartOrder: [], inputs: {}, deadLetters: [], deadSeen: undefined, deadLoadedAt: 0 };
+const state = { samples: [], markers: [], latest: undefined, charts: [], chartFunctions: '', chartOrder: [], inputs: {}, deadLetters: [], deadSeen: undefined, deadLoadedAt: 0, stored: [], storedSeen: undefined, storedLoadedAt: 0 };
 window.dipsDashboard = state; // for tests and for the curious
 
 const $ = (sel) => document.querySelector(sel);
@@ -172,6 +172,78 @@ function renderDeadLetters() {
   if (focused) document.getElementById(focused)?.focus();
 }
 
+// ---- waiting stored jobs -----------------------------------------------------
+
+/** The list is fetched when the gateways' stored counts change, and every STORED_MAX_AGE_MS while any are stored: whether a worker serves a function changes without them. */
+const STORED_MAX_AGE_MS = 5_000;
+
+async function loadStored() {
+  try {
+    const body = await (await fetch('/api/stored')).json();
+    const at = Date.now();
+    state.stored = (body.replies ?? []).flatMap((r) => (r.jobs ?? []).map((j) => ({ ...j, gateway: `${r.gateway.host}:${r.gateway.port}`, seenAt: at })));
+  } catch {
+    state.stored = [];
+  }
+  renderStored();
+}
+
+function noticeStored(gateways) {
+  const seen = gateways.map((g) => `${g.id}=${g.stored ?? 0}`).join(',');
+  const any = gateways.some((g) => g.stored) || state.stored.length > 0;
+  if (seen === state.storedSeen && !(any && Date.now() - state.storedLoadedAt > STORED_MAX_AGE_MS)) return renderStored();
+  state.storedSeen = seen;
+  state.storedLoadedAt = Date.now();
+  void loadStored();
+}
+
+async function storedAction(action, handle, description) {
+  if (!window.confirm(`${description}?\n\nThis runs: dipsctl stored ${action} ${handle}`)) return;
+  $('#result').textContent = `${description}: running…`;
+  try {
+    const res = await fetch(`/api/stored/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ handle }) });
+    const body = await res.json();
+    $('#result').textContent = body.text ?? body.error ?? JSON.stringify(body);
+  } catch (err) {
+    $('#result').textContent = `${description} failed: ${err.message}`;
+  }
+  state.storedSeen = undefined;
+  state.deadSeen = undefined; // a job moved to the dead letters shows there
+  await loadStored();
+}
+
+const WAITING_FOR = { worker: 'a worker', time: 'its time', retry: 'its next attempt' };
+
+/** Grouped by function (a row saying how many wait, the oldest's age, and whether any worker serves it), then one row per job; ages count on from when the gateway answered. */
+function renderStored() {
+  const focused = document.activeElement?.id;
+  const byFn = new Map();
+  for (const j of state.stored) (byFn.get(j.fn) ?? byFn.set(j.fn, []).get(j.fn)).push(j);
+  const age = (j) => uptime(Math.round((j.ageMs + Date.now() - j.seenAt) / 1000));
+  const rows = [];
+  for (const [fn, jobs] of [...byFn].sort(([a], [b]) => a.localeCompare(b))) {
+    jobs.sort((a, b) => b.ageMs - a.ageMs);
+    const unserved = jobs.every((j) => !j.workers);
+    rows.push(el('tr', { class: 'group', 'data-stored-function': fn, 'data-unserved': String(unserved) },
+      el('td', {}, fn), el('td', { colSpan: 7 }, `${jobs.length} waiting, the oldest for ${age(jobs[0])}`,
+        unserved ? el('span', { class: 'unserved' }, ' — no worker serves this function') : '')));
+    for (const j of jobs) {
+      const safe = j.handle.replace(/[^A-Za-z0-9_-]/g, '_');
+      rows.push(el('tr', { 'data-stored-handle': j.handle, 'data-unserved': String(!j.workers) },
+        el('td', {}, j.fn), el('td', {}, j.handle), el('td', {}, j.gateway),
+        el('td', { title: j.lastError ?? '' }, j.waitingFor === 'time' && j.runAt ? `its time (${new Date(j.runAt * 1000).toLocaleString()})` : WAITING_FOR[j.waitingFor] ?? j.waitingFor),
+        el('td', { class: 'num' }, age(j)), el('td', { class: 'num' }, j.attempts),
+        el('td', { class: j.workers ? 'num' : 'num unserved' }, j.workers ? j.workers : '0: none serves it'),
+        el('td', {}, el('span', { class: 'controls' },
+          j.waitingFor === 'worker' ? '' : el('button', { id: `btn-stored-retry-${safe}`, type: 'button', 'data-verb': 'stored-retry', onclick: () => storedAction('retry', j.handle, `Send ${j.handle} (${j.fn}) to a worker now`) }, 'run now'),
+          el('button', { id: `btn-stored-bury-${safe}`, type: 'button', 'data-verb': 'stored-bury', onclick: () => storedAction('bury', j.handle, `Move ${j.handle} (${j.fn}) to the dead letters`) }, 'to dead letters'),
+          el('button', { id: `btn-stored-drop-${safe}`, type: 'button', 'data-verb': 'stored-drop', onclick: () => storedAction('drop', j.handle, `Drop ${j.handle} (${j.fn}): it never runs`) }, 'drop')))));
+    }
+  }
+  $('#stored tbody').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { class: 'muted' }, 'none'))]));
+  if (focused) document.getElementById(focused)?.focus();
+}
+
 // ---- charts ----------------------------------------------------------------
 
 const COLORS = ['#1d4e89', '#c62828', '#2e7d32', '#ef6c00', '#6a1b9a', '#00838f', '#ad1457', '#4e342e', '#283593', '#558b2f'];
@@ -302,6 +374,8 @@ function render(snapshot) {
   renderNodes(snapshot.nodes, snapshot.missing, snapshot.functions, snapshot.sharing ?? {}, snapshot.releases ?? {});
   renderGateways(snapshot.gateways);
   noticeDeadLetters(snapshot.gateways);
+  noticeStored(snapshot.gateways);
+  if (snapshot.latencyWindowSec) $('#latency-window').textContent = `(p50 and p99: jobs that ended in the last ${snapshot.latencyWindowSec} s; - when none did)`;
   renderCharts();
   if (focused) document.getElementById(focused)?.focus();
   $('#updated').textContent = `updated ${new Date(snapshot.time).toLocaleTimeString()}`;
