@@ -44,6 +44,7 @@ runMain(async () => {
     prefetchMs: config.worker.prefetchMs,
     defaultDeadlineMs: config.worker.defaultDeadlineMs,
     maxWaitingBytes: config.worker.maxWaitingBytes,
+    latencyWindowMs: config.worker.latencyWindowSec * 1000,
     version,
     log,
     metrics: workerMetrics(registry, { inFlight: () => worker.inFlight, queued: () => worker.queued }),
