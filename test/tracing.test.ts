@@ -111,9 +111,9 @@ test.after(async () => {
 });
 
 /** `dips call <args>` as its own process, tracing on; resolves once it exited (its spans flushed by then). */
-function dipsCall(args: string[], input: Buffer): Promise<{ code: number | null; out: Buffer; err: string }> {
+function dipsCall(args: string[], input: Buffer, env: Record<string, string> = traced): Promise<{ code: number | null; out: Buffer; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [Executables.cli, 'call', ...args, '--servers', cluster.servers.join(',')], { env: { ...process.env, DIPS_CONFIG: '', ...traced }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [Executables.cli, 'call', ...args, '--servers', cluster.servers.join(',')], { env: { ...process.env, DIPS_CONFIG: '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -253,6 +253,15 @@ test('a resend after the worker died: attempt 1 is LOST, a later attempt reaches
   } finally {
     sub.unsubscribe();
   }
+});
+
+test('a collector that does not answer: the call succeeds and the caller says in one line where spans could not go', async () => {
+  const nowhere = `http://127.0.0.1:${await freePort()}`;
+  const r = await dipsCall(['echo', '--in', '-', '--out', '-'], Buffer.from('unheard'), { DIPS_TRACING_OTLP_ENDPOINT: nowhere });
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out.toString(), 'unheard');
+  assert.match(r.err, `tracing: spans cannot be sent to ${nowhere}/v1/traces`);
+  assert.is(r.err.trim().split('\n').length, 1, r.err);
 });
 
 test('tracing off: no traceparent in the request a worker gets; on, it carries the caller\'s', async () => {

@@ -103,7 +103,7 @@ export class Gateway {
 
   async listen(port = this.config.gateway.port, host = this.config.gateway.host): Promise<number> {
     // before the first job: spans of jobs taken while the SDK loads would be lost
-    await startTracing(this.config, 'gateway');
+    await startTracing(this.config, 'gateway', this.log);
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {

@@ -30,7 +30,7 @@ runMain(async () => {
   if (opts.concurrency) overrides.worker = { ...(overrides.worker as object), concurrency: Number(opts.concurrency) };
   const config = loadConfig({ overrides });
   const log = createLogger('worker', config.log.level, config.log.format);
-  await startTracing(config, 'worker');
+  await startTracing(config, 'worker', log);
   const builtins = allFunctions(config);
   // the bundle is imported and checked before anything connects: a bad one exits 78 without taking a job
   const bundle = config.worker.bundleDir ? await loadBundle(config.worker.bundleDir, builtins.map((f) => f.name)) : undefined;

@@ -10,6 +10,8 @@
  */
 import {
   context,
+  diag,
+  DiagLogLevel,
   isSpanContextValid,
   SpanKind,
   SpanStatusCode,
@@ -52,13 +54,15 @@ export const Attr = {
 } as const;
 
 interface Provider {
-  forceFlush(): Promise<void>;
+  forceFlush(options?: { timeoutMillis?: number }): Promise<void>;
 }
 
 let tracer: Tracer | undefined;
 let provider: Provider | undefined;
 let propagator: TextMapPropagator | undefined;
 let starting: Promise<boolean> | undefined;
+/** Says that spans cannot be sent (at most once a minute). */
+let complain: (message: string) => void = () => undefined;
 
 /** Whether this process exports spans (startTracing found a collector). */
 export function tracingOn(): boolean {
@@ -73,19 +77,37 @@ export function tracesUrl(settings: TracingSettings | undefined, env: NodeJS.Pro
   return undefined;
 }
 
+/** Where the SDK's complaints go (spans that cannot be sent): a pino logger, else stderr. */
+export interface TracingLog {
+  warn(obj: object, msg: string): void;
+}
+
+/** The SDK's errors and warnings (a collector that does not answer) are said at most this often. */
+const COMPLAINT_EVERY_MS = 60_000;
+
 /**
  * Set up this process's tracer provider (once; later calls share the first).
  * Resolves true when tracing is on. `role` becomes service.name (with
  * tracing.serviceName before it: dips-worker).
  */
-export function startTracing(config: { tracing?: TracingSettings }, role: string): Promise<boolean> {
-  starting ??= start(config.tracing, role);
+export function startTracing(config: { tracing?: TracingSettings }, role: string, log?: TracingLog): Promise<boolean> {
+  starting ??= start(config.tracing, role, log);
   return starting;
 }
 
-async function start(settings: TracingSettings | undefined, role: string): Promise<boolean> {
+async function start(settings: TracingSettings | undefined, role: string, log: TracingLog | undefined): Promise<boolean> {
   const url = tracesUrl(settings);
   if (url === undefined) return false;
+  const where = url || 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  let lastComplaint = 0;
+  complain = (message: string) => {
+    if (Date.now() - lastComplaint < COMPLAINT_EVERY_MS) return;
+    lastComplaint = Date.now();
+    if (log) log.warn({ collector: where, problem: message }, 'tracing: spans cannot be sent (said at most once a minute)');
+    else process.stderr.write(`tracing: spans cannot be sent to ${where}: ${message}\n`);
+  };
+  const quiet = () => undefined;
+  diag.setLogger({ error: complain, warn: complain, info: quiet, debug: quiet, verbose: quiet }, DiagLogLevel.WARN);
   const [{ NodeTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler }, { OTLPTraceExporter }, { resourceFromAttributes }, { W3CTraceContextPropagator }, semconv] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
     import('@opentelemetry/exporter-trace-otlp-http'),
@@ -109,9 +131,15 @@ async function start(settings: TracingSettings | undefined, role: string): Promi
   return true;
 }
 
-/** Send the spans still buffered (a clean shutdown: SIGTERM, a client's close()). */
+/** Longest a shutdown waits for buffered spans to be sent: a collector that does not answer must not hold up a SIGTERM or a `dips call`. */
+const FLUSH_MS = 2000;
+
+/** Send the spans still buffered (a clean shutdown: SIGTERM, a client's close()), waiting FLUSH_MS at most. */
 export async function flushTracing(): Promise<void> {
-  await provider?.forceFlush().catch(() => undefined);
+  await provider?.forceFlush({ timeoutMillis: FLUSH_MS }).catch((err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    complain(/timeout/i.test(message) ? `the collector did not take them within ${FLUSH_MS} ms` : message);
+  });
 }
 
 const setter: TextMapSetter<MsgHdrs> = { set: (h, key, value) => h.set(key, value) };

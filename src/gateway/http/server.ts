@@ -69,7 +69,7 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.addHook('onReady', async () => void (await startTracing(config, 'http')));
+  app.addHook('onReady', async () => void (await startTracing(config, 'http', log)));
   app.addHook('onClose', flushTracing);
   app.addHook('onRequest', async (request, reply) => {
     if (isProbe(request.url)) return;
