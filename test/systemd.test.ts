@@ -1,8 +1,8 @@
 /** The unit files pass systemd-analyze verify and carry the hardening operators expect. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/shared/config.js';
@@ -134,6 +134,138 @@ test('the system call filters keep what the services use: priorities for guest w
   // a guest's workers may drop to SCHED_IDLE: RestrictRealtime= refuses only the real-time policies, and no unit may keep a real-time policy itself
   assert.ok(text('dips-agent.service').includes('RestrictRealtime=yes'));
   assert.not.match(readFileSync(path.join(dir, 'dips-agent-guest.conf'), 'utf8'), /CPUSchedulingPolicy=(fifo|rr)/);
+});
+
+/**
+ * A real systemd, booted in namespaces of its own (PID, mount, network, UTS, IPC, cgroup) on an
+ * overlay of this machine's root whose writes land in a tmpfs: it starts the installed units as
+ * docs/operating.md installs them, so the sandbox meets the code. Stage 1 gives it a cgroup v2
+ * subtree of its own; stage 2 builds the root and becomes systemd (pivot_root, not chroot: the
+ * kernel refuses user namespaces, PrivateUsers=, to a chrooted process).
+ */
+const BOOT_SCRIPT = String.raw`set -eu
+base=$1 project=$2 name=$3
+if [ "$4" = stage1 ]; then
+  mkdir -p "$base/cg"
+  mount -t cgroup2 cgroup2 "$base/cg"
+  mkdir "$base/cg/$name"
+  echo $$ > "$base/cg/$name/cgroup.procs"
+  umount "$base/cg"
+  exec unshare --pid --fork --kill-child --uts --ipc --net --cgroup --mount --propagation private sh "$0" "$base" "$project" "$name" stage2
+fi
+mkdir -p "$base/mnt"
+mount -t tmpfs tmpfs "$base/mnt"
+mkdir "$base/mnt/upper" "$base/mnt/work" "$base/mnt/root"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$base/mnt/upper,workdir=$base/mnt/work" "$base/mnt/root"
+R=$base/mnt/root
+mount --rbind /dev "$R/dev"
+mount -t sysfs sysfs "$R/sys"
+mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup"
+mount -o remount,ro "$R/sys"
+mount -t proc proc "$R/proc"
+mount --bind "$R/proc/sys" "$R/proc/sys"
+mount -o remount,bind,ro "$R/proc/sys"
+for d in run tmp var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "$R/$d"; done
+chmod 755 "$R/run"
+: > "$R/etc/fstab"
+chroot "$R" sh -c 'getent passwd dips >/dev/null || useradd --system --user-group --home /opt/dips dips'
+rm -rf "$R/opt/dips"
+mkdir -p "$R/opt" "$R/etc/dips"
+ln -s "$project" "$R/opt/dips"
+cp "$project/config/default.json" "$R/etc/dips/dips.json"
+printf 'DIPS_NATS_OPEN=1\nDIPS_WORKER_PROCESSES=2\n' > "$R/etc/dips/dips.env"
+chroot "$R" chown -R root:dips /etc/dips
+chmod 0640 "$R/etc/dips/dips.json"
+chmod 0600 "$R/etc/dips/dips.env"
+cp "$project"/systemd/*.service "$project"/systemd/*.target "$R/etc/systemd/system/"
+printf '[Unit]\nWants=dips-nats@a.service dips-gateway@4730.service dips-http.service dips-dashboard.service dips-agent.service\n' > "$R/etc/systemd/system/dips-probe.target"
+ip link set lo up
+mkdir -p "$R/.oldroot"
+cd "$R"
+pivot_root . .oldroot
+umount -l /.oldroot
+exec env -i container=dips-test PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --system --unit=dips-probe.target --log-target=journal --show-status=no
+`;
+
+/** Why a systemd cannot be booted for the units here; undefined when it can. */
+function noBoot(): string | undefined {
+  if (process.getuid?.() !== 0) return 'it needs root (namespaces, an overlay root, a cgroup v2 subtree)';
+  if (!existsSync('/lib/systemd/systemd')) return 'no /lib/systemd/systemd';
+  const filesystems = readFileSync('/proc/filesystems', 'utf8');
+  for (const fs of ['overlay', 'cgroup2']) if (!new RegExp(`\\s${fs}\\n`).test(filesystems)) return `the kernel has no ${fs} file system`;
+  for (const tool of ['unshare', 'nsenter', 'pivot_root', 'chroot', 'useradd', 'ip', 'nats-server', 'gearman', 'chrt']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `no ${tool} on PATH`;
+  }
+  return undefined;
+}
+const cannotBoot = noBoot();
+if (cannotBoot) console.log(`SKIPPED starting the units under systemd: ${cannotBoot}`);
+
+(cannotBoot ? test.skip : test)('under a real systemd every unit starts with its sandbox: READY=1 through it, guest workers at SCHED_IDLE, /proc/stat read, jobs through the gateway, its lmdb store written', async () => {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'dips-systemd-'));
+  writeFileSync(path.join(base, 'boot.sh'), BOOT_SCRIPT);
+  const name = path.basename(base);
+  let log = '';
+  const outer = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', path.join(base, 'boot.sh'), base, projectRoot, name, 'stage1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  outer.stdout.on('data', (d: Buffer) => (log += d.toString()));
+  outer.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  let exited = false;
+  outer.on('exit', () => (exited = true));
+  /** systemd's pid here: the child of the unshare that forked it (the outer process, after its execs) once that child is systemd. */
+  const systemdPid = (): number => {
+    try {
+      const children = readFileSync(`/proc/${outer.pid}/task/${outer.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      return Number(children.find((c) => readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'systemd') ?? 0);
+    } catch {
+      return 0; // the process or its child came and went between the reads
+    }
+  };
+  let pid = 0;
+  const inside = (args: string[]) => spawnSync('nsenter', ['-t', String(pid), '-a', '-r', '-w', ...args], { encoding: 'utf8' });
+  const insideAsync = (args: string[]) => new Promise<string>((resolve) => execFile('nsenter', ['-t', String(pid), '-a', '-r', '-w', ...args], (_err, stdout) => resolve(stdout)));
+  const units = ['dips-nats@a', 'dips-gateway@4730', 'dips-http', 'dips-dashboard', 'dips-agent'];
+  const journal = () => inside(['journalctl', '--no-pager', '-o', 'cat', '-n', '60']).stdout;
+  try {
+    await waitFor(() => exited || (pid = systemdPid()) > 0, 30_000, 'systemd to start');
+    assert.not.ok(exited, `the namespaces could not be set up: ${log}`);
+    const states = async () => (await insideAsync(['systemctl', 'is-active', ...units])).trim().split('\n');
+    await waitFor(async () => {
+      const s = await states();
+      if (s.includes('failed')) throw new Error(`a unit failed under its sandbox (${units.map((u, i) => `${u} ${s[i]}`).join(', ')}):\n${journal()}`);
+      return s.length === units.length && s.every((x) => x === 'active');
+    }, 120_000, `every unit active (Type=notify: READY=1 came through the sandbox)`);
+    // guest mode (the default), without the drop-in: the agent runs at normal priority, so SCHED_IDLE is chrt's doing under the filter
+    const agentPid = inside(['systemctl', 'show', '-p', 'MainPID', '--value', 'dips-agent']).stdout.trim();
+    assert.match(inside(['chrt', '-p', agentPid]).stdout, /SCHED_OTHER/);
+    let workers: string[] = [];
+    await waitFor(() => (workers = inside(['pgrep', '-P', agentPid]).stdout.trim().split('\n').filter(Boolean)).length === 2, 60_000, 'two workers');
+    for (const w of workers) {
+      await waitFor(() => /SCHED_IDLE/.test(inside(['chrt', '-p', w]).stdout), 30_000, `worker ${w} at SCHED_IDLE`);
+      assert.match(inside(['ionice', '-p', w]).stdout, /idle/, `worker ${w} in the idle I/O class`);
+    }
+    const dipsctl = () => inside(['sh', '-c', 'cd /opt/dips && DIPS_CONFIG=/etc/dips/dips.json node dist/src/control/dipsctl.js status']).stdout;
+    // the host's CPU use comes from /proc/stat, which ProcSubset=all leaves the agent
+    await waitFor(() => /guest — host CPU \d+ %/.test(dipsctl()), 60_000, 'the guest monitor reading /proc/stat');
+    // a background job: the gateway stores it in lmdb in its StateDirectory before it answers
+    const background = inside(['sh', '-c', 'echo "{\\"ms\\":1}" | timeout 60 gearman -h 127.0.0.1 -p 4730 -b -f delay']);
+    assert.is(background.status, 0, background.stderr + journal());
+    assert.ok(inside(['test', '-s', '/var/lib/dips/gateway-4730/data.mdb']).status === 0, 'the gateway wrote its lmdb store');
+    // dedicated workers take jobs whatever the machine's load: sharp's threads resize under the filter, through the Gearman gateway
+    inside(['sh', '-c', 'mkdir -p /run/systemd/system/dips-agent.service.d && printf "[Service]\\nEnvironment=DIPS_AGENT_MODE=dedicated\\n" > /run/systemd/system/dips-agent.service.d/dedicated.conf && systemctl daemon-reload && systemctl restart dips-agent']);
+    await waitFor(() => /dedicated/.test(dipsctl()), 60_000, 'the agent, dedicated');
+    const echo = inside(['sh', '-c', 'echo sandboxed | timeout 60 gearman -h 127.0.0.1 -p 4730 -f echo']);
+    assert.is(echo.stdout.trim(), 'sandboxed', echo.stderr + journal());
+    const resized = inside(['sh', '-c', `cd /opt/dips && export DIPS_CONFIG=/etc/dips/dips.json && node -e 'require("sharp")({create:{width:64,height:48,channels:3,background:"#3a6"}}).png().toFile("/tmp/in.png")' && timeout 60 node dist/src/client/cli.js call resize --in /tmp/in.png width=32 > /tmp/out.png && node -e 'require("sharp")("/tmp/out.png").metadata().then((m) => console.log(m.width + "x" + m.height))'`]);
+    assert.is(resized.stdout.trim(), '32x24', resized.stderr + journal());
+  } finally {
+    // SIGRTMIN+4 is systemd's poweroff (in a container it then exits); Node's process.kill knows no real-time signals
+    if (pid) spawnSync('kill', ['-s', 'RTMIN+4', String(pid)]);
+    // the unshare that forked systemd kills it when it dies (--kill-child), and with it the PID namespace
+    await waitFor(() => exited, pid ? 60_000 : 0, 'systemd to power off').catch(() => outer.kill('SIGKILL'));
+    await waitFor(() => exited, 10_000, 'the namespaces to go');
+    spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t cgroup2 cgroup2 "$1/cg" && find "$1/cg/$2" -depth -type d -exec rmdir {} \\; ; umount "$1/cg"`, 'sh', base, name]);
+    rmSync(base, { recursive: true, force: true });
+  }
 });
 
 test('a gateway tells systemd it is ready: READY=1 with its pid on NOTIFY_SOCKET, once it serves', async () => {
