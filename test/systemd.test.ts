@@ -196,6 +196,8 @@ function noBoot(): string | undefined {
   for (const tool of ['unshare', 'nsenter', 'pivot_root', 'chroot', 'useradd', 'ip', 'nats-server', 'gearman', 'chrt']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `no ${tool} on PATH`;
   }
+  const trial = spawnSync('unshare', ['--mount', '--pid', '--fork', '--uts', '--ipc', '--net', '--cgroup', 'true'], { encoding: 'utf8' });
+  if (trial.status !== 0) return `this machine refuses new namespaces (a container without CAP_SYS_ADMIN?): ${trial.stderr.trim()}`;
   return undefined;
 }
 const cannotBoot = noBoot();
