@@ -1,6 +1,6 @@
 /** The benchmark scenarios: each starts its systems, measures, stops them. */
 import { DipsClient, type CallOptions } from '../src/client/index.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import { drawCard, layoutFor } from '../src/services/functions/ecard/card.js';
 import { ecard } from '../src/services/functions/ecard/index.js';
 import sharp from 'sharp';

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { DipsClient } from '../src/client/index.js';
 import { loadConfig, projectRoot } from '../src/shared/config.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import { runMain } from '../src/shared/process.js';
 import { startLocalCluster, startLocalProcess, type LocalProcess } from '../src/control/local.js';
 import { freePort, startNode, waitForRoutes, type RunningNode } from '../src/control/nats-node.js';

@@ -2,8 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encode as msgpackEncode } from '@msgpack/msgpack';
-import { decodeBody, encodeBody, sniffEncoding } from '../src/shared/codec/index.js';
-import { phpSerialize, phpUnserialize } from '../src/shared/codec/php.js';
+import { decodeBody, encodeBody, sniffEncoding } from '../src/mesh/codec/index.js';
+import { phpSerialize, phpUnserialize } from '../src/mesh/codec/php.js';
 import { runPhp } from './php.js';
 
 const BLOB = Buffer.from(Array.from({ length: 256 }, (_, i) => i)); // every byte value, incl. NUL, quotes, ';', '}'

@@ -20,9 +20,9 @@ import puppeteer from 'puppeteer-core';
 import { freePort } from '../src/control/nats-node.js';
 import { Executables } from '../src/control/spawn.js';
 import { PacketType as P } from '../src/gateway/protocol/constants.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import type { DeadLetterReply, DeadLetterView, StoredJobsReply } from '../src/shared/dead-letter.js';
-import { deadLetterSubject } from '../src/shared/subjects.js';
+import { deadLetterSubject } from '../src/mesh/subjects.js';
 import { chromiumPath, runDipsctl, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 import { WireClient } from './gearman-wire.js';
 

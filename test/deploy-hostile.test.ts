@@ -23,7 +23,7 @@ import { chunkHashes, sha256, signRelease, type Release, type SignedRelease } fr
 import { serveChunks } from '../src/control/release/transfer.js';
 import { loadConfig } from '../src/shared/config.js';
 import type { NodeReply } from '../src/shared/control.js';
-import { DEPLOY_RELEASE_SUBJECT, deployChunkSubject } from '../src/shared/subjects.js';
+import { DEPLOY_RELEASE_SUBJECT, deployChunkSubject } from '../src/mesh/subjects.js';
 import { runDipsctl, startCluster, startProcess, waitFor, type Cluster, type Proc } from './harness.js';
 
 const NODE = 'n1';

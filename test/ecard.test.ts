@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import sharp from 'sharp';
 import { connect, headers, type NatsConnection } from 'nats';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import { CallError } from '../src/client/index.js';
 import { clientFor, SEED_PDATA, startCluster, startWorker, type Cluster, type Proc } from './harness.js';
 import { runPhp } from './php.js';

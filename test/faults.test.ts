@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { freePort } from '../src/control/nats-node.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import sharp from 'sharp';
 import { CallError, DipsClient } from '../src/client/index.js';
 import { loadConfig } from '../src/shared/config.js';

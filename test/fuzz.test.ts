@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { freePort } from '../src/control/nats-node.js';
 import { PacketType as P, REQ_MAGIC } from '../src/gateway/protocol/constants.js';
 import { encodeRequest, header } from '../src/gateway/protocol/encoder.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import { clientFor, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
 import { WireClient } from './gearman-wire.js';
 import { quadrants } from './images.js';

@@ -12,7 +12,7 @@ import net from 'node:net';
 import { connect, type NatsConnection } from 'nats';
 import { getsockopt } from 'sockopt';
 import { freePort } from '../src/control/nats-node.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import { PacketType as P, REQ_MAGIC } from '../src/gateway/protocol/constants.js';
 import { header } from '../src/gateway/protocol/encoder.js';
 import { clientFor, SEED_PDATA, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';

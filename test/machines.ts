@@ -12,7 +12,7 @@ import path from 'node:path';
 import { DipsClient } from '../src/client/index.js';
 import { startLocalProcess } from '../src/control/local.js';
 import { freePort, startNode, waitForRoutes, type RunningNode } from '../src/control/nats-node.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import { loadConfig, projectRoot } from '../src/shared/config.js';
 import type { Role } from '../src/control/spawn.js';
 import type { Proc } from './harness.js';

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { CallError, type DipsClient } from '../src/client/index.js';
 import { freePort } from '../src/control/nats-node.js';
 import { PacketType as P } from '../src/gateway/protocol/constants.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import { loadConfig, projectRoot } from '../src/shared/config.js';
 import { OUTCOMES } from '../src/shared/metrics.js';
 import { WireClient } from './gearman-wire.js';

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freePort } from '../src/control/nats-node.js';
 import { CallError } from '../src/client/index.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 import { clientFor, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
 import { quadrants } from './images.js';
 import { runPhp } from './php.js';

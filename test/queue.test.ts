@@ -18,7 +18,7 @@ import type { DipsClient } from '../src/client/index.js';
 import { clientFor, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 import { runPhp } from './php.js';
 import { WireClient } from './gearman-wire.js';
-import { phpSerialize } from '../src/shared/codec/php.js';
+import { phpSerialize } from '../src/mesh/codec/php.js';
 
 let cluster: Cluster;
 let gateways: Proc[];

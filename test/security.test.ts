@@ -123,7 +123,7 @@ test("each caller identity reads only its own inbox prefix (_INBOX.<user>): web-
     assert.ok(await refused(me, (nc) => nc.subscribe('_INBOX.*.>')), `${me.user} subscribes to every inbox`);
     assert.not.ok(await refused(me, (nc) => nc.subscribe(`${me.inbox}.>`)), `${me.user} reads its own inbox`);
   }
-  // DIPS's own client with only a user and password: src/shared/nats.ts derives the inbox prefix from
+  // DIPS's own client with only a user and password: src/mesh/nats.ts derives the inbox prefix from
   // the user (a call from the default _INBOX would be refused: its reply subscription is not allowed)
   for (const id of [a, b]) {
     const client = new DipsClient({ config: loadConfig({ argv: [], env: { DIPS_NATS_USER: id.user, DIPS_NATS_PASS: passwords[id.passEnv] }, overrides: { nats: { servers: cluster.servers } } }) });

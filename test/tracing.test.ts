@@ -12,7 +12,7 @@ import http from 'node:http';
 import { connect, type Msg, type NatsConnection } from 'nats';
 import { freePort } from '../src/control/nats-node.js';
 import { Executables } from '../src/control/spawn.js';
-import { functionSubject } from '../src/shared/subjects.js';
+import { functionSubject } from '../src/mesh/subjects.js';
 import { clientFor, startCluster, startProcess, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 import { runPhp } from './php.js';
 

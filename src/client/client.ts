@@ -14,15 +14,16 @@
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type Msg, type NatsConnection } from 'nats';
 import { clientConfig, maxWaitingBytes, type ClientConfig, type NatsOptions } from '../shared/client-config.js';
-import { decodeBody, encodeBody, encodingForContentType, type StructuredEncoding } from '../shared/codec/index.js';
-import { Header } from '../shared/headers.js';
+import { decodeBody, encodeBody, encodingForContentType, type StructuredEncoding } from '../mesh/codec/index.js';
+import { Header } from '../mesh/headers.js';
 import { ErrorCode } from '../shared/errors.js';
-import { connectNats, type NatsConnectError } from '../shared/nats.js';
-import { toJobEvent, type JobEvent } from '../shared/events.js';
-import { CallError, cancelledError, Requester, type Priority } from '../shared/requester.js';
+import { connectNats, type NatsConnectError } from '../mesh/nats.js';
+import { toJobEvent, type JobEvent } from '../mesh/events.js';
+import { Requester, type Priority } from '../mesh/requester.js';
+import { CallError, cancelledError } from '../mesh/call-error.js';
 
 export { CallError };
-export type { CallErrorOptions } from '../shared/requester.js';
+export type { CallErrorOptions } from '../mesh/call-error.js';
 export { ErrorCode, ERROR_KINDS } from '../shared/errors.js';
 export type { ErrorKind } from '../shared/errors.js';
 export type { Priority };

@@ -4,7 +4,7 @@
  * answered or the deadline passed.
  */
 import { nuid, RequestStrategy, type NatsConnection } from 'nats';
-import { controlSubject } from '../shared/subjects.js';
+import { controlSubject } from '../mesh/subjects.js';
 import type { ControlRequest, NodeReply, Verb } from '../shared/control.js';
 
 export interface BroadcastResult {

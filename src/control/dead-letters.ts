@@ -8,7 +8,7 @@
 import { RequestStrategy, type NatsConnection } from 'nats';
 import { storedSubject, type DeadLetterAction, type DeadLetterReply, type DeadLetterRequest, type StoredAction, type StoredJobsReply } from '../shared/dead-letter.js';
 import { ExitCode } from '../shared/errors.js';
-import { deadLetterSubject } from '../shared/subjects.js';
+import { deadLetterSubject } from '../mesh/subjects.js';
 import { formatUptime } from './report.js';
 
 /** Gateways answer within milliseconds of each other: stop once they have been quiet this long. */

@@ -5,7 +5,7 @@ import type { NatsConnection } from 'nats';
 import { loadConfig, schema, type DipsConfig } from '../shared/config.js';
 import type { ControlRequest, NodeReply, Verb } from '../shared/control.js';
 import type { DeadLetterAction, StoredAction } from '../shared/dead-letter.js';
-import { connectNats, NatsConnectError } from '../shared/nats.js';
+import { connectNats, NatsConnectError } from '../mesh/nats.js';
 import { ExitCode, quietOnClosedStdout, runMain, version } from '../shared/process.js';
 import { broadcast } from './broadcast.js';
 import { askGateways, askStored, deadLetterDone, deadLetterTable, judgeDeadLetters, storedTable } from './dead-letters.js';

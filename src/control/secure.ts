@@ -17,7 +17,7 @@ export const AUTH_CONF = path.join(projectRoot, 'config', 'nats-auth.conf');
  * A user's private inbox prefix: its replies arrive on `<prefix>.<nuid>`, and
  * only that user may subscribe under it (authConf), so no identity reads
  * another's replies. It stays under `_INBOX.` because workers answer only
- * there (isInboxSubject in src/shared/subjects.ts); src/shared/nats.ts derives
+ * there (isInboxSubject in src/mesh/subjects.ts); src/mesh/nats.ts derives
  * the same prefix from nats.user, so a process needs no setting for it.
  */
 export function inboxOf(user: string): string {

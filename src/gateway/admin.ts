@@ -5,7 +5,7 @@
  * scripts read it unchanged.
  */
 import { version } from '../shared/process.js';
-import type { Discovery } from '../shared/discovery.js';
+import type { Discovery } from '../mesh/discovery.js';
 import type { Job, Jobs } from './jobs.js';
 
 export interface AdminContext {

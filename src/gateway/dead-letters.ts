@@ -11,11 +11,11 @@ import {
   MAX_ERROR_CHARS, MAX_LISTED, isDeadLetterAction, isStoredAction,
   type DeadLetterAction, type DeadLetterReply, type DeadLetterRequest, type DeadLetterView, type StoredAction, type StoredJobsReply, type StoredJobView,
 } from '../shared/dead-letter.js';
-import { Discovery } from '../shared/discovery.js';
+import { Discovery } from '../mesh/discovery.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { repliesToInbox } from '../shared/replies.js';
-import { ADMIN_PREFIX } from '../shared/subjects.js';
+import { repliesToInbox } from '../mesh/replies.js';
+import { ADMIN_PREFIX } from '../mesh/subjects.js';
 import { JobLimitError, MAX_HANDLE_BYTES, type Job, type Jobs } from './jobs.js';
 import type { DeadJob } from './store.js';
 

@@ -3,27 +3,28 @@
  * background and scheduled (epoch) jobs kept on disk, status, and dispatch of
  * each job as one NATS request (which waits in the requester while every
  * worker is full). It knows nothing of Gearman packets: it tells each job's
- * listeners what happened (JobEvent) and the packet handlers speak Gearman.
+ * listeners what happened (JobNotice) and the packet handlers speak Gearman.
  */
 import { createHash } from 'node:crypto';
 import { headers as natsHeaders, type Msg } from 'nats';
-import { sniffEncoding } from '../shared/codec/index.js';
+import { sniffEncoding } from '../mesh/codec/index.js';
 import { ErrorCode, errorMessage } from '../shared/errors.js';
-import { Header } from '../shared/headers.js';
+import { Header } from '../mesh/headers.js';
 import type { Logger } from '../shared/log.js';
 import type { Outcome } from '../shared/metrics.js';
-import { toJobEvent } from '../shared/events.js';
-import { CallError, cancelledError, type CallHandle, type Requester } from '../shared/requester.js';
-import { TurnBatch } from '../shared/turn-batch.js';
+import { toJobEvent } from '../mesh/events.js';
+import type { CallHandle, Requester } from '../mesh/requester.js';
+import { CallError, cancelledError } from '../mesh/call-error.js';
+import { TurnBatch } from '../mesh/turn-batch.js';
 import { callTrace, endSpan, logFields, type Span } from '../shared/tracing.js';
-import type { Priority } from '../shared/wait-queue.js';
+import type { Priority } from '../mesh/wait-queue.js';
 import { afterRestart, backoffMs, DEFAULT_ATTEMPTS, DEFAULT_RUN_TIMEOUT_MS, isPermanent } from './retry.js';
 import type { DeadJob, JobStore, StoredJob } from './store.js';
 
 export type { Priority };
 
 /** What happened to a job, in the order it happens. */
-export type JobEvent =
+export type JobNotice =
   | { kind: 'assigned' }
   | { kind: 'status'; numerator: number; denominator: number }
   | { kind: 'data' | 'warning'; data: Uint8Array }
@@ -34,7 +35,7 @@ export type JobEvent =
 /** Someone waiting for a job's events (a client connection). */
 export interface JobListener {
   readonly id: number;
-  jobEvent(job: Job, event: JobEvent): void;
+  jobNotice(job: Job, event: JobNotice): void;
 }
 
 /** A job: what is stored of a background one, and what lives only here. */
@@ -378,7 +379,7 @@ export class Jobs {
     clearTimeout(job.timer);
     if (job.timer) {
       // waiting for its time or its next attempt, no call under way: nothing will settle it
-      this.count(job, 'CANCELLED');
+      this.recordOutcome(job, 'CANCELLED');
       this.end(job, { kind: 'failed' });
       this.options.log.info({ handle: job.handle, fn: job.fn }, `scheduled job withdrawn: ${why}`);
     }
@@ -452,7 +453,7 @@ export class Jobs {
   private settle(job: Job, err: CallError | undefined, reply?: Msg): void {
     if (!this.byHandle.has(job.handle)) return; // dropped or dead-lettered by an operator while its call waited
     if (!err) {
-      this.count(job, 'ok');
+      this.recordOutcome(job, 'ok');
       this.end(job, { kind: 'done', data: reply!.data });
       return;
     }
@@ -461,7 +462,7 @@ export class Jobs {
       this.attemptFailed(job, err);
       return;
     }
-    this.count(job, err.kind);
+    this.recordOutcome(job, err.kind);
     if (job.background) this.options.log.error({ handle: job.handle, fn: job.fn, message: err.message }, 'background job failed');
     else this.options.log.debug({ handle: job.handle, fn: job.fn, message: err.message, ...logFields(job.span) }, 'job failed');
     this.end(job, failureEvent(err));
@@ -496,8 +497,8 @@ export class Jobs {
    * dead letters, kept whole with its last error until an operator retries or
    * drops it (dipsctl dead-letter, the dashboard). Whoever waits hears the failure.
    */
-  private deadLetter(job: Job, why: string, event: JobEvent = { kind: 'failed' }, outcome: Outcome = 'INTERNAL'): void {
-    this.count(job, outcome);
+  private deadLetter(job: Job, why: string, event: JobNotice = { kind: 'failed' }, outcome: Outcome = 'INTERNAL'): void {
+    this.recordOutcome(job, outcome);
     this.options.log.error({ handle: job.handle, fn: job.fn, attempts: job.attempts, message: job.lastError, deadLetter: why }, 'background job failed');
     this.untrack(job);
     const dead: DeadJob = { ...stored(job), attempts: job.attempts, lastError: job.lastError ?? '', deadAt: Date.now() };
@@ -595,7 +596,7 @@ export class Jobs {
     const job = this.waitingStoredJob(handle);
     if (!job) return undefined;
     const call = this.stopWaiting(job);
-    this.count(job, 'CANCELLED');
+    this.recordOutcome(job, 'CANCELLED');
     this.end(job, { kind: 'failed' });
     call?.cancel();
     // writes commit in order: once this one is on disk, so is end()'s removal
@@ -642,11 +643,11 @@ export class Jobs {
     } else this.tell(job, { kind: event.kind, data: event.data });
   }
 
-  private tell(job: Job, event: JobEvent): void {
-    for (const l of job.listeners) l.jobEvent(job, event);
+  private tell(job: Job, event: JobNotice): void {
+    for (const l of job.listeners) l.jobNotice(job, event);
   }
 
-  private end(job: Job, event: JobEvent): void {
+  private end(job: Job, event: JobNotice): void {
     if (!this.byHandle.has(job.handle)) return;
     this.forget(job);
     this.tell(job, event);
@@ -656,7 +657,7 @@ export class Jobs {
     }
   }
 
-  private count(job: Job, outcome: Outcome): void {
+  private recordOutcome(job: Job, outcome: Outcome): void {
     this.options.metrics?.finished(job.fn, outcome, (Date.now() - job.createdAt) / 1000, job.background);
   }
 }
@@ -664,7 +665,7 @@ export class Jobs {
 const uniqueKey = (fn: string, unique: string) => `${fn}\0${unique}`;
 
 /** What listeners hear of a failure: a plain one (a Gearman worker's WORK_FAIL, a cancelled job) has no message to raise as an exception. */
-function failureEvent(err: CallError): JobEvent {
+function failureEvent(err: CallError): JobNotice {
   const plain = err.code === ErrorCode.workFail || err.code === ErrorCode.cancelled;
   return plain ? { kind: 'failed' } : { kind: 'failed', message: err.message };
 }

@@ -7,9 +7,9 @@
  * worker GRABs the oldest job. Like a native worker it takes only as many jobs
  * as it has idle Gearman workers; more are bounced to wait, in priority order,
  * at their caller, and room is announced when a Gearman worker frees (see
- * src/shared/room.ts). WORK_DATA / WARNING / STATUS stream back to the caller
+ * src/mesh/room.ts). WORK_DATA / WARNING / STATUS stream back to the caller
  * in order; WORK_COMPLETE / FAIL / EXCEPTION end the job. A plain NATS caller
- * (no Dips-Accept, see src/shared/accept.ts) is never bounced nor sent
+ * (no Dips-Accept, see src/mesh/accept.ts) is never bounced nor sent
  * events: its job waits here for a Gearman worker, bounded by bytes and by its
  * deadline, and it hears one answer. A job whose worker
  * disconnects runs again on another worker here, or goes back to its caller to
@@ -18,14 +18,15 @@
 import os from 'node:os';
 import { nuid, type NatsConnection, type Service, type Subscription } from 'nats';
 import { ErrorCode } from '../shared/errors.js';
-import { eventHeaders, HEARTBEAT_MS, statusPayload, WORKING } from '../shared/events.js';
-import { acceptsOf, defaultDeadlineNote, type Accepts } from '../shared/accept.js';
-import { Header, headerValue } from '../shared/headers.js';
+import { eventHeaders, statusPayload, WORKING } from '../mesh/events.js';
+import { HEARTBEAT_MS } from '../mesh/timing.js';
+import { acceptsOf, defaultDeadlineNote, type Accepts } from '../mesh/accept.js';
+import { Header, headerValue } from '../mesh/headers.js';
 import type { Logger } from '../shared/log.js';
 import { legacyMayServe } from '../shared/builtin-functions.js';
-import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
-import { RoomAnnouncer } from '../shared/room.js';
-import { directWildcard, functionFromToken, functionSubject, functionToken, isValidFunctionName, SERVICE_NAME } from '../shared/subjects.js';
+import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../mesh/replies.js';
+import { RoomAnnouncer } from '../mesh/room.js';
+import { directWildcard, functionFromToken, functionSubject, functionToken, isValidFunctionName, SERVICE_NAME } from '../mesh/subjects.js';
 import type { Connection } from './connection.js';
 import { handlePrefix, MAX_HANDLE_BYTES } from './jobs.js';
 import { ErrorName, PacketType } from './protocol/constants.js';

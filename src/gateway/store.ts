@@ -17,7 +17,7 @@
 import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import type { Priority } from '../shared/wait-queue.js';
+import type { Priority } from '../mesh/wait-queue.js';
 
 export interface StoredJob {
   /** The number in its handle: submission order. */

@@ -1,4 +1,4 @@
-import { WaitQueue, type Waiting } from '../shared/wait-queue.js';
+import { WaitQueue, type Waiting } from '../mesh/wait-queue.js';
 
 /**
  * Admission control for one worker process: at most `concurrency` jobs run.
@@ -6,7 +6,7 @@ import { WaitQueue, type Waiting } from '../shared/wait-queue.js';
  * faces is shorter than `prefetchMs` — the typical run time of the jobs
  * running and already waiting here, spread over the slots — and never more
  * than `maxQueued`. Everything else is refused at once and waits at its
- * caller, in priority order, until room frees (see src/shared/room.ts).
+ * caller, in priority order, until room frees (see src/mesh/room.ts).
  *
  * A plain caller's job (one that did not send `Dips-Accept: no-room`) cannot
  * be refused that way: it is held here instead, in priority order, until a

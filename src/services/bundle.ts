@@ -21,7 +21,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
-import { isValidFunctionName, MAX_FUNCTION_NAME_BYTES } from '../shared/subjects.js';
+import { isValidFunctionName, MAX_FUNCTION_NAME_BYTES } from '../mesh/subjects.js';
 import type { FunctionDef } from './job.js';
 import { shown } from './params.js';
 

@@ -7,7 +7,7 @@
  * code reaches the caller instead of turning into a 500.
  */
 export type { FunctionDef, Job, JobProgress, Result } from './job.js';
-export type { Encoding } from '../shared/codec/index.js';
+export type { Encoding } from '../mesh/codec/index.js';
 export { bytesResult, valueResult } from './job.js';
 export { Params, shown } from './params.js';
 export { DipsError, ErrorCode, badRequest } from '../shared/errors.js';

@@ -1,5 +1,5 @@
 /** What a function receives and returns; the runtime handles transport. */
-import type { Encoding } from '../shared/codec/index.js';
+import type { Encoding } from '../mesh/codec/index.js';
 
 export interface Job {
   fn: string;

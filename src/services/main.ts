@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { loadConfig, workerConcurrency } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
-import { connectNats } from '../shared/nats.js';
+import { connectNats } from '../mesh/nats.js';
 import { onShutdown, parseArgs, runMain, version } from '../shared/process.js';
 import { startTracing } from '../shared/tracing.js';
 import sharp from 'sharp';

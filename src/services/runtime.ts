@@ -6,25 +6,26 @@
  * so that functions only compute.
  */
 import os from 'node:os';
-import { nuid, type Msg, type MsgHdrs, type MsgHdrsImpl, type NatsConnection, type Payload, type PublishOptions, type Service, type Subscription } from 'nats';
-import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../shared/codec/index.js';
+import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Payload, type PublishOptions, type Service, type Subscription } from 'nats';
+import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type Encoding } from '../mesh/codec/index.js';
 import { DipsError, ErrorCode, errorMessage, kindOfCode } from '../shared/errors.js';
-import { Header, headerValue } from '../shared/headers.js';
+import { Header, headerValue } from '../mesh/headers.js';
 import type { Logger } from '../shared/log.js';
-import { directWildcard, functionFromToken, functionSubject, functionToken, SERVICE_NAME } from '../shared/subjects.js';
-import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../shared/replies.js';
-import { RoomAnnouncer } from '../shared/room.js';
+import { directWildcard, functionFromToken, functionSubject, functionToken, SERVICE_NAME } from '../mesh/subjects.js';
+import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../mesh/replies.js';
+import { RoomAnnouncer } from '../mesh/room.js';
 import { Admission, type HeldJob } from './admission.js';
-import { acceptsOf, defaultDeadlineNote, type Accepts } from '../shared/accept.js';
-import type { Priority } from '../shared/wait-queue.js';
+import { acceptsOf, defaultDeadlineNote, type Accepts } from '../mesh/accept.js';
+import type { Priority } from '../mesh/wait-queue.js';
 import { shown } from './params.js';
-import { eventHeaders, JobWatch, statusPayload, WORKING, type JobEventKind, type WatchedJob } from '../shared/events.js';
+import { eventHeaders, JobWatch, statusPayload, WORKING, type JobEventKind, type WatchedJob } from '../mesh/events.js';
 import type { FunctionDef, Job, JobProgress, Result } from './job.js';
 import type { WorkerMetrics } from './metrics.js';
 import { jobRecorder, outcomeOf } from '../shared/metrics.js';
-import { TurnBatch } from '../shared/turn-batch.js';
+import { TurnBatch } from '../mesh/turn-batch.js';
 import { LatencyWindow } from './latency-window.js';
 import { endSpan, flushTracing, logFields, startJobSpan, Attr } from '../shared/tracing.js';
+import { encodedHeaderBytes } from '../mesh/nats-internals.js';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -268,7 +269,7 @@ export class Worker {
       const result = await def.run(job);
       if (Date.now() < deadline) {
         const answer = this.answerOf(def.name, result, encoding);
-        const room = this.roomAfter(def.name, performance.now() - started, msg.data.length);
+        const room = this.offerRoomAfter(def.name, performance.now() - started, msg.data.length);
         msg.respond(answer.body, { headers: resultHeaders(this.room.workerId, room, answer.contentType, answer.encoding) });
         endSpan(span, 'ok', undefined, span && { [Attr.bytesOut]: answer.body.length, [Attr.worker]: this.room.workerId });
       }
@@ -281,10 +282,10 @@ export class Worker {
       this.record(def.name, false, performance.now() - started, err);
       endSpan(span, err instanceof DipsError ? kindOfCode(err.code) : 'INTERNAL', err, span && { [Attr.worker]: this.room.workerId });
       if (err instanceof DipsError) {
-        respondError(msg, err.code, err.message, this.room.workerId, this.roomAfter(def.name, performance.now() - started, msg.data.length));
+        respondError(msg, err.code, err.message, this.room.workerId, this.offerRoomAfter(def.name, performance.now() - started, msg.data.length));
       } else {
         this.options.log.error({ err, fn: def.name, jobId, ...logFields(span) }, 'function failed unexpectedly');
-        respondError(msg, ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`, this.room.workerId, this.roomAfter(def.name, performance.now() - started, msg.data.length));
+        respondError(msg, ErrorCode.internal, `${def.name}: internal error: ${errorMessage(err)}`, this.room.workerId, this.offerRoomAfter(def.name, performance.now() - started, msg.data.length));
       }
     } finally {
       watched.stop(); // here rather than in a .finally() on the job's promise: one promise fewer per job
@@ -309,7 +310,7 @@ export class Worker {
    * Jobs of `fn` this worker would take once the job now answering (which took
    * `ms` and was `bytes` long) has ended: offered to its caller in the reply.
    */
-  private roomAfter(fn: string, ms: number, bytes: number): number {
+  private offerRoomAfter(fn: string, ms: number, bytes: number): number {
     const room = this.services.has(fn) && !this.draining ? this.admission.roomFor(this.stats.get(fn)?.typicalMs ?? ms, this.stats.get(fn)?.typicalMs) : 0;
     this.room.offer(room, bytes);
     return room;
@@ -335,7 +336,7 @@ export class Worker {
     const max = this.nc.info?.max_payload;
     if (max === undefined || bytes + RESULT_HEADER_SLACK < max - REPLY_HEADER_BYTES) return;
     // near the limit, count the reply's own header block (its room field varies by a few digits)
-    if (bytes + (resultHeaders(this.room.workerId, 1, contentType, encoding) as MsgHdrsImpl).encode().byteLength + RESULT_HEADER_SLACK > max) {
+    if (bytes + encodedHeaderBytes(resultHeaders(this.room.workerId, 1, contentType, encoding)) + RESULT_HEADER_SLACK > max) {
       throw new DipsError(ErrorCode.tooLarge, `${fn}: the result is ${bytes} bytes, more than a NATS message carries (max_payload ${max}); ask for a smaller output`);
     }
   }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { CLIENT_DEFAULTS, natsServersProblem, type NatsSettings } from './client-config.js';
-import { isValidFunctionName } from './subjects.js';
+import { isValidFunctionName } from '../mesh/subjects.js';
 
 export { maxWaitingBytes } from './client-config.js';
 

@@ -5,7 +5,7 @@
  * and each gateway answers with a DeadLetterReply; only an answer to an inbox
  * is acted on (see repliesToInbox).
  */
-import { ADMIN_PREFIX } from './subjects.js';
+import { ADMIN_PREFIX } from '../mesh/subjects.js';
 
 export const DEAD_LETTER_ACTIONS = ['list', 'retry', 'drop'] as const;
 export type DeadLetterAction = (typeof DEAD_LETTER_ACTIONS)[number];

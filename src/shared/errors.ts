@@ -191,8 +191,11 @@ export const EXIT_CODES: Readonly<Record<(typeof ExitCode)[keyof typeof ExitCode
 
 export class DipsError extends Error {
   override name = 'DipsError';
-  constructor(readonly code: number, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** Which failure it is, in words a program can switch on (default: the code's, see kindOfCode). */
+  readonly kind: ErrorKind;
+  constructor(readonly code: number, message: string, options?: { cause?: unknown; kind?: ErrorKind }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = options?.kind ?? kindOfCode(code);
   }
 }
 

@@ -26,8 +26,8 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { MsgHdrs } from 'nats';
-import { headerValue } from './headers.js';
-import { setCallTracing, type AttemptEnd, type CallTrace } from './requester.js';
+import { headerValue } from '../mesh/headers.js';
+import { setCallTracing, type AttemptEnd, type CallTrace } from '../mesh/requester.js';
 
 export { SpanKind };
 export type { Span };

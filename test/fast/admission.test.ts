@@ -3,8 +3,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { headers as natsHeaders } from 'nats';
 import { Admission, type HeldJob } from '../../src/services/admission.js';
-import { acceptsOf, REQUESTER_ACCEPT } from '../../src/shared/accept.js';
-import { Header } from '../../src/shared/headers.js';
+import { acceptsOf, REQUESTER_ACCEPT } from '../../src/mesh/accept.js';
+import { Header } from '../../src/mesh/headers.js';
 
 const MiB = 1024 * 1024;
 

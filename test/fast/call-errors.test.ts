@@ -3,9 +3,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { headers as natsHeaders } from 'nats';
 import { ErrorCode } from '../../src/shared/errors.js';
-import { Header } from '../../src/shared/headers.js';
-import { CallError, Requester, workerError } from '../../src/shared/requester.js';
-import { noRoomHeaders, PAUSED_NOTICE } from '../../src/shared/room.js';
+import { Header } from '../../src/mesh/headers.js';
+import { Requester } from '../../src/mesh/requester.js';
+import { CallError, workerError } from '../../src/mesh/call-error.js';
+import { noRoomHeaders, PAUSED_NOTICE } from '../../src/mesh/room.js';
 import { LoopbackNats } from './loopback-nats.js';
 
 const requester = (nats: LoopbackNats, maxPendingBytes = 1 << 20) => new Requester(nats.asConnection(), { maxPendingBytes, limitName: 'queue.maxWaitingBytes' });

@@ -2,9 +2,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { headers as natsHeaders, MsgHdrsImpl } from 'nats';
-import { headerValue } from '../../src/shared/headers.js';
-import { resultHeaders } from '../../src/shared/replies.js';
-import { sealHeaders } from '../../src/shared/sealed-headers.js';
+import { headerValue } from '../../src/mesh/headers.js';
+import { resultHeaders } from '../../src/mesh/replies.js';
+import { sealHeaders } from '../../src/mesh/sealed-headers.js';
 
 test('sealed headers: encoded as nats.js encodes the same block, changes refused, values still validated; result blocks shared', () => {
   const plain = natsHeaders();

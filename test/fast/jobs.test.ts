@@ -1,10 +1,10 @@
 /** The gateway's job table, with no server: coalescing, unique "-", priorities, status, cancel, maxqueue, the byte limit, handles. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { eventHeaders, WORKING } from '../../src/shared/events.js';
+import { eventHeaders, WORKING } from '../../src/mesh/events.js';
 import { createLogger } from '../../src/shared/log.js';
-import { Requester } from '../../src/shared/requester.js';
-import { handlePrefix, JobLimitError, Jobs, type Job, type JobEvent, type JobListener, type JobSpec } from '../../src/gateway/jobs.js';
+import { Requester } from '../../src/mesh/requester.js';
+import { handlePrefix, JobLimitError, Jobs, type Job, type JobNotice, type JobListener, type JobSpec } from '../../src/gateway/jobs.js';
 import { LoopbackNats } from './loopback-nats.js';
 
 function table(nats: LoopbackNats, maxBytes = 1 << 20) {
@@ -16,7 +16,7 @@ class Recorder implements JobListener {
   static next = 1;
   readonly id = Recorder.next++;
   readonly events: string[] = [];
-  jobEvent(job: Job, event: JobEvent): void {
+  jobNotice(job: Job, event: JobNotice): void {
     this.events.push(`${event.kind}${event.kind === 'done' ? `:${Buffer.from(event.data).toString()}` : ''}`);
   }
   ended(): Promise<void> {

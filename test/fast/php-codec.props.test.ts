@@ -1,5 +1,5 @@
 /**
- * Fuzz tier: the PHP serialize codec (src/shared/codec/php.ts). Round trips
+ * Fuzz tier: the PHP serialize codec (src/mesh/codec/php.ts). Round trips
  * over what the codec claims to carry (null, bool, int, float, byte and UTF-8
  * strings, nested arrays and maps), and arbitrary or mutated input to
  * phpUnserialize. DIPS_FUZZ_SEED / DIPS_FUZZ_RUNS: see fuzz.ts.
@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
-import { phpSerialize, phpUnserialize, PhpSerializeError } from '../../src/shared/codec/php.js';
+import { phpSerialize, phpUnserialize, PhpSerializeError } from '../../src/mesh/codec/php.js';
 import { announce, check } from './fuzz.js';
 
 announce('php-codec.props.test');

@@ -2,9 +2,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { headers as natsHeaders } from 'nats';
-import { Header } from '../../src/shared/headers.js';
-import { CallError, Requester, type Priority } from '../../src/shared/requester.js';
-import { noRoomHeaders, PAUSED_NOTICE } from '../../src/shared/room.js';
+import { Header } from '../../src/mesh/headers.js';
+import { Requester, type Priority } from '../../src/mesh/requester.js';
+import { CallError } from '../../src/mesh/call-error.js';
+import { noRoomHeaders, PAUSED_NOTICE } from '../../src/mesh/room.js';
 import { LoopbackNats } from './loopback-nats.js';
 
 const text = (d: Uint8Array) => Buffer.from(d).toString();

@@ -1,11 +1,11 @@
 /** Function names and subjects: tokens, the built-in names, which reply and room subjects are accepted. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { functionFromToken, functionToken, isValidFunctionName } from '../../src/shared/subjects.js';
+import { functionFromToken, functionToken, isValidFunctionName } from '../../src/mesh/subjects.js';
 import { BUILTIN_FUNCTIONS, legacyMayServe } from '../../src/shared/builtin-functions.js';
 import { allFunctions } from '../../src/services/functions/index.js';
 import { loadConfig } from '../../src/shared/config.js';
-import { isInboxSubject, workerOfDirectSubject } from '../../src/shared/subjects.js';
+import { isInboxSubject, workerOfDirectSubject } from '../../src/mesh/subjects.js';
 
 test('function names: any bytes but NUL, up to 512; one reversible subject token', () => {
   for (const name of ['ecard', 'image.resize:v2', 'a/b', 'app thumb', 'snake_case', 'ünï.cødé', '*>.']) {

@@ -1,7 +1,7 @@
 /** TurnBatch: what one turn adds runs together, in order. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TurnBatch } from '../../src/shared/turn-batch.js';
+import { TurnBatch } from '../../src/mesh/turn-batch.js';
 
 test('turn batch: what one turn adds runs together, in order, after the turn\'s microtasks; flush() runs it at once', async () => {
   const ran: string[] = [];

@@ -1,7 +1,7 @@
 /** The wait queue: priority order, FIFO within a priority, a returning job keeps its place. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WaitQueue } from '../../src/shared/wait-queue.js';
+import { WaitQueue } from '../../src/mesh/wait-queue.js';
 
 test('wait queue: HIGH, NORMAL, LOW, FIFO within each; a returning job keeps its place', () => {
   const q = new WaitQueue<{ seq: number; priority: 'high' | 'normal' | 'low' }>();

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
-import { connectNats } from '../../shared/nats.js';
+import { connectNats } from '../../mesh/nats.js';
 import { addressOverrides, announceReady, ExitCode, listenOrExit, onShutdown, parseArgs, runMain, version } from '../../shared/process.js';
 import { FleetWatcher } from './fleet.js';
 import { allowedHosts, buildDashboard } from './server.js';

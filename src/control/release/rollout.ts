@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { KeyObject } from 'node:crypto';
 import { RequestStrategy, type NatsConnection } from 'nats';
 import type { NodeReply, ReleaseSummary } from '../../shared/control.js';
-import { DEPLOY_RELEASE_SUBJECT } from '../../shared/subjects.js';
+import { DEPLOY_RELEASE_SUBJECT } from '../../mesh/subjects.js';
 import { broadcast, type BroadcastResult } from '../broadcast.js';
 import { chunkHashes, openRelease, ReleaseRefused, sha256, signRelease, type Release, type SignedRelease } from './statement.js';
 import type { TrustedKey } from './keys.js';

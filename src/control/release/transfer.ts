@@ -14,8 +14,8 @@
  * peer long after dipsctl has exited.
  */
 import type { NatsConnection, Subscription } from 'nats';
-import { repliesToInbox } from '../../shared/replies.js';
-import { deployChunkSubject } from '../../shared/subjects.js';
+import { repliesToInbox } from '../../mesh/replies.js';
+import { deployChunkSubject } from '../../mesh/subjects.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { CHUNK_BYTES, ReleaseRefused, sha256, type Release } from './statement.js';

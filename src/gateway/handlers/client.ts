@@ -5,10 +5,10 @@
 import { errorMessage } from '../../shared/errors.js';
 import { PacketType, MAX_UNIQUE_SIZE, ErrorName, PACKET_NAMES } from '../protocol/constants.js';
 import { endSpan, SpanKind, startSpan, tracingOn, type Span } from '../../shared/tracing.js';
-import { MAX_FUNCTION_NAME_BYTES } from '../../shared/subjects.js';
+import { MAX_FUNCTION_NAME_BYTES } from '../../mesh/subjects.js';
 import type { Packet } from '../protocol/parser.js';
 import type { Connection } from '../connection.js';
-import { JobLimitError, type Job, type JobEvent, type JobListener, type Jobs, type Priority } from '../jobs.js';
+import { JobLimitError, type Job, type JobNotice, type JobListener, type Jobs, type Priority } from '../jobs.js';
 
 const SUBMIT: Partial<Record<number, { priority: Priority; background: boolean }>> = {
   [PacketType.SUBMIT_JOB]: { priority: 'normal', background: false },
@@ -35,7 +35,7 @@ class ClientListener implements JobListener {
     return this.conn.id;
   }
 
-  jobEvent(job: Job, event: JobEvent): void {
+  jobNotice(job: Job, event: JobNotice): void {
     const conn = this.conn;
     switch (event.kind) {
       case 'assigned':

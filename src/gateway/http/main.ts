@@ -5,9 +5,9 @@ import { DipsClient } from '../../client/index.js';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
 import { createRegistry, natsReadiness } from '../../shared/metrics.js';
-import { effectiveMaxPayload } from '../../shared/nats.js';
+import { effectiveMaxPayload } from '../../mesh/nats.js';
 import { addressOverrides, announceReady, listenOrExit, onShutdown, parseArgs, runMain, version } from '../../shared/process.js';
-import { Discovery } from '../../shared/discovery.js';
+import { Discovery } from '../../mesh/discovery.js';
 import { buildHttpGateway } from './server.js';
 
 const program = new Command('dips-http')

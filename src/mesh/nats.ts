@@ -1,7 +1,8 @@
 /** Opening a NATS connection the way every DIPS process needs it. */
 import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
-import type { NatsSettings } from './client-config.js';
+import type { NatsSettings } from '../shared/client-config.js';
+import { connectionInboxPrefix } from './nats-internals.js';
 
 export type { NatsConnection };
 
@@ -165,7 +166,7 @@ export function inboxPrefixFor(config: WithNats): string {
 
 /** The inbox prefix this connection was opened with (private per identity in the secure setup). */
 export function inboxPrefixOf(nc: NatsConnection): string | undefined {
-  return (nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
+  return connectionInboxPrefix(nc);
 }
 
 /** The payload limit in force: the smaller of ours and the server's. */

@@ -1,8 +1,8 @@
 /** Answers a worker (native, or a gateway's Gearman worker) sends on a job's reply subject. */
 import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
-import type { Logger } from './log.js';
+import type { Logger } from '../shared/log.js';
 import { isInboxSubject } from './subjects.js';
-import { headerSafe, kindOfCode, type ErrorKind } from './errors.js';
+import { headerSafe, kindOfCode, type ErrorKind } from '../shared/errors.js';
 import { Header } from './headers.js';
 import { noRoomHeaders } from './room.js';
 import { sealHeaders } from './sealed-headers.js';

@@ -5,6 +5,7 @@
  */
 import type { Msg, MsgHdrs } from 'nats';
 import { sealHeaders } from './sealed-headers.js';
+import { ACK_DELAY_MS, HEARTBEAT_MS, ACK_TIMEOUT_MS, LIVENESS_TIMEOUT_MS } from './timing.js';
 
 export const EVENT_HEADER = 'Dips-Event';
 export type JobEventKind = 'data' | 'warning' | 'status';
@@ -18,10 +19,6 @@ export type JobEventKind = 'data' | 'warning' | 'status';
  * message: they answer before the first `working`.
  */
 export const WORKING = 'working';
-export const ACK_DELAY_MS = 25;
-export const HEARTBEAT_MS = 1000;
-export const ACK_TIMEOUT_MS = 1000;
-export const LIVENESS_TIMEOUT_MS = 3500;
 
 /** A job a worker holds, as the JobWatch sees it. */
 export interface WatchedJob {

@@ -1,5 +1,6 @@
 /** NATS header names DIPS puts on requests and replies, and how a hot path reads them. */
-import { MsgHdrsImpl, type MsgHdrs } from 'nats';
+import type { MsgHdrs } from 'nats';
+import { rawHeaderValue } from './nats-internals.js';
 
 export const Header = {
   /** Encoding of a structured body: msgpack | php | json | raw. Replies use the caller's. */
@@ -36,7 +37,7 @@ export const Header = {
    * On a message to a worker's direct subject: not a job, a question — are
    * you there? It answers at once with an empty reply. A caller whose request
    * fell silent asks this before trusting the queue group again (see
-   * src/shared/requester.ts).
+   * src/mesh/requester.ts).
    */
   ping: 'Dips-Ping',
   /**
@@ -59,6 +60,5 @@ export const Header = {
  */
 export function headerValue(h: MsgHdrs | undefined, name: string): string {
   if (!h) return '';
-  if (h instanceof MsgHdrsImpl) return h.headers.get(name)?.[0] ?? '';
-  return h.get(name);
+  return rawHeaderValue(h, name) ?? h.get(name);
 }

@@ -18,6 +18,7 @@
 import type { MsgHdrs, NatsConnection } from 'nats';
 import { sealHeaders } from './sealed-headers.js';
 import { directSubject, roomSubject } from './subjects.js';
+import { HAND_OFF_GRACE_MS, BIG_OFFER_HOLD_MS } from './timing.js';
 
 export const NO_ROOM_HEADER = 'Dips-No-Room';
 
@@ -58,15 +59,6 @@ export function decodeRoom(data: Uint8Array): RoomAnnouncement | undefined {
   return space > 0 && Number.isInteger(free) && free > 0 && subject ? { free, subject } : undefined;
 }
 
-/** How long a freed slot waits for its caller's next job before it is announced to everyone. */
-const HAND_OFF_GRACE_MS = 2;
-/**
- * A big job (a photo) takes milliseconds to arrive: the room a final reply
- * offered its caller is held this long for the job it hands off, so an
- * announcement does not book the same slot twice (the second job would travel
- * for nothing and bounce).
- */
-const BIG_OFFER_HOLD_MS = 20;
 /** Jobs at least this big cost milliseconds to move: the room rules treat them with care (here and in the requester). */
 export const BIG_JOB_BYTES = 64 * 1024;
 

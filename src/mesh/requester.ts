@@ -9,11 +9,38 @@
  *   it was pending) or with a killed worker is sent again, if the function is
  *   idempotent;
  * - the caller's deadline travels in a header so workers skip abandoned work.
+ *
+ * The mesh protocol (src/mesh), in one glossary — each word means one thing:
+ *
+ * - function: what a caller names (`ecard`); its subject is `dips.fn.<token>`
+ *   and its queue group the token (subjects.ts).
+ * - job: one request to run a function with its input. Each side holds its own
+ *   view of it: a caller's Call (here), a worker's Job (what run() receives,
+ *   src/services/job.ts; RunningJob is the runtime's), a Gearman gateway's Job
+ *   (its table, src/gateway/jobs.ts; StoredJob its record on disk), and a
+ *   WatchedJob (events.ts: a job a worker holds, beating while it runs).
+ * - room: how many more jobs of a function a worker will take now; offered in
+ *   replies and announced on `dips.room.<token>` (room.ts). No room: the job
+ *   bounces back to its caller and waits here (accept.ts says who may bounce).
+ * - gate: a function's waiting jobs at one caller, and whether new ones may go
+ *   straight to the queue group.
+ * - direct subject: `dips.fn.<token>.<worker id>`, one worker's own, where a
+ *   caller sends a job it knows that worker has room for.
+ * - event: what a worker streams before the result (data, warning, status:
+ *   JobEvent, events.ts) and the `working` beat that says a job is alive. A
+ *   gateway tells its Gearman clients with a JobNotice.
+ * - silence: no reply and no beat within the timing.ts limits; a silent job of
+ *   an idempotent function is sent again (a resend), straight to a worker heard
+ *   lately.
+ * - CallError: how a call fails for its caller (call-error.ts), a DipsError with
+ *   a retryable flag.
+ * - timing: every timing default is named in timing.ts; every use of nats.js
+ *   internals is in nats-internals.ts.
  */
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { REQUESTER_ACCEPT } from './accept.js';
-import { ErrorCode, isErrorKind, isRetryable, kindOfCode, type ErrorKind } from './errors.js';
-import { ACK_TIMEOUT_MS, EVENT_HEADER, LIVENESS_TIMEOUT_MS, WORKING } from './events.js';
+import { ErrorCode } from '../shared/errors.js';
+import { EVENT_HEADER, WORKING } from './events.js';
 import { Header, headerValue } from './headers.js';
 import { inboxPrefixOf } from './nats.js';
 import { BIG_JOB_BYTES, decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
@@ -21,33 +48,10 @@ import { directSubject, functionSubject, isWorkerId, roomSubject, workerOfDirect
 import { sealHeaders } from './sealed-headers.js';
 import { TurnBatch } from './turn-batch.js';
 import { WaitQueue, type Priority } from './wait-queue.js';
+import { GATE_IDLE_MS, BOUNCE_RETRIES, PROBE_MS, BIG_PROBE_MS, TICK_MS, LIVENESS_EVERY_TICKS, DEFAULT_RUN_TIMEOUT_MS, ALIVE_MS, DISTRUST_MS, PING_WAIT_MS, MAX_HEARD, FORGET_MS, ACK_TIMEOUT_MS, LIVENESS_TIMEOUT_MS } from './timing.js';
+import { CallError, cancelledError, workerError } from './call-error.js';
 
 export type { Priority };
-
-export interface CallErrorOptions {
-  cause?: unknown;
-  /** What kind of failure (default: the code's, see kindOfCode); 503 needs it said. */
-  kind?: ErrorKind;
-  /** Whether sending the same call again may succeed (default: the kind's; TIMEOUT: false unless said). */
-  retryable?: boolean;
-}
-
-/**
- * A failed call. `code` is the number on the wire (kept for existing callers);
- * `kind` says which failure it is in words a program can switch on, and
- * `retryable` whether the same call may succeed if sent again (nothing ran, or
- * nothing was wrong with it).
- */
-export class CallError extends Error {
-  override name = 'CallError';
-  readonly kind: ErrorKind;
-  readonly retryable: boolean;
-  constructor(readonly code: number, message: string, options?: CallErrorOptions) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.kind = options?.kind ?? kindOfCode(code);
-    this.retryable = options?.retryable ?? isRetryable(this.kind);
-  }
-}
 
 export interface RequestOptions {
   /** How long the caller waits, queueing included; null: until it runs (background jobs). */
@@ -111,7 +115,7 @@ export interface RequesterOptions {
   gateIdleMs?: number;
 }
 
-interface Pending {
+interface Call {
   token: string;
   seq: number;
   fn: string;
@@ -166,26 +170,10 @@ const NOTHING_TO_CANCEL: CallHandle = { cancel: () => undefined };
 const EMPTY_BODY = new Uint8Array(0);
 const PING_HEADERS = sealHeaders([Header.ping, '1']);
 
-/**
- * A worker's error reply as a CallError: its kind from Dips-Error-Kind when it
- * sent a known one (older workers, Gearman-era tools: from the code), its
- * retryable flag from Dips-Error-Retryable when said.
- */
-export function workerError(h: MsgHdrs | undefined, message: string): CallError {
-  const code = Number(headerValue(h, Header.serviceErrorCode)) || ErrorCode.internal;
-  const sent = headerValue(h, Header.errorKind);
-  const kind = isErrorKind(sent) ? sent : kindOfCode(code);
-  const r = headerValue(h, Header.errorRetryable);
-  return new CallError(code, message, { kind, retryable: r === 'true' ? true : r === 'false' ? false : undefined });
-}
-
-/** What a withdrawn call ends with (a plain failure: Gearman callers get WORK_FAIL). */
-export const cancelledError = (fn: string) => new CallError(ErrorCode.cancelled, `${fn}: cancelled`, { kind: 'CANCELLED' });
-
 /** One function's waiting jobs, and whether new jobs may go straight to its queue group. */
 interface Gate {
   fn: string;
-  queue: WaitQueue<Pending>;
+  queue: WaitQueue<Call>;
   /** No worker was found full or missing since the queue last emptied. */
   open: boolean;
   /** No-room answers while open (a burst closes it after BOUNCE_RETRIES). */
@@ -209,62 +197,13 @@ interface Gate {
   usedAt: number;
 }
 
-/**
- * A function nobody has called for this long loses its gate and room
- * subscription: callers name functions freely (a Gearman client may submit
- * any name), and each name must not hold a subscription for good.
- */
-const GATE_IDLE_MS = 5 * 60_000;
 
-/**
- * No-room answers while the gate is open are tried again at once through the
- * queue group, this many in a row: NATS picks a member at random, and another
- * worker may well have room. Past it, jobs wait for room in order.
- */
-const BOUNCE_RETRIES = 3;
-/*
- * A job of BIG_JOB_BYTES or more is never sent on a guess: a bounce costs its
- * whole payload's trip through NATS (a photo: ~7 ms of CPU across the
- * processes). It goes to the queue group only while nobody waits and no worker
- * was found full, and once bounced it waits for room heard of.
- */
-/** While jobs wait and no room was announced for this long, the oldest is sent to the queue group anyway (announcements are at most once). */
-const PROBE_MS = 25;
-/** The same for a big job, whose probe of a full queue group moves its whole payload for nothing: hand-offs carry the flow. */
-const BIG_PROBE_MS = 250;
-const TICK_MS = 25;
-/** Sent requests are checked for silence every 10th tick (250 ms): their timeouts are seconds. */
-const LIVENESS_EVERY_TICKS = 10;
-const DEFAULT_RUN_TIMEOUT_MS = 60_000;
-/**
- * A worker that answered within this long is alive: a request that fell
- * silent is sent again straight to one of those, not to the queue group,
- * where NATS keeps a vanished machine's workers as members until its pings
- * give up and would hand the resend to a dead one again.
- */
-const ALIVE_MS = 250;
-/**
- * How long after a silence the queue group is avoided: nats-server drops a
- * vanished client, and its queue-group membership, after ping_max pings
- * without an answer (config/nats-common.conf: 2 x 500 ms), give or take one ping.
- */
-const DISTRUST_MS = 2000;
-/**
- * A silence with no worker heard within ALIVE_MS (every job of ours was with
- * the vanished one): the workers we know are pinged on their direct subjects,
- * and the first to answer takes the waiting job. Without an answer for this
- * long, jobs go to the queue group after all (and the next silence pings again).
- */
-const PING_WAIT_MS = 250;
 /** Ping replies come back on `<inbox>.<PING_TOKEN><n>`; job tokens are plain numbers. */
 const PING_TOKEN = 'p';
-/** Workers remembered per function before those silent for FORGET_MS are forgotten. */
-const MAX_HEARD = 64;
-const FORGET_MS = 60_000;
 
 export class Requester {
   private readonly inbox: string;
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<string, Call>();
   private readonly gates = new Map<string, Gate>();
   private readonly sub: Subscription;
   private generation = 0;
@@ -350,7 +289,7 @@ export class Requester {
     const seq = this.nextToken++;
     const token = String(seq);
     const now = Date.now();
-    const p: Pending = {
+    const p: Call = {
       token,
       seq,
       fn,
@@ -394,7 +333,7 @@ export class Requester {
     if (!this.sub.isClosed()) this.sub.unsubscribe();
   }
 
-  private timeoutError(p: Pending, timeoutMs: number): CallError {
+  private timeoutError(p: Call, timeoutMs: number): CallError {
     if (p.noWorkerSince !== undefined) return new CallError(ErrorCode.noWorker, `no worker for ${p.fn}: none served it within ${timeoutMs} ms`, { kind: 'NO_WORKER' });
     // it waited here and never ran: another try (later, or with more time) may find room
     if (p.state === 'waiting') return new CallError(ErrorCode.timeout, `${p.fn}: no worker had room within ${timeoutMs} ms`, { kind: 'TIMEOUT', retryable: true });
@@ -407,7 +346,7 @@ export class Requester {
     if (!gate) {
       gate = {
         fn,
-        queue: new WaitQueue<Pending>(),
+        queue: new WaitQueue<Call>(),
         open: true,
         bounces: 0,
         roomSub: this.nc.subscribe(roomSubject(fn), { callback: (err, msg) => !err && this.onRoom(fn, msg.data) }),
@@ -424,14 +363,14 @@ export class Requester {
   }
 
   /** Send now when the function's workers may have room and nobody waits before it; else wait in line. */
-  private dispatch(p: Pending): void {
+  private dispatch(p: Call): void {
     const gate = this.gate(p.fn);
     gate.usedAt = Date.now();
     if (gate.open && gate.queue.length === 0) this.sendToGroup(gate, p);
     else this.wait(gate, p);
   }
 
-  private wait(gate: Gate, p: Pending): void {
+  private wait(gate: Gate, p: Call): void {
     p.state = 'waiting';
     gate.queue.insert(p);
   }
@@ -474,7 +413,7 @@ export class Requester {
     gate.bounces = 0;
   }
 
-  private send(p: Pending, subject: string, again = false, workerId?: string): void {
+  private send(p: Call, subject: string, again = false, workerId?: string): void {
     if (again) this.resent++;
     p.state = 'sent';
     p.sentTo = workerId;
@@ -552,7 +491,7 @@ export class Requester {
    * Send to the function's queue group — or, while it is distrusted after a
    * silence, straight to a worker that answered within ALIVE_MS, if any.
    */
-  private sendToGroup(gate: Gate, p: Pending, again = false): void {
+  private sendToGroup(gate: Gate, p: Call, again = false): void {
     const now = Date.now();
     if (now < gate.distrustUntil) {
       const alive = this.aliveWorker(gate, now);
@@ -680,7 +619,7 @@ export class Requester {
   }
 
   /** Nothing ran: try another member of the queue group a few times, then wait in line for room. */
-  private bounced(p: Pending): void {
+  private bounced(p: Call): void {
     if (p.endAttempt) {
       p.endAttempt({ outcome: p.noWorkerSince === undefined ? 'NO_ROOM' : 'NO_WORKER' });
       p.endAttempt = undefined;
@@ -694,7 +633,7 @@ export class Requester {
     this.wait(gate, p);
   }
 
-  private finish(p: Pending): void {
+  private finish(p: Call): void {
     clearTimeout(p.timer);
     this.pending.delete(p.token);
     this.pendingBytes -= p.data.length;

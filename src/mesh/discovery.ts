@@ -5,8 +5,9 @@
  * `dips functions` (and the CLI's check of a function name).
  */
 import { RequestStrategy, type NatsConnection } from 'nats';
-import { BUILTIN_FUNCTIONS } from './builtin-functions.js';
+import { BUILTIN_FUNCTIONS } from '../shared/builtin-functions.js';
 import { functionFromToken, SERVICE_NAME } from './subjects.js';
+import { LIST_FRESH_MS, GATHER_MAX_MS } from './timing.js';
 
 export interface MeshWorker {
   id: string;
@@ -20,10 +21,6 @@ export interface MeshWorker {
   description: string;
 }
 
-/** Admin answers share a gathering this recent (several commands in one burst); older ones are gathered again. */
-const LIST_FRESH_MS = 100;
-/** A gathering ends this long after it began even if replies keep coming. */
-const GATHER_MAX_MS = 2000;
 
 export class Discovery {
   private workers: MeshWorker[] = [];

@@ -89,7 +89,7 @@ export function isInboxSubject(subject: string | undefined): boolean {
   return subject !== undefined && subject.length > INBOX_PREFIX.length && subject.length <= 1024 && subject.startsWith(INBOX_PREFIX) && !/[\s*>]/.test(subject);
 }
 
-/** A worker id as a subject token: what workers make (src/shared/room.ts) and nothing that could reach past `dips.fn.<token>.`. */
+/** A worker id as a subject token: what workers make (src/mesh/room.ts) and nothing that could reach past `dips.fn.<token>.`. */
 export function isWorkerId(id: string | undefined): boolean {
   return id !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(id);
 }
