@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, headers, type NatsConnection } from 'nats';
 import { CallError, type DipsClient } from '../src/client/index.js';
-import { clientFor, startCluster, startWorker, type Cluster, type Proc } from './harness.js';
+import { clientFor, servedByWorker, startCluster, startWorker, waitFor, type Cluster, type Proc } from './harness.js';
 
 let cluster: Cluster;
 let worker: Proc;
@@ -38,6 +38,9 @@ async function failure(p: Promise<unknown>): Promise<unknown> {
   throw new Error('the call succeeded');
 }
 
+/** Requests the workers have taken so far, every function (the NATS service API's count). */
+const servedTotal = async () => [...(await servedByWorker(cluster.servers)).values()].reduce((a, b) => a + b, 0);
+
 const shape = (e: unknown) => {
   assert.instance(e, CallError, String(e));
   const c = e as CallError;
@@ -56,14 +59,15 @@ test('a function nobody serves: NO_WORKER, retryable (503 as before)', async () 
 });
 
 test('out of time while running: TIMEOUT, not retryable; out of time waiting for room: TIMEOUT, retryable', async () => {
-  // observed from the start: it fails at 600 ms, maybe before the waiting call below has failed on a busy machine
-  const running = failure(dips.call('delay', { ms: 1500 }, { timeoutMs: 600 }));
-  // the one slot is taken: this one waits for room and never runs
-  await new Promise((r) => setTimeout(r, 100));
+  const before = await servedTotal();
+  // observed from the start: on a busy machine it may fail before the waiting call below has
+  const running = failure(dips.call('delay', { ms: 3000 }, { timeoutMs: 2500 }));
+  // the one slot is taken once the worker has the job: then this one waits for room and never runs
+  await waitFor(async () => (await servedTotal()) > before, 5000, 'the worker to take the running job');
   const waiting = await failure(dips.call('delay', { ms: 10 }, { timeoutMs: 300 }));
   assert.equal(shape(waiting), { code: 408, kind: 'TIMEOUT', retryable: true });
   assert.equal(shape(await running), { code: 408, kind: 'TIMEOUT', retryable: false });
-  await new Promise((r) => setTimeout(r, 1000)); // the slot frees
+  await waitFor(() => dips.call('delay', { ms: 1 }, { timeoutMs: 500 }).then(() => true, () => false), 10_000, 'the slot to free');
 });
 
 test("a worker's error reply carries Dips-Error-Kind for plain NATS callers too", async () => {
