@@ -7,14 +7,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { connect, headers, type NatsConnection } from 'nats';
 import sharp from 'sharp';
 import { freePort } from '../src/control/nats-node.js';
 import { PacketType as P, REQ_MAGIC } from '../src/gateway/protocol/constants.js';
 import { encodeRequest, header } from '../src/gateway/protocol/encoder.js';
 import { phpSerialize } from '../src/mesh/codec/php.js';
-import { clientFor, startCluster, startProcess, startWorker, type Cluster, type Proc } from './harness.js';
+import { clientFor, startCluster, startProcess, startWorker, type Cluster, type Proc, rss } from './harness.js';
 import { WireClient } from './gearman-wire.js';
 import { quadrants } from './images.js';
 
@@ -24,7 +23,6 @@ let gateway: Proc;
 let port: number;
 let nc: NatsConnection;
 
-const rss = (p: Proc) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 const alive = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
 
 test.before(async () => {

@@ -4,7 +4,7 @@
  * Nothing here imitates NATS or Gearman.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +28,11 @@ export const startWorker = (cluster: Cluster | string[], env: Record<string, str
 export function clientFor(cluster: Cluster | string[], timeoutMs = 10_000): DipsClient {
   const servers = Array.isArray(cluster) ? cluster : cluster.servers;
   return new DipsClient({ config: loadConfig({ argv: [], env: {}, overrides: { nats: { servers } } }), timeoutMs });
+}
+
+/** A process's resident memory in bytes, from /proc (VmRSS). */
+export function rss(p: Proc): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 }
 
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

@@ -1,10 +1,9 @@
 /** Every image function through a real worker on a real cluster, checked by decoding the output. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { CallError, type DipsClient } from '../src/client/index.js';
-import { clientFor, startCluster, startWorker, type Cluster, type Proc } from './harness.js';
+import { clientFor, startCluster, startWorker, type Cluster, type Proc, rss } from './harness.js';
 import { alphaPng, animatedGif, bombPng, cmykJpeg, near, pixel, quadrants, sixteenBitPng, withOrientation } from './images.js';
 
 let cluster: Cluster;
@@ -245,10 +244,5 @@ test('corrupt, truncated, foreign and gigantic images are refused clearly, and t
   // still serving
   assert.is((await meta(await call('thumbnail', { image: base, width: 10 }))).width, 10);
 });
-
-function rss(proc: Proc): number {
-  const status = readFileSync(`/proc/${proc.child.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-}
 
 test.run();

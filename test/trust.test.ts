@@ -8,7 +8,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open as openLmdb } from 'lmdb';
@@ -16,7 +16,7 @@ import { connect, headers, type NatsConnection } from 'nats';
 import { freePort } from '../src/control/nats-node.js';
 import { PacketType as P } from '../src/gateway/protocol/constants.js';
 import { broadcast } from '../src/control/broadcast.js';
-import { startCluster, startProcess, waitFor, type Cluster, type Proc } from './harness.js';
+import { startCluster, startProcess, waitFor, type Cluster, type Proc, rss } from './harness.js';
 import { WireClient } from './gearman-wire.js';
 import { netnsUnavailable, TestNet } from './netns.js';
 import { spawnSync } from 'node:child_process';
@@ -28,7 +28,6 @@ let port: number;
 let nc: NatsConnection;
 const MiB = 1024 * 1024;
 
-const rss = (p: Proc) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startGateway(env: Record<string, string> = {}): Promise<{ proc: Proc; port: number }> {

@@ -3,8 +3,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../src/shared/config.js';
-import { ERROR_CODES, ERROR_KINDS, ErrorCode, EXIT_CODES, ExitCode, GEARMAN_ERRORS, ErrorName, isRetryable, kindOfCode, retryableText } from '../src/shared/errors.js';
+import { projectRoot } from '../../src/shared/config.js';
+import { ERROR_CODES, ERROR_KINDS, ErrorCode, EXIT_CODES, ExitCode, GEARMAN_ERRORS, ErrorName, isRetryable, kindOfCode, retryableText } from '../../src/shared/errors.js';
 
 const section = readFileSync(path.join(projectRoot, 'docs', 'errors.md'), 'utf8');
 const rows = new Set(section.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|')[1].trim()));

@@ -1,9 +1,9 @@
 /** The Gearman framing parser alone: round trips, byte-at-a-time feeding, limits. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GearmanParser, type ParsedItem } from '../src/gateway/protocol/parser.js';
-import { PacketType, REQ_MAGIC } from '../src/gateway/protocol/constants.js';
-import { encodeRequest, header } from '../src/gateway/protocol/encoder.js';
+import { GearmanParser, type ParsedItem } from '../../src/gateway/protocol/parser.js';
+import { PacketType, REQ_MAGIC } from '../../src/gateway/protocol/constants.js';
+import { encodeRequest, header } from '../../src/gateway/protocol/encoder.js';
 
 const frame = (type: number, args: (string | Buffer)[]) => encodeRequest(type, args.map((a) => (typeof a === 'string' ? Buffer.from(a) : a)));
 
