@@ -26,11 +26,11 @@ import type { Logger } from '../shared/log.js';
 import { legacyMayServe } from '../shared/builtin-functions.js';
 import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../mesh/replies.js';
 import { RoomAnnouncer } from '../mesh/room.js';
-import { directWildcard, functionFromToken, functionSubject, functionToken, isValidFunctionName, SERVICE_NAME } from '../mesh/subjects.js';
+import { directWildcard, functionOfDirectSubject, isValidFunctionName } from '../mesh/subjects.js';
 import type { Connection } from './connection.js';
 import { handlePrefix, MAX_HANDLE_BYTES } from './jobs.js';
-import { ErrorName, PacketType } from './protocol/constants.js';
-import type { Packet } from './protocol/parser.js';
+import { ErrorName } from './protocol/constants.js';
+import { registerFunction, takeJobs } from '../mesh/service.js';
 
 interface QueuedJob {
   seq: number;
@@ -59,6 +59,20 @@ export interface LegacyOptions {
   maxAbilities: number;
   /** gateway.idempotentFunctions: functions of Gearman workers that may be sent again after a possible loss. */
   idempotentFunctions: readonly string[];
+  /** How the bridge's words reach a Gearman worker (handlers/worker.ts writes them as packets). */
+  wire: WorkerWire;
+}
+
+/** What a Gearman worker reports about a job it holds (handlers/worker.ts reads it from the WORK_* packets). */
+export type WorkReport =
+  | { kind: 'data' | 'warning' | 'complete' | 'exception' | 'fail'; handle: string; data: Buffer }
+  | { kind: 'status'; handle: string; numerator: number; denominator: number };
+
+/** What the bridge tells a Gearman worker: wake up (a job waits), no job for you, this job. */
+export interface WorkerWire {
+  wake(conn: Connection): void;
+  noJob(conn: Connection): void;
+  assign(conn: Connection, job: { handle: string; fn: string; unique: string; data: Uint8Array }, withUnique: boolean): void;
 }
 
 interface WorkerState {
@@ -78,6 +92,7 @@ export class LegacyBridge {
   private readonly direct: Subscription;
   private readonly prefix: string;
   private counter = 0;
+  private readonly heartbeatTimer: NodeJS.Timeout;
   /** Bytes of plain callers' jobs here, waiting or running (they cannot be bounced): from enqueue until their one answer. */
   private plainBytes = 0;
   readonly id = `${os.hostname()}:${process.pid}`;
@@ -89,11 +104,12 @@ export class LegacyBridge {
       callback: (err, msg) => {
         if (err || !repliesToInbox(msg, this.log)) return;
         if (headerValue(msg.headers, Header.ping)) msg.respond(EMPTY); // alive: a caller whose request fell silent asks
-        else this.enqueue(functionFromToken(msg.subject.split('.')[2] ?? ''), msg);
+        else this.enqueue(functionOfDirectSubject(msg.subject), msg);
       },
     });
     // jobs waiting for, or held by, a Gearman worker are alive: tell their callers
-    setInterval(() => this.heartbeat(), HEARTBEAT_MS).unref();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
   }
 
   private heartbeat(): void {
@@ -132,6 +148,7 @@ export class LegacyBridge {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
     await this.direct.drain();
   }
 
@@ -161,22 +178,19 @@ export class LegacyBridge {
       conn.sendError(ErrorName.notAllowed, `One connection may register at most ${this.options.maxAbilities} functions (gateway.maxAbilities)`);
       return;
     }
-    const token = functionToken(fn);
     state.registering.add(fn);
-    const service = await this.nc.services.add({
-      name: SERVICE_NAME,
-      version: this.version,
-      description: `Gearman worker ${conn.clientId} via gateway ${this.id}`,
-      queue: token,
-      // a Gearman worker cannot say whether running a job twice is harmless: the operator does (gateway.idempotentFunctions)
-      metadata: { function: fn, host: conn.remote, pid: `gearman-${conn.id}`, kind: 'gearman-worker', gateway: this.id, idempotent: String(this.options.idempotentFunctions.includes(fn)) },
-    }).finally(() => state.registering.delete(fn));
+    // a Gearman worker cannot say whether running a job twice is harmless: the operator does (gateway.idempotentFunctions)
+    const f = {
+      fn, version: this.version, description: `Gearman worker ${conn.clientId} via gateway ${this.id}`,
+      metadata: { host: conn.remote, pid: `gearman-${conn.id}`, kind: 'gearman-worker', gateway: this.id, idempotent: String(this.options.idempotentFunctions.includes(fn)) },
+    };
+    const service = await registerFunction(this.nc, f    ).finally(() => state.registering.delete(fn));
     if (conn.isClosed || this.workers.get(conn) !== state) {
       await service.stop(); // gone while we registered
       return;
     }
     state.abilities.set(fn, service);
-    service.addEndpoint(token, { subject: functionSubject(fn), queue: token, handler: (err, msg) => !err && repliesToInbox(msg, this.log) && this.enqueue(fn, msg) });
+    takeJobs(service, f, this.log, (msg) => this.enqueue(fn, msg));
     // jobs for it may be waiting at callers (submitted before any worker could do it)
     this.room.announce(fn, this.free(fn));
   }
@@ -252,7 +266,7 @@ export class LegacyBridge {
       const state = this.workers.get(conn)!;
       if (!state.sleeping) continue;
       state.sleeping = false;
-      conn.send(PacketType.NOOP, []);
+      this.options.wire.wake(conn);
     }
   }
 
@@ -262,17 +276,17 @@ export class LegacyBridge {
     state.sleeping = true;
     if ([...state.abilities.keys()].some((fn) => (this.queues.get(fn)?.length ?? 0) > 0)) {
       state.sleeping = false;
-      conn.send(PacketType.NOOP, []);
+      this.options.wire.wake(conn);
     }
   }
 
   /** GRAB_JOB(_UNIQ/_ALL): the oldest job it can do, or NO_JOB. */
-  grab(conn: Connection, type: number): void {
+  grab(conn: Connection, withUnique: boolean): void {
     const state = this.state(conn);
     state.sleeping = false;
     const job = this.takeOldest(state);
     if (!job) {
-      conn.send(PacketType.NO_JOB, []);
+      this.options.wire.noJob(conn);
       return;
     }
     job.worker = conn;
@@ -281,8 +295,7 @@ export class LegacyBridge {
     if (this.running.has(job.handle)) job.handle = `${this.prefix}${job.seq}`;
     this.running.set(job.handle, job);
     if (job.accepts.events) job.msg.respond(EMPTY, { headers: eventHeaders(WORKING) }); // a worker holds it: GET_STATUS says running
-    if (type === PacketType.GRAB_JOB) conn.send(PacketType.JOB_ASSIGN, [job.handle, job.fn, job.data]);
-    else conn.send(PacketType.JOB_ASSIGN_UNIQ, [job.handle, job.fn, job.unique, job.data]);
+    this.options.wire.assign(conn, job, withUnique);
   }
 
   /** The oldest live job among the worker's functions; jobs whose caller gave up are dropped on the way. */
@@ -319,39 +332,36 @@ export class LegacyBridge {
   }
 
   /** WORK_*: progress and the end of a job it holds. */
-  work(conn: Connection, packet: Packet): void {
-    const handle = packet.args[0]?.toString('latin1') ?? '';
+  work(conn: Connection, report: WorkReport): void {
+    const { handle } = report;
     const job = this.running.get(handle);
     if (!job || job.worker !== conn) {
       conn.sendError(ErrorName.jobNotFound, 'Job given in work result not found');
       return;
     }
-    const data = packet.args[packet.type === PacketType.WORK_STATUS ? 2 : 1] ?? Buffer.alloc(0);
     // a plain caller gets one reply: no streamed events, and data streamed before WORK_COMPLETE is part of its result
-    if (!job.accepts.events && (packet.type === PacketType.WORK_DATA || packet.type === PacketType.WORK_WARNING || packet.type === PacketType.WORK_STATUS)) {
-      if (packet.type === PacketType.WORK_DATA) (job.chunks ??= []).push(Buffer.from(data));
+    if (!job.accepts.events && (report.kind === 'data' || report.kind === 'warning' || report.kind === 'status')) {
+      if (report.kind === 'data') (job.chunks ??= []).push(Buffer.from(report.data));
       return;
     }
-    switch (packet.type) {
-      case PacketType.WORK_DATA:
-        job.msg.respond(Buffer.from(data), { headers: eventHeaders('data') });
+    switch (report.kind) {
+      case 'data':
+      case 'warning':
+        job.msg.respond(Buffer.from(report.data), { headers: eventHeaders(report.kind) });
         return;
-      case PacketType.WORK_WARNING:
-        job.msg.respond(Buffer.from(data), { headers: eventHeaders('warning') });
+      case 'status':
+        job.msg.respond(statusPayload(report.numerator, report.denominator), { headers: eventHeaders('status') });
         return;
-      case PacketType.WORK_STATUS:
-        job.msg.respond(statusPayload(Number(packet.args[1]?.toString('latin1')) || 0, Number(data.toString('latin1')) || 0), { headers: eventHeaders('status') });
-        return;
-      case PacketType.WORK_COMPLETE: {
-        const result = job.chunks ? Buffer.concat([...job.chunks, data]) : Buffer.from(data);
+      case 'complete': {
+        const result = job.chunks ? Buffer.concat([...job.chunks, report.data]) : Buffer.from(report.data);
         job.msg.respond(result, { headers: resultHeaders(this.room.workerId, 1, 'application/octet-stream') });
         break;
       }
-      case PacketType.WORK_FAIL:
+      case 'fail':
         respondError(job.msg, ErrorCode.workFail, `${job.fn}: the Gearman worker reported failure`, this.room.workerId);
         break;
-      case PacketType.WORK_EXCEPTION:
-        respondError(job.msg, ErrorCode.internal, data.toString('utf8') || `${job.fn}: the Gearman worker raised an exception`, this.room.workerId);
+      case 'exception':
+        respondError(job.msg, ErrorCode.internal, report.data.toString('utf8') || `${job.fn}: the Gearman worker raised an exception`, this.room.workerId);
         break;
     }
     this.running.delete(handle);

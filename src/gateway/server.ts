@@ -18,8 +18,9 @@ import { gatewayMetrics } from './metrics.js';
 import { adminField, mayChangeState, runAdminCommand } from './admin.js';
 import { Connection } from './connection.js';
 import { Discovery } from '../mesh/discovery.js';
-import { handleClientPacket, listenerOf } from './handlers/client.js';
-import { handleWorkerPacket } from './handlers/worker.js';
+import { listenerOf } from './handlers/client.js';
+import { packetTable } from './handlers/index.js';
+import { workerWire } from './handlers/worker.js';
 import { handleBase, Jobs } from './jobs.js';
 import { JobStore } from './store.js';
 import { answerDeadLetters } from './dead-letters.js';
@@ -44,7 +45,7 @@ export class Gateway {
   constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger, registry?: Registry) {
     const maxBytes = maxWaitingBytes(config);
     this.requester = new Requester(nc, { maxPendingBytes: maxBytes, limitName: 'queue.maxWaitingBytes' });
-    this.legacy = new LegacyBridge(nc, version, log, { defaultDeadlineMs: config.worker.defaultDeadlineMs, maxWaitingBytes: maxBytes, legacyFunctions: config.gateway.legacyFunctions, maxAbilities: config.gateway.maxAbilities, idempotentFunctions: config.gateway.idempotentFunctions });
+    this.legacy = new LegacyBridge(nc, version, log, { defaultDeadlineMs: config.worker.defaultDeadlineMs, maxWaitingBytes: maxBytes, legacyFunctions: config.gateway.legacyFunctions, maxAbilities: config.gateway.maxAbilities, idempotentFunctions: config.gateway.idempotentFunctions, wire: workerWire });
     this.discovery = new Discovery(nc);
     const port = config.gateway.port;
     this.store = JobStore.open(config.gateway.dataDir || path.join(projectRoot, 'run', `gateway-${port || process.pid}`));
@@ -70,14 +71,13 @@ export class Gateway {
     const maxPacketBytes = Math.min(config.gateway.maxPacketBytes, effectiveMaxPayload(nc, config));
     const limits = { maxPacketBytes, idleTimeoutMs: config.gateway.idleTimeoutMs, highWaterBytes: 4 * maxPacketBytes, maxConnectionBytes: config.gateway.maxConnectionBytes };
     const clientContext = { jobs: this.jobs, draining: () => this.draining };
+    const table = packetTable(clientContext, this.legacy);
     const handlers = {
       packet: (conn: Connection, packet: Packet) => {
-        const handled =
-          handleClientPacket(clientContext, conn, packet) || handleWorkerPacket(this.legacy, conn, packet);
-        if (!handled) {
-          const name = PACKET_NAMES[packet.type];
-          conn.sendError(ErrorName.invalidCommand, name ? `Command not expected: ${name}` : `Invalid command ${packet.type}`);
-        }
+        const handler = table.get(packet.type);
+        if (handler) return handler(conn, packet);
+        const name = PACKET_NAMES[packet.type];
+        conn.sendError(ErrorName.invalidCommand, name ? `Command not expected: ${name}` : `Invalid command ${packet.type}`);
       },
       text: (conn: Connection, line: string) =>
         runAdminCommand(line, {

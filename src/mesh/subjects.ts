@@ -95,6 +95,11 @@ export function isWorkerId(id: string | undefined): boolean {
 }
 
 /** The worker id a room announcement for `fn` names, when its subject is that function's direct subject; else undefined. */
+/** The function a job sent to a worker's direct subject (`dips.fn.<token>.<worker id>`) is for. */
+export function functionOfDirectSubject(subject: string): string {
+  return functionFromToken(subject.split('.')[2] ?? '');
+}
+
 export function workerOfDirectSubject(fn: string, subject: string): string | undefined {
   const prefix = `${functionSubject(fn)}.`;
   if (!subject.startsWith(prefix)) return undefined;

@@ -11,7 +11,7 @@ import { decodeBody, encodeBody, isEncoding, sniffEncoding, CONTENT_TYPES, type 
 import { DipsError, ErrorCode, errorMessage, kindOfCode } from '../shared/errors.js';
 import { Header, headerValue } from '../mesh/headers.js';
 import type { Logger } from '../shared/log.js';
-import { directWildcard, functionFromToken, functionSubject, functionToken, SERVICE_NAME } from '../mesh/subjects.js';
+import { directWildcard, functionOfDirectSubject, functionSubject } from '../mesh/subjects.js';
 import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../mesh/replies.js';
 import { RoomAnnouncer } from '../mesh/room.js';
 import { Admission, type HeldJob } from './admission.js';
@@ -26,6 +26,7 @@ import { TurnBatch } from '../mesh/turn-batch.js';
 import { LatencyWindow } from './latency-window.js';
 import { endSpan, flushTracing, logFields, startJobSpan, Attr } from '../shared/tracing.js';
 import { encodedHeaderBytes } from '../mesh/nats-internals.js';
+import { registerFunction, takeJobs } from '../mesh/service.js';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -127,7 +128,7 @@ export class Worker {
     this.direct = this.nc.subscribe(directWildcard(this.room.workerId), {
       callback: (err, msg) => {
         if (err || !repliesToInbox(msg, this.options.log)) return;
-        const fn = functionFromToken(msg.subject.split('.')[2] ?? '');
+        const fn = functionOfDirectSubject(msg.subject);
         const def = this.functions.find((d) => d.name === fn);
         const job = new AnsweredPerTurn(msg);
         if (headerValue(msg.headers, Header.ping)) {
@@ -148,25 +149,9 @@ export class Worker {
   async resume(fn: string): Promise<void> {
     const def = this.functions.find((d) => d.name === fn);
     if (!def || this.services.has(fn) || this.draining) return;
-    const service = await this.nc.services.add({
-      name: SERVICE_NAME,
-      version: this.options.version,
-      description: def.description,
-      queue: functionToken(def.name),
-      metadata: { function: def.name, host: os.hostname(), pid: String(process.pid), idempotent: String(def.idempotent) },
-    });
-    service.addEndpoint(functionToken(def.name), {
-      subject: functionSubject(def.name),
-      queue: functionToken(def.name),
-      metadata: { idempotent: String(def.idempotent) },
-      handler: (err, msg) => {
-        if (err) {
-          this.options.log.error({ err, fn }, 'endpoint subscription failed');
-          return;
-        }
-        if (repliesToInbox(msg, this.options.log)) this.admit(def, new AnsweredPerTurn(msg));
-      },
-    });
+    const f = { fn: def.name, version: this.options.version, description: def.description, metadata: { host: os.hostname(), pid: String(process.pid), idempotent: String(def.idempotent) } };
+    const service = await registerFunction(this.nc, f);
+    takeJobs(service, f, this.options.log, (msg) => this.admit(def, new AnsweredPerTurn(msg)));
     this.services.set(fn, service);
     // callers holding jobs for it (none served it, or all were full) hear of the room at once
     this.room.announce(fn, this.admission.free);

@@ -7,6 +7,7 @@ import { PacketType, MAX_UNIQUE_SIZE, ErrorName, PACKET_NAMES } from '../protoco
 import { endSpan, SpanKind, startSpan, tracingOn, type Span } from '../../shared/tracing.js';
 import { MAX_FUNCTION_NAME_BYTES } from '../../mesh/subjects.js';
 import type { Packet } from '../protocol/parser.js';
+import type { PacketHandlers } from './index.js';
 import type { Connection } from '../connection.js';
 import { JobLimitError, type Job, type JobNotice, type JobListener, type Jobs, type Priority } from '../jobs.js';
 
@@ -74,44 +75,33 @@ export function listenerOf(conn: Connection): JobListener {
   return listener;
 }
 
-/** Returns false when the packet is not a client packet. */
-export function handleClientPacket(ctx: ClientHandlerContext, conn: Connection, packet: Packet): boolean {
-  const submit = SUBMIT[packet.type];
-  if (submit) {
-    submitJob(ctx, conn, packet, submit.priority, submit.background);
-    return true;
-  }
-  switch (packet.type) {
-    case PacketType.GET_STATUS: {
+/** The client packets, by type (handlers/index.ts joins them with the worker packets into one table). */
+export function clientHandlers(ctx: ClientHandlerContext): PacketHandlers {
+  const handlers: PacketHandlers = {
+    [PacketType.GET_STATUS]: (conn, packet) => {
       const handle = packet.args[0].toString('latin1');
-      const job = ctx.jobs.get(handle);
-      conn.send(PacketType.STATUS_RES, [handle, ...statusFields(job)]);
-      return true;
-    }
-    case PacketType.GET_STATUS_UNIQUE: {
+      conn.send(PacketType.STATUS_RES, [handle, ...statusFields(ctx.jobs.get(handle))]);
+    },
+    [PacketType.GET_STATUS_UNIQUE]: (conn, packet) => {
       const unique = packet.args[0].toString('latin1');
       const job = ctx.jobs.getByUnique(unique);
       conn.send(PacketType.STATUS_RES_UNIQUE, [unique, ...statusFields(job), String(job?.listeners.length ?? 0)]);
-      return true;
-    }
-    case PacketType.ECHO_REQ:
-      conn.send(PacketType.ECHO_RES, [packet.args[0]]);
-      return true;
-    case PacketType.OPTION_REQ: {
+    },
+    [PacketType.ECHO_REQ]: (conn, packet) => conn.send(PacketType.ECHO_RES, [packet.args[0]]),
+    [PacketType.OPTION_REQ]: (conn, packet) => {
       const option = packet.args[0].toString('latin1');
       if (option === 'exceptions') {
         conn.exceptions = true;
         conn.send(PacketType.OPTION_RES, [option]);
       } else conn.sendError(ErrorName.unknownOption, `Server does not recognize given option ${JSON.stringify(option)}`);
-      return true;
-    }
-    case PacketType.SET_CLIENT_ID:
+    },
+    [PacketType.SET_CLIENT_ID]: (conn, packet) => {
       // libgearman allows only printable bytes in an id; anything else would forge rows of `workers`
       conn.clientId = packet.args[0].toString('latin1').slice(0, 64).replace(/[^\x21-\x7e]/g, '_') || '-';
-      return true;
-    default:
-      return false;
-  }
+    },
+  };
+  for (const [type, submit] of Object.entries(SUBMIT)) handlers[Number(type)] = (conn, packet) => submitJob(ctx, conn, packet, submit!.priority, submit!.background);
+  return handlers;
 }
 
 /** known, running, numerator, denominator — as gearmand answers GET_STATUS. */
