@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { CLIENT_DEFAULTS, natsServersProblem, type NatsSettings } from './client-config.js';
+import { CLIENT_DEFAULTS, natsServersProblem } from './client-config.js';
 import { isValidFunctionName } from '../mesh/subjects.js';
 
 export { maxWaitingBytes } from './client-config.js';
@@ -241,7 +241,7 @@ export const schema = {
     node: { doc: 'Name of this node in control messages and status (empty: the host name).', format: String, default: '', env: 'DIPS_AGENT_NODE' },
     mode: {
       doc: 'guest: the workers use only CPU the host does not need — lowest scheduling priority (SCHED_IDLE, nice 19, idle I/O class) and fewer or no jobs while the host\'s own processes keep its CPUs busy (agent.guestHostCpuMax); the seed\'s use, DIPS on servers of other kinds. dedicated: a machine for DIPS alone, workers at normal priority (npm start, which runs the whole mesh on one machine, uses it).',
-      format: ['guest', 'dedicated'], default: 'guest', env: 'DIPS_AGENT_MODE',
+      format: ['guest', 'dedicated'] as const, default: 'guest', env: 'DIPS_AGENT_MODE',
     },
     guestHostCpuMax: {
       doc: 'In guest mode, the share of all CPUs (0-1) the host\'s own processes (everything but this node\'s workers) may use before the workers take no new job; below it they take jobs in proportion to the CPU left.',
@@ -400,39 +400,24 @@ export const schema = {
   log: {
     level: {
       doc: 'Log level.',
-      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
       default: 'info', env: 'DIPS_LOG_LEVEL',
     },
     format: {
       doc: 'json: one JSON object a line (for journald and log shippers); pretty: coloured lines for a person; auto: pretty when stderr is a terminal, else json.',
-      format: ['auto', 'json', 'pretty'], default: 'auto', env: 'DIPS_LOG_FORMAT',
+      format: ['auto', 'json', 'pretty'] as const, default: 'auto', env: 'DIPS_LOG_FORMAT',
     },
   },
 };
 
-export type DipsConfig = {
-  nats: NatsSettings;
-  worker: { functions: string[]; bundleDir: string; concurrency: number; maxQueued: number; prefetchMs: number; maxWaitingBytes: number; defaultDeadlineMs: number; processes: number; metricsPort: number; latencyWindowSec: number };
-  agent: { node: string; mode: 'guest' | 'dedicated'; guestHostCpuMax: number; metricsPort: number; restartMinMs: number; restartMaxMs: number; workerUser: string; workerPass: string };
-  deploy: { dir: string; publicKeys: string[]; signingKey: string; maxBundleBytes: number; maxUnpackedBytes: number; maxFiles: number; keepReleases: number; readyTimeoutMs: number; syncIntervalMs: number };
-  control: { timeoutMs: number };
-  gateway: {
-    host: string; port: number; secondPort: number; maxPacketBytes: number; maxConnections: number;
-    idleTimeoutMs: number; handleHost: string; dataDir: string; retries: number; backgroundAttempts: number; metricsPort: number; maxSegmentBytes: number;
-    legacyFunctions: string[]; maxAbilities: number; idempotentFunctions: string[]; remoteAdmin: boolean; maxConnectionBytes: number;
-  };
-  http: {
-    host: string; port: number; publicUrl: string; key: string; salt: string; allowUnsigned: boolean;
-    presets: Record<string, string>; publicPresets: boolean; localRoots: Record<string, string>; origins: string[];
-    allowPrivateNetworks: boolean; allowedAddresses: string[]; sourceMaxBytes: number; sourceTimeoutMs: number; maxRedirects: number;
-    cacheControl: string; apiKey: string; placeholder: string; maxConcurrent: number; timeoutMs: number; requiredFunctions: string[];
-  };
-  dashboard: { host: string; port: number; allowedHosts: string[]; token: string; natsMonitorUrls: string[] };
-  queue: { maxWaitingBytes: number; backgroundMaxAgeMs: number; backgroundRunTimeoutMs: number };
-  images: { maxPixels: number; maxInputBytes: number; maxFrames: number; maxOutputDimension: number; timeLimitMs: number; threadsPerJob: number };
-  tracing: { otlpEndpoint: string; sampleRatio: number; serviceName: string };
-  log: { level: string; format: 'auto' | 'json' | 'pretty' };
-};
+/** A schema value's type, widened from its default (`''` is a string, `[] as string[]` a list of them). */
+type Widen<T> = T extends string ? string : T extends number ? number : T extends boolean ? boolean : T extends readonly (infer U)[] ? Array<Widen<U>> : T extends object ? { [K in keyof T]: Widen<T[K]> } : T;
+/** A key's type: one of its format's values when the format lists them, else its default's. */
+type KeyType<K> = K extends { format: readonly (infer V)[] } ? V : K extends { default: infer D } ? Widen<D> : never;
+/** The configuration as loadConfig returns it, derived from the schema: a key added there is typed here, and nothing is written twice. */
+type FromSchema<S> = { [K in keyof S]: S[K] extends { doc: string } ? KeyType<S[K]> : FromSchema<S[K]> };
+
+export type DipsConfig = FromSchema<typeof schema>;
 
 /** worker.concurrency in force: the configured slots, or one per CPU (at least 2). */
 export function workerConcurrency(config: DipsConfig): number {
