@@ -57,7 +57,13 @@ echo $image;
 ?>`;
 
 test("the seed's PHP client gets the card, byte for byte what a native caller gets", async () => {
-  const php = await runPhp(seedClient(ports[0], ports[1]), undefined, 20_000);
+  let php = await runPhp(seedClient(ports[0], ports[1]), undefined, 10_000);
+  if (php.code === null) {
+    // killed at the cap with no timeout of its own: libgearman's two-server stall (docs/faults.md), which
+    // strikes against two gearmands alike; the gateways' logs above show whether they got the job at all
+    console.log('libgearman two-server stall (docs/faults.md): the seed code runs again');
+    php = await runPhp(seedClient(ports[0], ports[1]), undefined, 10_000);
+  }
   // on a failure, show what the gateways saw
   assert.is(php.code, 0, `${php.stderr}\n--- gateway logs:\n${gateways.map((g) => g.logs().slice(-3000)).join('\n---\n')}`);
   const dips = clientFor(cluster);

@@ -37,18 +37,19 @@
  * - timing: every timing default is named in timing.ts; every use of nats.js
  *   internals is in nats-internals.ts.
  */
-import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { REQUESTER_ACCEPT } from './accept.js';
 import { ErrorCode } from '../shared/errors.js';
 import { EVENT_HEADER, WORKING } from './events.js';
 import { Header, headerValue } from './headers.js';
-import { inboxPrefixOf } from './nats.js';
+import { ReplyInbox } from './inbox.js';
 import { BIG_JOB_BYTES, decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
 import { directSubject, functionSubject, isWorkerId, roomSubject, workerOfDirectSubject } from './subjects.js';
 import { sealHeaders } from './sealed-headers.js';
 import { TurnBatch } from './turn-batch.js';
 import { WaitQueue, type Priority } from './wait-queue.js';
-import { GATE_IDLE_MS, BOUNCE_RETRIES, PROBE_MS, BIG_PROBE_MS, TICK_MS, LIVENESS_EVERY_TICKS, DEFAULT_RUN_TIMEOUT_MS, ALIVE_MS, DISTRUST_MS, PING_WAIT_MS, MAX_HEARD, FORGET_MS, ACK_TIMEOUT_MS, LIVENESS_TIMEOUT_MS } from './timing.js';
+import { GATE_IDLE_MS, BOUNCE_RETRIES, PROBE_MS, BIG_PROBE_MS, TICK_MS, LIVENESS_EVERY_TICKS, DEFAULT_RUN_TIMEOUT_MS, DISTRUST_MS, ACK_TIMEOUT_MS, LIVENESS_TIMEOUT_MS } from './timing.js';
+import { WorkerLiveness } from './liveness.js';
 import { CallError, cancelledError, workerError } from './call-error.js';
 
 export type { Priority };
@@ -183,33 +184,21 @@ interface Gate {
   lastProbeAt: number;
   /** When a worker said an operator paused the function (cleared by any room or answer). */
   pausedAt?: number;
-  /** Workers of this function by when their last final reply came: the ones known alive. */
-  heard: Map<string, number>;
-  /**
-   * Until then a request of this function fell silent recently: its queue
-   * group may still count a vanished worker, so jobs go straight to workers
-   * known alive instead (while any are).
-   */
-  distrustUntil: number;
-  /** When its known workers were last pinged (a silence with none of them heard lately). */
-  pingedAt: number;
+  /** Its workers known alive, and whether its queue group is trusted after a silence (liveness.ts). */
+  liveness: WorkerLiveness;
   /** When a job of this function was last dispatched: a gate idle for GATE_IDLE_MS is dropped with its subscription. */
   usedAt: number;
 }
 
 
-/** Ping replies come back on `<inbox>.<PING_TOKEN><n>`; job tokens are plain numbers. */
-const PING_TOKEN = 'p';
 
 export class Requester {
-  private readonly inbox: string;
+  private readonly inbox: ReplyInbox;
   private readonly pending = new Map<string, Call>();
   private readonly gates = new Map<string, Gate>();
-  private readonly sub: Subscription;
   private generation = 0;
   private nextToken = 0;
   private ticks = 0;
-  private nextPing = 0;
   /** Pings awaiting an answer, by reply token: which worker of which function, and which round. */
   private readonly pings = new Map<string, { gate: Gate; worker: string; at: number }>();
   private pendingBytes = 0;
@@ -220,8 +209,7 @@ export class Requester {
   resent = 0;
 
   constructor(private readonly nc: NatsConnection, private readonly options: RequesterOptions) {
-    this.inbox = createInbox(inboxPrefixOf(nc));
-    this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => !err && this.onReply(msg) });
+    this.inbox = new ReplyInbox(nc, (token, msg) => this.onReply(token, msg), (token, msg) => this.onPong(token, msg));
     void this.watchReconnects();
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
@@ -330,7 +318,7 @@ export class Requester {
     for (const token of [...this.pending.keys()]) this.fail(token, new CallError(ErrorCode.unavailable, reason, { kind: 'UNAVAILABLE' }));
     clearInterval(this.ticker);
     for (const gate of this.gates.values()) if (!gate.roomSub.isClosed()) gate.roomSub.unsubscribe();
-    if (!this.sub.isClosed()) this.sub.unsubscribe();
+    this.inbox.close();
   }
 
   private timeoutError(p: Call, timeoutMs: number): CallError {
@@ -352,9 +340,7 @@ export class Requester {
         roomSub: this.nc.subscribe(roomSubject(fn), { callback: (err, msg) => !err && this.onRoom(fn, msg.data) }),
         lastRoomAt: 0,
         lastProbeAt: 0,
-        heard: new Map(),
-        distrustUntil: 0,
-        pingedAt: 0,
+        liveness: new WorkerLiveness(),
         usedAt: Date.now(),
       };
       this.gates.set(fn, gate);
@@ -429,7 +415,7 @@ export class Requester {
       p.endAttempt = p.trace.send(p.headers, ++p.sends, subject);
     }
     try {
-      this.nc.publish(subject, p.data, { reply: `${this.inbox}.${p.token}`, headers: p.headers });
+      this.nc.publish(subject, p.data, { reply: this.inbox.replyTo(p.token), headers: p.headers });
     } catch (err) {
       this.fail(p.token, new CallError(ErrorCode.internal, `${p.fn}: cannot send the request: ${(err as Error).message}`, { cause: err }));
     }
@@ -461,11 +447,7 @@ export class Requester {
         this.gates.delete(fn);
       }
     }
-    // workers come and go (reloads, restarts): forget the long-silent ones
-    for (const gate of this.gates.values()) {
-      if (gate.heard.size <= MAX_HEARD) continue;
-      for (const [worker, at] of gate.heard) if (now - at > FORGET_MS) gate.heard.delete(worker);
-    }
+    for (const gate of this.gates.values()) gate.liveness.forgetSilent(now);
     for (const p of this.pending.values()) {
       if (p.state !== 'sent') continue;
       if (p.deadline === undefined && now - p.sentAt >= p.runTimeoutMs) {
@@ -478,10 +460,10 @@ export class Requester {
       if (silence < (p.acknowledged ? LIVENESS_TIMEOUT_MS : ACK_TIMEOUT_MS)) continue;
       const gate = this.gate(p.fn);
       // a worker we sent it to straight went silent: none of its jobs go there until it answers again
-      if (p.sentTo !== undefined) gate.heard.delete(p.sentTo);
+      if (p.sentTo !== undefined) gate.liveness.lost(p.sentTo);
       if (p.idempotent && p.retriesLeft > 0) {
         p.retriesLeft--;
-        gate.distrustUntil = now + DISTRUST_MS;
+        gate.liveness.distrust(now);
         this.sendToGroup(gate, p, true);
       } else p.lastHeard = now; // nothing more to do: the overall timeout decides
     }
@@ -493,14 +475,15 @@ export class Requester {
    */
   private sendToGroup(gate: Gate, p: Call, again = false): void {
     const now = Date.now();
-    if (now < gate.distrustUntil) {
-      const alive = this.aliveWorker(gate, now);
+    if (gate.liveness.distrusted(now)) {
+      const alive = gate.liveness.aliveWorker(now);
       if (alive) {
         this.send(p, directSubject(p.fn, alive), again, alive);
         return;
       }
-      if (gate.heard.size > 0 && now - gate.pingedAt > 2 * PING_WAIT_MS) this.ping(gate, now);
-      if (now - gate.pingedAt < PING_WAIT_MS) {
+      const round = gate.liveness.pingRound(now);
+      if (round.length) this.ping(gate, round, now);
+      if (gate.liveness.awaitingPongs(now)) {
         // the first worker to answer the ping takes it
         if (again) this.resent++;
         gate.open = false;
@@ -511,14 +494,13 @@ export class Requester {
     this.send(p, functionSubject(p.fn), again);
   }
 
-  /** Ask each worker of the gate's function we know whether it is there (Dips-Ping on its direct subject). */
-  private ping(gate: Gate, now: number): void {
-    gate.pingedAt = now;
-    for (const worker of gate.heard.keys()) {
-      const token = `${PING_TOKEN}${this.nextPing++}`;
+  /** Ask each of these workers of the gate's function whether it is there (Dips-Ping on its direct subject). */
+  private ping(gate: Gate, workers: string[], now: number): void {
+    for (const worker of workers) {
+      const token = this.inbox.pingToken();
       this.pings.set(token, { gate, worker, at: now });
       try {
-        this.nc.publish(directSubject(gate.fn, worker), EMPTY_BODY, { reply: `${this.inbox}.${token}`, headers: PING_HEADERS });
+        this.nc.publish(directSubject(gate.fn, worker), EMPTY_BODY, { reply: this.inbox.replyTo(token), headers: PING_HEADERS });
       } catch {
         // the connection is closed: the reconnect sends everything again
       }
@@ -536,26 +518,14 @@ export class Requester {
     this.pings.delete(token);
     // the server's "no responders": that worker is gone
     if (msg.headers?.code === 503) {
-      ping.gate.heard.delete(ping.worker);
+      ping.gate.liveness.lost(ping.worker);
       return;
     }
-    ping.gate.heard.set(ping.worker, Date.now());
+    ping.gate.liveness.heardFrom(ping.worker, Date.now());
     if (ping.gate.queue.length) this.release(ping.gate, directSubject(ping.gate.fn, ping.worker), 1, ping.worker);
   }
 
-  /** A worker of the gate's function that answered within ALIVE_MS (one at random). */
-  private aliveWorker(gate: Gate, now: number): string | undefined {
-    const alive: string[] = [];
-    for (const [worker, at] of gate.heard) if (now - at <= ALIVE_MS) alive.push(worker);
-    return alive.length ? alive[Math.floor(Math.random() * alive.length)] : undefined;
-  }
-
-  private onReply(msg: Msg): void {
-    const token = msg.subject.slice(this.inbox.length + 1);
-    if (token.startsWith(PING_TOKEN)) {
-      this.onPong(token, msg);
-      return;
-    }
+  private onReply(token: string, msg: Msg): void {
     const p = this.pending.get(token);
     if (!p || p.state !== 'sent') return; // a late duplicate, or a reply to a call that ended
     const h = msg.headers;
@@ -595,7 +565,7 @@ export class Requester {
     // straight to it — after this caller's own next job, sent as it hears this answer, has joined the queue
     const worker = headerValue(h, Header.worker);
     if (isWorkerId(worker)) {
-      gate?.heard.set(worker, p.lastHeard);
+      gate?.liveness.heardFrom(worker, p.lastHeard);
       this.handOffs.add({ fn: p.fn, workerId: worker, room: Number(headerValue(h, Header.room) || 1) });
     }
     const serviceError = headerValue(h, Header.serviceError);
@@ -657,8 +627,8 @@ export class Requester {
       if (status.type !== 'reconnect') continue;
       const lostIn = this.generation++;
       // the node we moved to may still count the old node's workers (over its route) until its pings give up
-      const until = Date.now() + DISTRUST_MS;
-      for (const gate of this.gates.values()) gate.distrustUntil = until;
+      const now = Date.now();
+      for (const gate of this.gates.values()) gate.liveness.distrust(now);
       for (const p of [...this.pending.values()]) {
         if (p.state !== 'sent' || p.sentIn > lostIn) continue;
         // resends made on the lost connection went nowhere: they do not count against the job
