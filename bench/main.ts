@@ -5,6 +5,7 @@
  * and .md. Each scenario starts what it needs and stops it after.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { renderChart } from './chart.js';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -60,5 +61,9 @@ runMain(async () => {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify({ machine, rows, targets }, null, 2));
   writeFileSync(path.join(dir, `${stamp}.md`), `# DIPS benchmark ${stamp}\n\nMachine: ${JSON.stringify(machine)}\n\n${table}\n`);
-  process.stdout.write(`\nreports: bench/reports/${stamp}.json and .md\n`);
+  const chart = renderChart(rows, `DIPS benchmark ${stamp.slice(0, 10)}: ${machine.cpu}, ${machine.cores} cores`);
+  writeFileSync(path.join(dir, `${stamp}.svg`), chart);
+  // the whole run is what bench/README.md shows: a partial run (--only) leaves its chart alone
+  if (!opts.only) writeFileSync(path.join(projectRoot, 'bench', 'latest.svg'), chart);
+  process.stdout.write(`\nreports: bench/reports/${stamp}.json, .md and .svg${opts.only ? '' : '; chart of the full run: bench/latest.svg'}\n`);
 });

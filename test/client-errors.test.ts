@@ -112,6 +112,19 @@ test("an aborted call rejects with the signal's reason: the object given to abor
   await new Promise((r) => setTimeout(r, 2000)); // the withdrawn jobs' slot frees
 });
 
+test('leaving a stream() loop before its result withdraws the call: nothing stays under way', async () => {
+  await waitFor(() => dips.pending === 0, 10_000, 'no call under way before');
+  const kinds: string[] = [];
+  for await (const item of dips.stream('delay', { ms: 3000, steps: 6 })) {
+    kinds.push(item.kind);
+    break; // the first status event is enough
+  }
+  assert.equal(kinds, ['status']);
+  // withdrawn at once: the call no longer waits for the 3 s job it left
+  await waitFor(() => dips.pending === 0, 1500, 'the left call withdrawn');
+  await waitFor(() => dips.call('delay', { ms: 1 }, { timeoutMs: 500 }).then(() => true, () => false), 10_000, 'the slot to free');
+});
+
 test('a client closed while a call is outstanding: UNAVAILABLE, retryable', async () => {
   const own = clientFor(cluster);
   await own.call('delay', { ms: 1 });

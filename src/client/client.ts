@@ -192,7 +192,10 @@ export class DipsClient {
       queue.push(item);
       wake?.();
     };
-    this.callForReply(fn, input, { ...options, onEvent: push }).then(
+    // leaving the loop early (break, return, a throw in its body) withdraws the call, as an aborted signal does
+    const abandoned = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, abandoned.signal]) : abandoned.signal;
+    this.callForReply(fn, input, { ...options, signal, onEvent: push }).then(
       (reply) => {
         push({ kind: 'result', reply });
         finished = true;
@@ -204,15 +207,24 @@ export class DipsClient {
         wake?.();
       },
     );
-    for (;;) {
-      while (queue.length) yield queue.shift()!;
-      if (finished) {
-        if (failure) throw failure;
-        return;
+    try {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (finished) {
+          if (failure) throw failure;
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
       }
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
+    } finally {
+      if (!finished) abandoned.abort(new DOMException('the stream was left before its result', 'AbortError'));
     }
+  }
+
+  /** Calls this client has under way (sent or waiting for room). */
+  get pending(): number {
+    return this.connected?.requester.outstanding ?? 0;
   }
 
   /** Requests this client sent again after a loss or a busy answer. */

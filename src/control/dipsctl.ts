@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import type { NatsConnection } from 'nats';
 import { loadConfig, schema, type DipsConfig } from '../shared/config.js';
 import type { ControlRequest, NodeReply, Verb } from '../shared/control.js';
-import type { DeadLetterAction, StoredAction } from '../shared/dead-letter.js';
+import type { DeadLetterAction, DeadLetterReply, StoredAction, StoredJobsReply } from '../shared/dead-letter.js';
 import { connectNats, NatsConnectError } from '../mesh/nats.js';
 import { ExitCode, quietOnClosedStdout, runMain, version } from '../shared/process.js';
 import { broadcast } from './broadcast.js';
@@ -91,18 +91,30 @@ function run(verb: Verb, request: ControlRequest, print: (replies: NodeReply[]) 
   });
 }
 
-/** Ask every gateway about its dead letters (`handle` for retry and drop). */
-function deadLetter(action: DeadLetterAction, handle?: string): Promise<number> {
+/**
+ * Ask every gateway about one kind of its background jobs (dead letters, or
+ * waiting stored jobs) and report: a table for `list`, a line per gateway for
+ * the other actions, and the exit code (`handle`: the job retry, drop or bury names).
+ */
+async function gatewayJobs<A extends DeadLetterAction | StoredAction, R extends DeadLetterReply | StoredJobsReply>(
+  kind: { ask: (nc: NatsConnection, action: A, body: { handle?: string }, ms: number) => Promise<R[]>; table: (replies: R[]) => string; what?: string; listing?: string },
+  action: A,
+  handle?: string,
+): Promise<number> {
   return withNats(async (nc, config, opts) => {
-    const replies = await askGateways(nc, action, { handle }, gatherMs(config));
+    const replies = await kind.ask(nc, action, { handle }, gatherMs(config));
     if (opts.json) process.stdout.write(`${JSON.stringify({ replies }, null, 2)}\n`);
-    else if (action === 'list') process.stdout.write(`${deadLetterTable(replies)}\n`);
+    else if (action === 'list') process.stdout.write(`${kind.table(replies)}\n`);
     else for (const line of deadLetterDone(replies)) process.stdout.write(`${line}\n`);
-    const outcome = judgeDeadLetters(action, replies, handle);
+    const outcome = judgeDeadLetters(action, replies, handle, kind.what, kind.listing);
     for (const line of outcome.problems) process.stderr.write(`${line}\n`);
     return outcome.exitCode;
   });
 }
+
+const deadLetter = (action: DeadLetterAction, handle?: string) => gatewayJobs({ ask: askGateways, table: deadLetterTable }, action, handle);
+const stored = (action: StoredAction, handle?: string) =>
+  gatewayJobs({ ask: askStored, table: storedTable, what: 'a waiting stored job', listing: '`dipsctl stored list`' }, action, handle);
 
 const printStatus = (replies: NodeReply[]) => process.stdout.write(`${statusTable(replies)}\n`);
 const printDone = (replies: NodeReply[]) => {
@@ -265,19 +277,6 @@ deadLetters.command('retry').description('put a dead letter back in its gateway\
 deadLetters.command('drop').description('delete a dead letter for good')
   .argument('<handle>', 'the job handle, as `dead-letter list` shows it')
   .action(async (handle: string) => finish(await deadLetter('drop', handle)));
-
-/** Ask every gateway about its waiting stored jobs (`handle` for retry, drop and bury). */
-function stored(action: StoredAction, handle?: string): Promise<number> {
-  return withNats(async (nc, config, opts) => {
-    const replies = await askStored(nc, action, { handle }, gatherMs(config));
-    if (opts.json) process.stdout.write(`${JSON.stringify({ replies }, null, 2)}\n`);
-    else if (action === 'list') process.stdout.write(`${storedTable(replies)}\n`);
-    else for (const line of deadLetterDone(replies)) process.stdout.write(`${line}\n`);
-    const outcome = judgeDeadLetters(action, replies, handle, 'a waiting stored job', '`dipsctl stored list`');
-    for (const line of outcome.problems) process.stderr.write(`${line}\n`);
-    return outcome.exitCode;
-  });
-}
 
 const storedJobs = program.command('stored')
   .description('background jobs the gateways keep on disk that no worker holds yet (waiting for a worker, their time or their next attempt): list them, run one now, drop one, or move one to the dead letters')
