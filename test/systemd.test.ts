@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/shared/config.js';
@@ -171,7 +171,9 @@ chmod 755 "$R/run"
 chroot "$R" sh -c 'getent passwd dips >/dev/null || useradd --system --user-group --home /opt/dips dips'
 rm -rf "$R/opt/dips"
 mkdir -p "$R/opt" "$R/etc/dips"
-ln -s "$project" "$R/opt/dips"
+# bound, not linked: the root's /tmp is a fresh tmpfs (and the units' PrivateTmp another), so a checkout under /tmp must not be reached through a path there
+mkdir -p "$R/opt/dips"
+mount --bind "$project" "$R/opt/dips"
 cp "$project/config/default.json" "$R/etc/dips/dips.json"
 printf 'DIPS_NATS_OPEN=1\nDIPS_WORKER_PROCESSES=2\n' > "$R/etc/dips/dips.env"
 chroot "$R" chown -R root:dips /etc/dips
@@ -195,6 +197,12 @@ function noBoot(): string | undefined {
   for (const fs of ['overlay', 'cgroup2']) if (!new RegExp(`\\s${fs}\\n`).test(filesystems)) return `the kernel has no ${fs} file system`;
   for (const tool of ['unshare', 'nsenter', 'pivot_root', 'chroot', 'useradd', 'ip', 'nats-server', 'gearman', 'chrt']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `no ${tool} on PATH`;
+  }
+  // the units run as the dips user, which must reach the checkout they run from (a clone under a 0700 mktemp folder is out of its reach)
+  for (let d = projectRoot; ; d = path.dirname(d)) {
+    const mode = statSync(d).mode & 0o777;
+    if ((mode & 0o001) === 0) return `the dips user cannot reach the checkout: ${d} is not searchable by others (mode ${mode.toString(8)})`;
+    if (path.dirname(d) === d) break;
   }
   const trial = spawnSync('unshare', ['--mount', '--pid', '--fork', '--uts', '--ipc', '--net', '--cgroup', 'true'], { encoding: 'utf8' });
   if (trial.status !== 0) return `this machine refuses new namespaces (a container without CAP_SYS_ADMIN?): ${trial.stderr.trim()}`;
