@@ -42,14 +42,7 @@ export function answerDeadLetters(nc: NatsConnection, jobs: Jobs, log: Logger, g
 async function answer(jobs: Jobs, action: string, msg: Msg, log: Logger): Promise<Answer> {
   if (!isDeadLetterAction(action)) return { ok: false, error: `unknown dead-letter action ${JSON.stringify(action.slice(0, 40))}; one of list, retry, drop` };
   if (action === 'list') return list(jobs);
-  const handle = handleOf(msg.data);
-  if (!handle) return { ok: false, error: `${action} needs {"handle": "<job handle>"} (at most ${MAX_HANDLE_BYTES} bytes)` };
-  try {
-    return await act(jobs, action, handle);
-  } catch (err) {
-    if (!(err instanceof JobLimitError)) log.error({ err, handle, action }, 'dead-letter request failed');
-    return { ok: false, found: true, error: errorMessage(err) };
-  }
+  return onHandle(action, msg, log, 'dead-letter', (handle) => act(jobs, action, handle));
 }
 
 async function answerStored(jobs: Jobs, discovery: Discovery, action: string, msg: Msg, log: Logger): Promise<StoredAnswer> {
@@ -59,12 +52,17 @@ async function answerStored(jobs: Jobs, discovery: Discovery, action: string, ms
     const workers = waiting.length ? await discovery.countByFunction() : new Map<string, number>();
     return { ok: true, total: waiting.length, jobs: waiting.slice(0, MAX_LISTED).map((job) => storedView(job, workers.get(job.fn) ?? 0)) };
   }
+  return onHandle(action, msg, log, 'stored-job', (handle) => actStored(jobs, action, handle));
+}
+
+/** An action on one job (retry, drop, bury): the handle its request names, the action, and a failure as an answer saying why. */
+async function onHandle<A>(action: string, msg: Msg, log: Logger, what: string, act: (handle: string) => Promise<A>): Promise<A | { ok: false; found?: boolean; error: string }> {
   const handle = handleOf(msg.data);
   if (!handle) return { ok: false, error: `${action} needs {"handle": "<job handle>"} (at most ${MAX_HANDLE_BYTES} bytes)` };
   try {
-    return await actStored(jobs, action, handle);
+    return await act(handle);
   } catch (err) {
-    if (!(err instanceof JobLimitError)) log.error({ err, handle, action }, 'stored-job request failed');
+    if (!(err instanceof JobLimitError)) log.error({ err, handle, action }, `${what} request failed`);
     return { ok: false, found: true, error: errorMessage(err) };
   }
 }

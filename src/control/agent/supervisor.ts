@@ -83,13 +83,9 @@ export class Supervisor {
 
   /** Rolling replacement: for each worker, start a new one on the code now on disk, wait until it serves, then drain the old. */
   async reload(): Promise<number> {
-    const old = [...this.workers];
-    for (const w of old) {
-      const fresh = this.spawnWorker(0);
-      await fresh.ready;
-      await this.retire(w);
-    }
-    return old.length;
+    const replaced = await this.replace(this.workers.filter((w) => !w.retiring), READY_TIMEOUT_MS);
+    if (typeof replaced === 'string') throw new Error(replaced);
+    return replaced;
   }
 
   /** Where new workers take their bundle from: set before the first scale(), when a release is in force at start. */
@@ -117,8 +113,12 @@ export class Supervisor {
   }
 
   /** Replace every worker not on `dir`; the number replaced, or why a new one failed. */
-  private async replaceAll(dir: string | undefined, readyTimeoutMs: number): Promise<number | string> {
-    const old = this.workers.filter((w) => w.bundleDir !== dir && !w.retiring);
+  private replaceAll(dir: string | undefined, readyTimeoutMs: number): Promise<number | string> {
+    return this.replace(this.workers.filter((w) => w.bundleDir !== dir && !w.retiring), readyTimeoutMs);
+  }
+
+  /** Replace these workers one by one, each only once its successor serves; the number replaced, or why a successor failed (it is stopped). */
+  private async replace(old: Managed[], readyTimeoutMs: number): Promise<number | string> {
     for (const w of old) {
       const fresh = this.spawnWorker(0, true, readyTimeoutMs);
       try {

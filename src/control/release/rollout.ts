@@ -35,6 +35,11 @@ function issueTime(nodes: NodeReply[]): number {
   return Math.max(Date.now(), newest + 1);
 }
 
+/** A release of this archive, dated for the fleet (issueTime) and named by the key that signs it and who ran the command. */
+function releaseFields(archive: Pick<Release, 'name' | 'version' | 'sha256' | 'size' | 'chunks'>, nodes: NodeReply[], signer: Signer): Omit<Release, 'kind'> {
+  return { ...archive, issuedAt: issueTime(nodes), keyId: signer.id, by: `${os.userInfo().username}@${os.hostname()}` };
+}
+
 async function roll(nc: NatsConnection, signed: SignedRelease, release: Release, nodes: string[] | undefined, gatherMs: number): Promise<RolloutResult> {
   const started = Date.now();
   const result = await broadcast(nc, 'deploy', { nodes, release: signed }, gatherMs);
@@ -44,10 +49,7 @@ async function roll(nc: NatsConnection, signed: SignedRelease, release: Release,
 /** Ship `archive` (a packed bundle) to the targeted nodes and roll them onto it. */
 export async function deploy(nc: NatsConnection, archive: Buffer, manifest: { name: string; version: string }, signer: Signer, nodes: string[] | undefined, gatherMs: number): Promise<RolloutResult> {
   const status = await broadcast(nc, 'status', { nodes }, gatherMs);
-  const fields: Omit<Release, 'kind'> = {
-    name: manifest.name, version: manifest.version, sha256: sha256(archive), size: archive.length, chunks: chunkHashes(archive),
-    issuedAt: issueTime(status.replies), keyId: signer.id, by: `${os.userInfo().username}@${os.hostname()}`,
-  };
+  const fields = releaseFields({ name: manifest.name, version: manifest.version, sha256: sha256(archive), size: archive.length, chunks: chunkHashes(archive) }, status.replies, signer);
   const signed = signRelease(fields, signer.key);
   // served until every node answered: by then each has its copy, and serves it on to peers that come later
   const server = serveChunks(nc, fields.sha256, archive);
@@ -69,10 +71,7 @@ export async function rollback(nc: NatsConnection, signer: Signer, trusted: Trus
   if (!status.replies.length) throw new ReleaseRefused('no agent answered: nothing to roll back');
   const target = chooseTarget(status.replies, to);
   const old = await heldRelease(nc, target.sha256, trusted, gatherMs);
-  const fields: Omit<Release, 'kind'> = {
-    name: old.name, version: old.version, sha256: old.sha256, size: old.size, chunks: old.chunks,
-    issuedAt: issueTime(status.replies), keyId: signer.id, by: `${os.userInfo().username}@${os.hostname()}`,
-  };
+  const fields = releaseFields({ name: old.name, version: old.version, sha256: old.sha256, size: old.size, chunks: old.chunks }, status.replies, signer);
   return roll(nc, signRelease(fields, signer.key), { kind: 'dips-release/1', ...fields }, nodes, gatherMs);
 }
 
