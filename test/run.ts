@@ -54,6 +54,8 @@ function ensurePeers(): void {
         command('golang-go', 'go', ['version']),
         { pkg: 'golang-github-nats-io-go-nats-dev', present: () => existsSync('/usr/share/gocode/src/github.com/nats-io/nats.go/nats.go') },
         command('iproute2', 'ip', ['-V']),
+        // PHP's run-tests.php, which runs php-gearman's own test suite (test/php-gearman-suite.test.ts)
+        { pkg: 'php8.2-dev', present: () => existsSync('/usr/lib/php/20220829/build/run-tests.php') },
       ],
       (line) => process.stdout.write(`${line}\n`),
     );

@@ -63,6 +63,13 @@ export interface Job extends StoredJob {
   lastError?: string;
   /** Its submission's span (gearman SUBMIT_JOB…) while tracing is on: the parent of its NATS requests. */
   span?: Span;
+  /**
+   * The turn of the event loop that read it. Jobs read together are handed
+   * out highest priority first, a higher one's disk write included: a LOW job
+   * stored quickly must not reach a waiting worker before the HIGH one read
+   * beside it (gearmand's worker grabs the highest priority that has arrived).
+   */
+  pass: number;
 }
 
 /** What a submission asks for. */
@@ -143,8 +150,11 @@ export class Jobs {
    * the ones that arrived with it must not overtake it (gearmand queues every
    * job in arrival order within its priority).
    */
-  private readonly storing = new Set<number>();
+  private readonly storing = new Map<number, Pick<Job, 'priority' | 'pass'>>();
   private heldForStore: Job[] = [];
+  /** The turn of the event loop jobs are read in (see Job.pass). */
+  private pass = 0;
+  private passOpen = false;
   /** Set while the gateway stops: background jobs cut off by it stay on disk for the next start. */
   private stopping = false;
 
@@ -214,7 +224,7 @@ export class Jobs {
       this.schedule(job);
       return job;
     }
-    this.storing.add(job.seq);
+    this.storing.set(job.seq, job);
     return this.options.store.add(stored(job), this.counter).then(
       () => {
         this.schedule(job);
@@ -320,6 +330,7 @@ export class Jobs {
       runningSince: undefined,
       lastError: undefined,
       span: undefined,
+      pass: this.currentPass(),
     };
     this.byHandle.set(job.handle, job);
     if (job.unique) this.byUnique.set(uniqueKey(job.fn, job.unique), job);
@@ -341,10 +352,28 @@ export class Jobs {
     else this.run(job);
   }
 
-  /** Whether a background job that arrived before `job` is still being written (only those: a steady stream of writes must not hold the rest). */
+  /**
+   * Whether a background job that arrived before `job`, or one of higher priority
+   * read in the same turn, is still being written (only those: a steady stream of
+   * writes must not hold the rest).
+   */
   private waitsForStore(job: Job): boolean {
-    for (const seq of this.storing) if (seq < job.seq) return true;
+    for (const [seq, other] of this.storing) {
+      if (seq < job.seq || (other.pass === job.pass && PRIORITY_RANK[other.priority] < PRIORITY_RANK[job.priority])) return true;
+    }
     return false;
+  }
+
+  /** This turn's number: it moves on once the turn's jobs are all read. */
+  private currentPass(): number {
+    if (!this.passOpen) {
+      this.passOpen = true;
+      setImmediate(() => {
+        this.pass++;
+        this.passOpen = false;
+      });
+    }
+    return this.pass;
   }
 
   /** A background job's disk write ended (either way): what waited for it (and for no earlier write) runs, in order. */

@@ -5,11 +5,19 @@ import { eventHeaders, WORKING } from '../../src/mesh/events.js';
 import { createLogger } from '../../src/shared/log.js';
 import { Requester } from '../../src/mesh/requester.js';
 import { handlePrefix, JobLimitError, Jobs, type Job, type JobNotice, type JobListener, type JobSpec } from '../../src/gateway/jobs.js';
+import type { JobStore } from '../../src/gateway/store.js';
 import { LoopbackNats } from './loopback-nats.js';
 
-function table(nats: LoopbackNats, maxBytes = 1 << 20) {
+function table(nats: LoopbackNats, maxBytes = 1 << 20, store?: JobStore) {
   const requester = new Requester(nats.asConnection(), { maxPendingBytes: maxBytes });
-  return new Jobs(requester, { timeoutMs: 2000, backgroundMaxAgeMs: 0, retries: 1, maxBytes, handleHost: 'test-host', log: createLogger('test', 'silent') });
+  return new Jobs(requester, { timeoutMs: 2000, backgroundMaxAgeMs: 0, retries: 1, maxBytes, handleHost: 'test-host', log: createLogger('test', 'silent'), store });
+}
+
+/** A store whose writes end when the test says (the real one, lmdb, ends them in batches it chooses). */
+function heldStore() {
+  const writes = new Map<string, () => void>();
+  const store = { add: (job: { data: Uint8Array }) => new Promise<void>((resolve) => writes.set(Buffer.from(job.data).toString(), resolve)), remove: async () => true, setAttempts: async () => true };
+  return { store: store as unknown as JobStore, finishWrite: (data: string) => writes.get(data)!() };
 }
 
 class Recorder implements JobListener {
@@ -82,6 +90,33 @@ test('cancel: the waiting client gets a plain failure; maxqueue per priority; th
   assert.equal(outcomes, ['ok', 'full', 'ok', 'ok', 'full', 'ok', 'ok']);
   const big = await Promise.resolve().then(() => jobs.submit(spec('x'.repeat(99), { fn: 'nobody', background: true }), null)).catch((e: Error) => e.message);
   assert.match(String(big), /^Queue full: \d+ bytes of jobs held by this gateway, limit 100 bytes \(queue\.maxWaitingBytes\)$/);
+});
+
+test('jobs read together reach workers highest priority first, whichever background write ends first', async () => {
+  const nats = new LoopbackNats();
+  const arrived: string[] = [];
+  nats.serve('dips.fn.echo', (msg, respond) => {
+    arrived.push(Buffer.from(msg.data).toString());
+    respond(msg.data);
+  });
+  const { store, finishWrite } = heldStore();
+  const jobs = table(nats, 1 << 20, store);
+  const a = new Recorder();
+  // what libgearman writes for php-gearman's gearman_tasks_integration_test_001 (its tasks, reversed), in one read
+  const read: Array<[string, JobSpec['priority'], boolean]> = [['lowbg', 'low', true], ['low', 'low', false], ['highbg', 'high', true], ['high', 'high', false], ['normalbg', 'normal', true], ['normal', 'normal', false]];
+  for (const [data, priority, background] of read) void jobs.submit(spec(data, { priority, background }), background ? null : a);
+  const turn = () => new Promise((r) => setImmediate(r));
+  await turn();
+  finishWrite('lowbg'); // the LOW job's write ends first
+  await turn();
+  await turn();
+  finishWrite('normalbg');
+  await turn();
+  await turn();
+  assert.equal(arrived, [], 'nothing handed out while a higher priority job read beside it is being written');
+  finishWrite('highbg');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(arrived, ['highbg', 'high', 'normalbg', 'normal', 'lowbg', 'low'], 'gearmand\'s order');
 });
 
 test.run();
