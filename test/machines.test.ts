@@ -3,8 +3,9 @@
  * their own network namespaces (test/netns.ts) and a machine vanishes by its
  * cable going down — no reset, no FIN, only silence, as with a power cut.
  * Each case runs real native callers (DipsClient, 5 s deadline) and the
- * seed's PHP client through a gateway (10 s timeout) across the cut and its
- * healing, and asserts no failed call and none over 3 s.
+ * seed's PHP client through a gateway (10 s timeout) — and, where a NATS
+ * node's machine vanishes, HTTP callers of a dips-http — across the cut and
+ * its healing, and asserts no failed call and none over 3 s.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -26,7 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const skip = (name: string, fn: () => Promise<void>) => test(name, async () => (unavailable ? console.log(`skipped: ${unavailable}`) : fn()));
 
-skip('NATS node A\'s machine vanishes (every process on A, as configured): calls go on through B within 3 s; heals', async () => {
+skip('NATS node A\'s machine vanishes (every process on A, as configured: agent, gateway, dips-http): calls go on through B within 3 s; heals', async () => {
   const hostA = m.net.host('nats-a');
   const b = await m.natsNode('b', undefined, [`nats-route://${hostA.address}:6222`]);
   const a = await m.natsNode('a', hostA, [b.route]);
@@ -35,7 +36,10 @@ skip('NATS node A\'s machine vanishes (every process on A, as configured): calls
   await m.agent('w1', servers);
   const port = await freePort();
   await m.process('gateway', servers, undefined, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_SECOND_PORT: '0' });
-  const load = m.load(servers, [{ address: '127.0.0.1', port }]);
+  const httpPort = await freePort();
+  const apiKey = 'machines-test-key';
+  await m.process('http', servers, undefined, { DIPS_HTTP_PORT: String(httpPort), DIPS_HTTP_API_KEY: apiKey });
+  const load = m.load(servers, [{ address: '127.0.0.1', port }], { url: `http://127.0.0.1:${httpPort}`, apiKey });
   await sleep(1500);
   hostA.down();
   await sleep(6000);

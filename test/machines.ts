@@ -34,6 +34,14 @@ interface Tally {
 export interface LoadResult {
   native: Tally;
   php: Array<{ ok: number; failed: number; slowestMs: number; errors: string[] }>;
+  /** Callers of a dips-http, when the case runs one. */
+  http?: Tally;
+}
+
+/** A dips-http the load also calls (POST /fn/ecard with its API key), as a service without a NATS client would. */
+export interface HttpTarget {
+  url: string;
+  apiKey: string;
 }
 
 export class Machines {
@@ -70,23 +78,38 @@ export class Machines {
     return this.process('agent', servers, host, { DIPS_WORKER_PROCESSES: '2', DIPS_AGENT_NODE: node, DIPS_WORKER_FUNCTIONS: 'ecard', ...env });
   }
 
-  /** 4 native ecard callers with a 5 s deadline, and two PHP callers (seed client, 10 s timeout) on each of the given gateways. */
-  load(servers: string[], gateways: Array<{ host?: TestHost; address: string; port: number }>) {
+  /**
+   * 4 native ecard callers with a 5 s deadline, two PHP callers (seed client, 10 s timeout) on each of the
+   * given gateways, and with `http` two HTTP callers of that dips-http (5 s deadline).
+   */
+  load(servers: string[], gateways: Array<{ host?: TestHost; address: string; port: number }>, http?: HttpTarget) {
     const client = new DipsClient({ config: loadConfig({ argv: [], env: {}, overrides: { nats: { servers } } }), timeoutMs: NATIVE_DEADLINE_MS });
-    const native: Tally = { ok: 0, failed: [], slowestMs: 0 };
     let running = true;
-    const loops = Array.from({ length: 4 }, async () => {
-      while (running) {
-        const t = Date.now();
-        try {
-          await client.call('ecard', CARD);
-          native.ok++;
-        } catch (err) {
-          native.failed.push(`${Date.now() - t} ms: ${(err as Error).message}`);
+    const callers = (count: number, call: () => Promise<unknown>) => {
+      const tally: Tally = { ok: 0, failed: [], slowestMs: 0 };
+      const loops = Array.from({ length: count }, async () => {
+        while (running) {
+          const t = Date.now();
+          try {
+            await call();
+            tally.ok++;
+          } catch (err) {
+            tally.failed.push(`${Date.now() - t} ms: ${(err as Error).message}`);
+          }
+          tally.slowestMs = Math.max(tally.slowestMs, Date.now() - t);
         }
-        native.slowestMs = Math.max(native.slowestMs, Date.now() - t);
-      }
-    });
+      });
+      return { tally, done: Promise.all(loops) };
+    };
+    const native = callers(4, () => client.call('ecard', CARD));
+    const body = JSON.stringify(CARD);
+    const web = http
+      ? callers(2, async () => {
+          const res = await fetch(`${http.url}/fn/ecard`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': http.apiKey }, body, signal: AbortSignal.timeout(NATIVE_DEADLINE_MS) });
+          const bytes = Buffer.from(await res.arrayBuffer());
+          if (res.status !== 200 || bytes.subarray(1, 4).toString() !== 'PNG') throw new Error(`HTTP ${res.status}: ${bytes.subarray(0, 200).toString()}`);
+        })
+      : undefined;
     const stopFile = path.join(this.scratch, `stop-${Date.now()}`);
     const payloadFile = path.join(this.scratch, 'card.php');
     writeFileSync(payloadFile, phpSerialize(CARD));
@@ -104,13 +127,13 @@ export class Machines {
       ),
     );
     return {
-      native,
+      native: native.tally,
       async stop(): Promise<LoadResult> {
         running = false;
         writeFileSync(stopFile, '');
-        await Promise.all(loops);
+        await Promise.all([native.done, web?.done]);
         await client.close();
-        return { native, php: await Promise.all(php) };
+        return { native: native.tally, php: await Promise.all(php), http: web?.tally };
       },
     };
   }
@@ -129,10 +152,14 @@ export class Machines {
 
 /** No native or PHP call failed or took 3 s or more, and calls went on (`phpOnly`: the PHP callers that count). */
 export function assertNoCallLost(result: LoadResult, phpOnly?: number[]): void {
-  console.log(`native: ${result.native.ok} ok, ${result.native.failed.length} failed, slowest ${result.native.slowestMs} ms; php: ${result.php.map((p) => `${p.ok} ok, ${p.failed} failed, slowest ${p.slowestMs} ms`).join('; ')}`);
-  assert.equal(result.native.failed, [], 'native callers: no failed call');
-  assert.ok(result.native.ok > 100, `native calls went on (${result.native.ok})`);
-  assert.ok(result.native.slowestMs < SLOWEST_ALLOWED_MS, `native: slowest call ${result.native.slowestMs} ms`);
+  const tallied = (t: Tally) => `${t.ok} ok, ${t.failed.length} failed, slowest ${t.slowestMs} ms`;
+  console.log(`native: ${tallied(result.native)}; php: ${result.php.map((p) => `${p.ok} ok, ${p.failed} failed, slowest ${p.slowestMs} ms`).join('; ')}${result.http ? `; http: ${tallied(result.http)}` : ''}`);
+  for (const [who, tally, least] of [['native', result.native, 100], ['http', result.http, 20]] as const) {
+    if (!tally) continue;
+    assert.equal(tally.failed, [], `${who} callers: no failed call`);
+    assert.ok(tally.ok > least, `${who} calls went on (${tally.ok})`);
+    assert.ok(tally.slowestMs < SLOWEST_ALLOWED_MS, `${who}: slowest call ${tally.slowestMs} ms`);
+  }
   result.php.forEach((p, i) => {
     if (phpOnly && !phpOnly.includes(i)) return;
     assert.is(p.failed, 0, `PHP caller ${i}: ${p.errors.join('; ')}`);
