@@ -26,6 +26,8 @@ export function gatewayMetrics(registry: Registry, sizes: GatewaySizes): JobsMet
     buckets: [...JOB_BUCKETS],
     registers: [registry],
   });
+  // names are callers' words: series by function go through the recorder's bounded set of labels
+  const recorder = jobRecorder(jobs, duration);
   const backgroundFailed = new Counter({
     name: 'dips_gateway_background_jobs_failed_total',
     help: 'Background jobs that finally failed (each is also logged with its handle)',
@@ -41,7 +43,7 @@ export function gatewayMetrics(registry: Registry, sizes: GatewaySizes): JobsMet
     registers: [registry],
     collect() {
       this.reset();
-      for (const [fn, byPriority] of sizes.waiting()) for (const [priority, n] of Object.entries(byPriority)) this.set({ function: fn, priority }, n);
+      for (const [fn, byPriority] of sizes.waiting()) for (const [priority, n] of Object.entries(byPriority)) this.inc({ function: recorder.label(fn), priority }, n);
     },
   });
   new Gauge({
@@ -51,7 +53,7 @@ export function gatewayMetrics(registry: Registry, sizes: GatewaySizes): JobsMet
     registers: [registry],
     collect() {
       this.reset();
-      for (const [fn, { count }] of backgroundByFunction(sizes.all())) this.set({ function: fn }, count);
+      for (const [fn, { count }] of backgroundByFunction(sizes.all(), recorder.label)) this.set({ function: fn }, count);
     },
   });
   new Gauge({
@@ -62,7 +64,7 @@ export function gatewayMetrics(registry: Registry, sizes: GatewaySizes): JobsMet
     collect() {
       const now = Date.now();
       this.reset();
-      for (const [fn, { oldestDue }] of backgroundByFunction(sizes.all())) this.set({ function: fn }, Math.max(0, (now - oldestDue) / 1000));
+      for (const [fn, { oldestDue }] of backgroundByFunction(sizes.all(), recorder.label)) this.set({ function: fn }, Math.max(0, (now - oldestDue) / 1000));
     },
   });
   new Gauge({
@@ -71,26 +73,26 @@ export function gatewayMetrics(registry: Registry, sizes: GatewaySizes): JobsMet
     registers: [registry],
     collect() { this.set(sizes.deadLetters()); },
   });
-  const record = jobRecorder(jobs, duration);
   return {
     finished(fn, outcome, seconds, background) {
-      record(fn, outcome, seconds);
-      if (outcome !== 'ok' && background) backgroundFailed.inc({ function: fn });
+      recorder.record(fn, outcome, seconds);
+      if (outcome !== 'ok' && background) backgroundFailed.inc({ function: recorder.label(fn) });
     },
   };
 }
 
-/** Background jobs by function: how many, and when the oldest became due (epoch ms). */
-function backgroundByFunction(jobs: Iterable<Pick<Job, 'fn' | 'background' | 'createdAt' | 'runAt'>>): Map<string, { count: number; oldestDue: number }> {
+/** Background jobs by function label: how many, and when the oldest became due (epoch ms). */
+function backgroundByFunction(jobs: Iterable<Pick<Job, 'fn' | 'background' | 'createdAt' | 'runAt'>>, label: (fn: string) => string): Map<string, { count: number; oldestDue: number }> {
   const byFn = new Map<string, { count: number; oldestDue: number }>();
   for (const job of jobs) {
     if (!job.background) continue;
     const due = Math.max(job.createdAt, (job.runAt ?? 0) * 1000);
-    const seen = byFn.get(job.fn);
+    const fn = label(job.fn);
+    const seen = byFn.get(fn);
     if (seen) {
       seen.count++;
       seen.oldestDue = Math.min(seen.oldestDue, due);
-    } else byFn.set(job.fn, { count: 1, oldestDue: due });
+    } else byFn.set(fn, { count: 1, oldestDue: due });
   }
   return byFn;
 }

@@ -327,7 +327,7 @@ export class Worker {
   }
 
   private record(fn: string, ok: boolean, ms: number, err?: unknown): void {
-    this.recordMetrics?.(fn, ok ? 'ok' : outcomeOf(err), ms / 1000);
+    this.recordMetrics?.record(fn, ok ? 'ok' : outcomeOf(err), ms / 1000);
     const s = this.stats.get(fn);
     if (!s) return;
     if (ok) s.done++;

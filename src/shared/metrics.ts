@@ -41,25 +41,51 @@ export const JOB_BUCKETS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
 ];
 
+/** Most functions one process gives series of their own; past it, series say function="(other)". */
+export const MAX_FUNCTION_LABELS = 500;
+export const OTHER_FUNCTIONS = '(other)';
+
+/**
+ * Outcomes that do not show a worker served the function: a made-up name
+ * ends this way (nobody serves it, its caller gave up), so it gets no series.
+ */
+const UNSERVED: ReadonlySet<Outcome> = new Set<Outcome>(['NO_WORKER', 'CANCELLED', 'TIMEOUT', 'BUSY', 'UNAVAILABLE']);
+
+/** Records finished jobs by function and outcome; `label` is the function label a name is counted under. */
+export interface JobRecorder {
+  record(fn: string, outcome: Outcome, seconds: number): void;
+  label(fn: string): string;
+}
+
 /**
  * A counter of jobs by function and outcome and a duration histogram by
  * function, as one call per finished job. prom-client's label lookups hash
  * their labels on every call, so the children are kept, made on first use;
  * `ok` at once with the function's first job, the error kinds when they occur
  * (most never do: 14 series per function and process would be mostly zeros).
+ *
+ * Function names come from callers (any Gearman client may submit any name),
+ * and every series lives as long as the process: a name gets series of its
+ * own only once a worker has served it (an outcome not in UNSERVED), and at
+ * most MAX_FUNCTION_LABELS names do; the rest are counted as "(other)".
  */
-export function jobRecorder(jobs: Counter<'function' | 'outcome'>, duration: Histogram<'function'>): (fn: string, outcome: Outcome, seconds: number) => void {
+export function jobRecorder(jobs: Counter<'function' | 'outcome'>, duration: Histogram<'function'>): JobRecorder {
   const children = new Map<string, { outcomes: Map<Outcome, Counter.Internal>; duration: Histogram.Internal<'function'> }>();
-  return (fn, outcome, seconds) => {
-    let c = children.get(fn);
-    if (!c) {
-      c = { outcomes: new Map([['ok', jobs.labels(fn, 'ok')]]), duration: duration.labels(fn) };
-      children.set(fn, c);
-    }
-    let counter = c.outcomes.get(outcome);
-    if (!counter) c.outcomes.set(outcome, (counter = jobs.labels(fn, outcome)));
-    counter.inc();
-    c.duration.observe(seconds);
+  const label = (fn: string) => (children.has(fn) ? fn : OTHER_FUNCTIONS);
+  return {
+    label,
+    record(fn, outcome, seconds) {
+      let c = children.get(fn);
+      if (!c) {
+        const name = !UNSERVED.has(outcome) && children.size < MAX_FUNCTION_LABELS ? fn : OTHER_FUNCTIONS;
+        c = children.get(name);
+        if (!c) children.set(name, (c = { outcomes: new Map([['ok', jobs.labels(name, 'ok')]]), duration: duration.labels(name) }));
+      }
+      let counter = c.outcomes.get(outcome);
+      if (!counter) c.outcomes.set(outcome, (counter = jobs.labels(label(fn), outcome)));
+      counter.inc();
+      c.duration.observe(seconds);
+    },
   };
 }
 
