@@ -63,6 +63,8 @@ const SPECIAL_HOSTS = [
   '[64:ff9b::a9fe:a9fe]', // NAT64 of 169.254.169.254 (cloud metadata)
   '[64:ff9b::7f00:1]', // NAT64 of 127.0.0.1
   '[64:ff9b:1::a00:1]', // local-use NAT64
+  '[64:ff9b::1:a9fe:a9fe]', // NAT64 prefix space outside the well-known /96
+  '[::ffff:0:a9fe:a9fe]', // IPv4-translated (SIIT) 169.254.169.254
   '[2002:a9fe:a9fe::1]', // 6to4 of 169.254.169.254
   '[2002:7f00:1::1]', // 6to4 of 127.0.0.1
   '[::a9fe:a9fe]', // IPv4-compatible 169.254.169.254

@@ -62,6 +62,8 @@ const SPECIAL_IPV6: ReadonlyArray<readonly [string, number, string]> = [
   // ::/128 (unspecified), ::1/128 (loopback) and the deprecated IPv4-compatible ::a.b.c.d
   ['::', 96, 'unspecified, loopback or IPv4-compatible'],
   ['64:ff9b:1::', 48, 'local-use NAT64'],
+  // the rest of NAT64's /32 (outside the well-known /96 and the local-use /48): no origin lives there
+  ['64:ff9b::', 32, 'NAT64 prefix space'],
   ['100::', 64, 'discard-only'],
   // Teredo embeds its server's and (obfuscated) client's IPv4 addresses: no image origin uses it
   ['2001::', 32, 'Teredo'],
@@ -79,6 +81,7 @@ const SPECIAL_IPV6: ReadonlyArray<readonly [string, number, string]> = [
  */
 const EMBEDDING_IPV6: ReadonlyArray<readonly [string, number, string, number]> = [
   ['::ffff:0:0', 96, 'IPv4-mapped', 6],
+  ['::ffff:0:0:0', 96, 'IPv4-translated (SIIT)', 6],
   ['64:ff9b::', 96, 'NAT64', 6],
   ['2002::', 16, '6to4', 1],
 ];
