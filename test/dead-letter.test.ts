@@ -197,6 +197,25 @@ test('a Gearman worker that takes a job, says nothing more (the gateway keeps sa
   silent.close();
 });
 
+test('a Gearman worker that disconnects while holding a job (a crash) costs an attempt each time: after 3 the job is dead, not handed out for ever', async () => {
+  const handle = await submitBackground(port, 'crashy', 'crash-job');
+  const seen: string[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const w = await rawWorker(port, 'crashy');
+    seen.push((await grab(w)).handle);
+    w.close(); // gone while it held the job
+  }
+  await waitFor(async () => (await deadOne(handle)) !== undefined, 15_000, 'the job to be dead-lettered');
+  const dead = (await deadOne(handle))!;
+  assert.is(dead.attempts, 3);
+  assert.match(dead.lastError, /crashy: its Gearman worker disconnected while running it/);
+  assert.equal(seen, [handle, handle, handle], 'every attempt under the handle its client got');
+  const late = await rawWorker(port, 'crashy');
+  late.send(P.GRAB_JOB, []);
+  assert.is((await late.next()).type, P.NO_JOB, 'nothing left to hand out');
+  late.close();
+});
+
 test('a request to drop whose reply subject is not an inbox is neither answered nor acted on', async () => {
   const handle = await submitBackground(port, 'delay', phpSerialize({ ms: 'later' }));
   await waitFor(async () => (await deadOne(handle)) !== undefined, 10_000, 'the job to be dead-lettered');

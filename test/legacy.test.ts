@@ -36,11 +36,13 @@ $w->addFunction('shout', function (GearmanJob $job) {
   $job->sendData('part2');
   return strtoupper($in);
 });
-$w->addFunction('slowshout', function (GearmanJob $job) {
+$slow = function (GearmanJob $job) {
   file_put_contents(getenv('DIPS_TEST_PIDFILE'), getmypid());
   sleep(2);
   return strtoupper($job->workload());
-});
+};
+$w->addFunction('slowshout', $slow); // named in gateway.idempotentFunctions
+$w->addFunction('slowonce', $slow);
 while ($w->work());
 `;
 
@@ -60,7 +62,7 @@ test.before(async () => {
   writeFileSync(path.join(tmp, 'worker.php'), WORKER_PHP);
   cluster = await startCluster();
   ports = [await freePort(), await freePort()];
-  gateways = await Promise.all(ports.map((port) => startProcess('gateway', cluster, { DIPS_GATEWAY_PORT: String(port) })));
+  gateways = await Promise.all(ports.map((port) => startProcess('gateway', cluster, { DIPS_GATEWAY_PORT: String(port), DIPS_GATEWAY_IDEMPOTENT_FUNCTIONS: 'slowshout' })));
   native = await startWorker(cluster, { DIPS_WORKER_FUNCTIONS: 'delay' });
   dips = clientFor(cluster);
   startLegacyWorker(ports[0]);
@@ -135,17 +137,15 @@ test('a native worker streams status to Gearman callers; background GET_STATUS s
 
 test('admin status and workers include the legacy worker', () => {
   const workers = spawnSync('gearadmin', ['-h', '127.0.0.1', '-p', String(ports[0]), '--workers'], { encoding: 'utf8' });
-  assert.match(workers.stdout, /^\d+ 127\.0\.0\.1 \S+ : shout slowshout$/m, workers.stdout);
+  assert.match(workers.stdout, /^\d+ 127\.0\.0\.1 \S+ : shout slowonce slowshout$/m, workers.stdout);
   const other = spawnSync('gearadmin', ['-h', '127.0.0.1', '-p', String(ports[1]), '--workers'], { encoding: 'utf8' });
-  assert.match(other.stdout, /^- 127\.0\.0\.1 gearman-\d+ : shout slowshout$/m, other.stdout);
+  assert.match(other.stdout, /^- 127\.0\.0\.1 gearman-\d+ : shout slowonce slowshout$/m, other.stdout);
   const status = spawnSync('gearadmin', ['-h', '127.0.0.1', '-p', String(ports[1]), '--status'], { encoding: 'utf8' });
   assert.match(status.stdout, /^shout\t0\t0\t1$/m);
 });
 
-test('a PHP worker killed mid-job: the job completes on another worker', async () => {
-  const second = startLegacyWorker(ports[1]);
-  await waitFor(async () => (await workerCount('slowshout', ports[0])) === 2, 10_000, 'a second PHP worker');
-  const call = dips.call('slowshout', Buffer.from('survive'), { timeoutMs: 20_000 });
+/** Start `fn` on a PHP worker and SIGKILL that worker once it holds the job; its pid. */
+async function killWhileRunning(): Promise<number> {
   const pidFile = path.join(tmp, 'busy.pid');
   await waitFor(() => {
     try {
@@ -157,10 +157,27 @@ test('a PHP worker killed mid-job: the job completes on another worker', async (
   const busy = Number(readFileSync(pidFile, 'utf8'));
   writeFileSync(pidFile, '');
   process.kill(busy, 'SIGKILL');
+  return busy;
+}
+
+test('a PHP worker killed mid-job: an idempotent function\'s job completes on another worker; any other\'s caller is told, and it is not run again', async () => {
+  startLegacyWorker(ports[1]);
+  startLegacyWorker(ports[1]);
+  await waitFor(async () => (await workerCount('slowshout', ports[0])) >= 3, 10_000, 'more PHP workers');
+  const call = dips.call('slowshout', Buffer.from('survive'), { timeoutMs: 20_000 });
+  const busy = await killWhileRunning();
   assert.is(Buffer.from((await call) as Uint8Array).toString(), 'SURVIVE');
-  const rerun = Number(readFileSync(pidFile, 'utf8'));
+  const rerun = Number(readFileSync(path.join(tmp, 'busy.pid'), 'utf8'));
   assert.ok(rerun > 0 && rerun !== busy, 'ran again on the other worker');
-  void second;
+
+  writeFileSync(path.join(tmp, 'busy.pid'), '');
+  const once = dips.call('slowonce', Buffer.from('once'), { timeoutMs: 20_000 }).catch((err: unknown) => err);
+  await killWhileRunning();
+  const err = (await once) as CallError;
+  assert.instance(err, CallError);
+  assert.match(err.message, /slowonce: its Gearman worker disconnected while running it; not run again here/);
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.is(readFileSync(path.join(tmp, 'busy.pid'), 'utf8'), '', 'no other worker started it');
 });
 
 test('a `gearman -w` worker from gearman-tools serves calls from PHP and native callers', async () => {

@@ -16,7 +16,7 @@ import { connect, headers, type NatsConnection } from 'nats';
 import { freePort } from '../src/control/nats-node.js';
 import { PacketType as P } from '../src/gateway/protocol/constants.js';
 import { broadcast } from '../src/control/broadcast.js';
-import { startCluster, startProcess, waitFor, type Cluster, type Proc, rss } from './harness.js';
+import { buildExampleBundle, startCluster, startProcess, waitFor, type Cluster, type Proc, rss } from './harness.js';
 import { WireClient } from './gearman-wire.js';
 import { netnsUnavailable, TestNet } from './netns.js';
 import { spawnSync } from 'node:child_process';
@@ -100,7 +100,7 @@ test('the fleet obeys only control requests answered to an inbox: a reflected or
   assert.match(agent.logs(), /reply subject is not an inbox/);
 });
 
-test('a function name over 512 bytes is refused at once; the gateway stays on NATS and serves others', async () => {
+test('a function name over 512 bytes, or not UTF-8, is refused at once; the gateway stays on NATS and serves others', async () => {
   const c = await WireClient.connect(port);
   for (const size of [513, 5000, 4 * MiB]) {
     const t = performance.now();
@@ -111,9 +111,53 @@ test('a function name over 512 bytes is refused at once; the gateway stays on NA
     assert.match(r.args[1].toString(), new RegExp(`Function name too long \\(${size} bytes; at most 512\\)`));
     assert.ok(performance.now() - t < 2000);
   }
+  // 512 bytes that are not UTF-8 would decode to 512 U+FFFD, a subject of 4.6 KB: past nats-server's control line
+  for (const type of [P.SUBMIT_JOB, P.SUBMIT_JOB_BG, P.CAN_DO]) {
+    c.send(type, type === P.CAN_DO ? [Buffer.alloc(512, 0xff)] : [Buffer.alloc(512, 0xff), '', 'payload']);
+    const r = await c.next();
+    assert.is(r.type, P.ERROR);
+    assert.is(r.args[0].toString(), 'INVALID_ARGUMENT');
+    assert.is(r.args[1].toString(), 'Function name is not UTF-8 text');
+  }
   c.close();
   await echoWorks(port);
   assert.not.match(gateway.logs(), /"msg":"NATS disconnected"/);
+});
+
+test('nor a function DIPS\'s workers serve from a deployed bundle: refused at CAN_DO, and withdrawn when the bundle comes later', async () => {
+  // registered first: the Gearman worker serves "hello" while no native worker does
+  const early = await WireClient.connect(port);
+  early.send(P.CAN_DO, ['hello']);
+  await waitFor(async () => (await nc.request('$SRV.INFO.dips', undefined, { timeout: 1000 }).catch(() => undefined)) !== undefined, 5000, 'discovery');
+  const bundleWorker = await startProcess('worker', cluster, { DIPS_WORKER_BUNDLE_DIR: buildExampleBundle(), DIPS_WORKER_FUNCTIONS: 'hello' });
+  try {
+    const withdrawn = await early.next(15_000);
+    assert.is(withdrawn.type, P.ERROR);
+    assert.is(withdrawn.args[0].toString(), 'NOT_ALLOWED');
+    assert.match(withdrawn.args[1].toString(), /may not serve "hello": DIPS's own workers serve it/);
+    await waitFor(() => /DIPS's own workers serve a function Gearman workers registered/.test(gateway.logs()), 5000, 'the withdrawal logged');
+    // now a Gearman worker cannot take it at all; callers' jobs reach only the native worker
+    const late = await WireClient.connect(port);
+    late.send(P.CAN_DO, ['hello']);
+    const refused = await late.next();
+    assert.is(refused.type, P.ERROR);
+    assert.match(refused.args[1].toString(), /DIPS's own workers serve it/);
+    for (let i = 0; i < 10; i++) {
+      const c = await WireClient.connect(port);
+      c.send(P.SUBMIT_JOB, ['hello', '', JSON.stringify({ name: 'Ada' })]);
+      assert.is((await c.next()).type, P.JOB_CREATED);
+      let end = await c.next();
+      while (end.type === P.WORK_STATUS) end = await c.next(); // hello reports status as it goes
+      assert.is(end.type, P.WORK_COMPLETE);
+      c.close();
+    }
+    late.send(P.GRAB_JOB, []);
+    assert.is((await late.next()).type, P.NO_JOB, 'no job ever reached a Gearman worker');
+    late.close();
+    early.close();
+  } finally {
+    await bundleWorker.stop();
+  }
 });
 
 test('Gearman workers may not serve DIPS\'s own functions, nor register more than gateway.maxAbilities', async () => {
@@ -182,6 +226,32 @@ test('a client that never reads its answers holds at most gateway.maxConnectionB
     let done = 0;
     while (done < 60) if ((await c.next(20_000)).type === P.WORK_COMPLETE) done++;
     c.close();
+  }
+});
+
+test('clients that never read hold at most gateway.maxUnreadBytes in all: the one holding the most is closed, readers go on', async () => {
+  const { proc, port: p } = await startGateway({ DIPS_GATEWAY_MAX_UNREAD_BYTES: String(20 * MiB) });
+  try {
+    const before = rss(proc);
+    const payload = Buffer.alloc(MiB, 7);
+    // each may hold 8 MiB (maxConnectionBytes): six of them would hold 48 MiB
+    const silent = await Promise.all(Array.from({ length: 6 }, () => WireClient.connect(p)));
+    const closed = silent.map((c) => new Promise<boolean>((resolve) => c.socket.once('close', () => resolve(true))));
+    for (const c of silent) {
+      c.socket.pause();
+      for (let i = 0; i < 12; i++) c.send(P.SUBMIT_JOB, ['echo', '', payload]);
+    }
+    await waitFor(() => /closing the connection holding the most unread answers/.test(proc.logs()), 15_000, 'a non-reading client closed');
+    await echoWorks(p);
+    const grown = rss(proc) - before;
+    assert.ok(grown < 400 * MiB, `the gateway grew by ${Math.round(grown / MiB)} MiB for 6 clients x 12 MiB unread`);
+    for (const c of silent) c.socket.resume();
+    const outcomes = await Promise.all(closed.map((c) => Promise.race([c, sleep(3000).then(() => false)])));
+    assert.ok(outcomes.some(Boolean), 'at least one non-reading client was closed');
+    assert.ok(outcomes.some((o) => !o), 'not every client was closed: the budget closes only what it must');
+    for (const c of silent) c.close();
+  } finally {
+    await proc.stop();
   }
 });
 

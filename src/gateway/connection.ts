@@ -7,6 +7,7 @@ import type { Logger } from '../shared/log.js';
 import { PACKET_NAMES, PacketType } from './protocol/constants.js';
 import { encodeResponse, type Arg } from './protocol/encoder.js';
 import { GearmanParser, type Packet } from './protocol/parser.js';
+import type { UnreadBudget } from './unread-budget.js';
 
 export interface ConnectionHandlers {
   packet(conn: Connection, packet: Packet): void;
@@ -22,6 +23,8 @@ export interface ConnectionLimits {
   highWaterBytes: number;
   /** gateway.maxConnectionBytes: payloads of its jobs in flight plus answers it has not read; past it we stop reading. */
   maxConnectionBytes: number;
+  /** Unread answers over all connections (gateway.maxUnreadBytes). */
+  unread?: UnreadBudget;
 }
 
 let nextId = 1;
@@ -76,10 +79,14 @@ export class Connection {
       });
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.resumeIfRoom());
+    socket.on('drain', () => {
+      this.limits.unread?.update(this);
+      this.resumeIfRoom();
+    });
     socket.on('error', (err) => this.log.debug({ err, conn: this.id }, 'socket error'));
     socket.on('close', () => {
       this.closed = true;
+      this.limits.unread?.forget(this);
       clearTimeout(this.heldTimer);
       this.handlers.closed(this);
     });
@@ -87,6 +94,11 @@ export class Connection {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Answers written to this client that it has not read yet. */
+  get unreadBytes(): number {
+    return this.closed ? 0 : this.socket.writableLength;
   }
 
   get fd(): number {
@@ -194,6 +206,7 @@ export class Connection {
    * its memory here cannot grow without bound (gearmand's would force the same).
    */
   private applyBackPressure(): void {
+    this.limits.unread?.update(this);
     if (!this.hasRoom()) this.socket.pause();
   }
 

@@ -46,7 +46,33 @@ interface QueuedJob {
   /** A plain caller's result as the Gearman worker streams it (WORK_DATA), joined with WORK_COMPLETE's. */
   chunks?: Buffer[];
   worker?: Connection;
+  /** Gearman workers that disconnected while they held it. */
+  lostWorkers?: number;
 }
+
+/** Times a job of an idempotent function runs again after its Gearman worker disconnected mid-job (gearmand's --job-retries). */
+const MAX_LOST_WORKERS = 3;
+/** How long a slot is kept for an earlier job bounced on its way back (see owesEarlier). */
+const OWED_MS = 100;
+const PRIORITY_RANK: Record<string, number> = { high: 0, normal: 1, low: 2 };
+
+/** Where a job stands in gearmand's order: its priority, then its gateway handle's number (arrival), when it has one. */
+interface Place {
+  rank: number;
+  order: number;
+}
+
+function placeOf(headers: JobMsg['headers']): Place {
+  const number = /:(\d+)$/.exec(headerValue(headers, Header.jobId) ?? '')?.[1];
+  return { rank: PRIORITY_RANK[headerValue(headers, Header.priority) ?? ''] ?? PRIORITY_RANK.normal, order: number ? Number(number) : Infinity };
+}
+
+const after = (a: Place, b: Place) => a.rank > b.rank || (a.rank === b.rank && a.order > b.order);
+
+/** How often the bridge looks whether DIPS's own workers now serve a function its Gearman workers registered. */
+const NATIVE_CHECK_MS = 5000;
+
+const nativeRefusal = (fn: string) => `Gearman workers may not serve ${JSON.stringify(fn)}: DIPS's own workers serve it (a deployed function); gateway.legacyFunctions may name it to allow it`;
 
 export interface LegacyOptions {
   /** Deadline of a job that came without Dips-Deadline (a plain NATS caller's). */
@@ -61,6 +87,8 @@ export interface LegacyOptions {
   idempotentFunctions: readonly string[];
   /** How the bridge's words reach a Gearman worker (handlers/worker.ts writes them as packets). */
   wire: WorkerWire;
+  /** Which of `fns` DIPS's own workers serve (service discovery): a deployed function is as much theirs as a built-in one. */
+  nativelyServed?: (fns: string[]) => Promise<Set<string>>;
 }
 
 /** What a Gearman worker reports about a job it holds (handlers/worker.ts reads it from the WORK_* packets). */
@@ -87,12 +115,15 @@ interface WorkerState {
 export class LegacyBridge {
   private readonly workers = new Map<Connection, WorkerState>();
   private readonly queues = new Map<string, QueuedJob[]>();
+  /** Per function, the earliest-placed job bounced lately (see owesEarlier). */
+  private readonly bounced = new Map<string, Place & { at: number }>();
   private readonly running = new Map<string, QueuedJob>();
   private readonly room: RoomAnnouncer;
   private readonly direct: Subscription;
   private readonly prefix: string;
   private counter = 0;
   private readonly heartbeatTimer: NodeJS.Timeout;
+  private readonly nativeTimer: NodeJS.Timeout;
   /** Bytes of plain callers' jobs here, waiting or running (they cannot be bounced): from enqueue until their one answer. */
   private plainBytes = 0;
   readonly id = `${os.hostname()}:${process.pid}`;
@@ -110,6 +141,8 @@ export class LegacyBridge {
     // jobs waiting for, or held by, a Gearman worker are alive: tell their callers
     this.heartbeatTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
     this.heartbeatTimer.unref();
+    this.nativeTimer = setInterval(() => void this.withdrawNativelyServed().catch((err: unknown) => this.log.warn({ err }, 'could not check which functions DIPS\'s workers serve')), NATIVE_CHECK_MS);
+    this.nativeTimer.unref();
   }
 
   private heartbeat(): void {
@@ -132,7 +165,13 @@ export class LegacyBridge {
     return [...(this.workers.get(conn)?.abilities.keys() ?? [])].sort();
   }
 
-  /** A worker connection closed: its functions leave the mesh, its jobs run again elsewhere. */
+  /**
+   * A worker connection closed: its functions leave the mesh. A job it held may
+   * have run, or may be what crashed it: it runs again here only for a function
+   * gateway.idempotentFunctions names, and only MAX_LOST_WORKERS times; any other
+   * is answered with the failure, so its caller decides (a background job's
+   * gateway counts an attempt against its budget, then the dead letters).
+   */
   async disconnected(conn: Connection): Promise<void> {
     const state = this.workers.get(conn);
     if (!state) return;
@@ -140,8 +179,11 @@ export class LegacyBridge {
     for (const job of state.jobs) {
       this.running.delete(job.handle);
       job.worker = undefined;
-      this.log.warn({ handle: job.handle, fn: job.fn, conn: conn.id }, 'Gearman worker disconnected mid-job; running it again');
-      this.requeue(job);
+      job.lostWorkers = (job.lostWorkers ?? 0) + 1;
+      const again = this.options.idempotentFunctions.includes(job.fn) && job.lostWorkers < MAX_LOST_WORKERS;
+      this.log.warn({ handle: job.handle, fn: job.fn, conn: conn.id, lostWorkers: job.lostWorkers }, again ? 'Gearman worker disconnected mid-job; running it again' : 'Gearman worker disconnected mid-job; its caller is told');
+      if (again) this.requeue(job);
+      else this.lost(job);
     }
     await Promise.all([...state.abilities.values()].map((service) => service.stop()));
     for (const fn of state.abilities.keys()) this.sendBackIfNobodyCan(fn);
@@ -149,6 +191,7 @@ export class LegacyBridge {
 
   async close(): Promise<void> {
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.nativeTimer);
     await this.direct.drain();
   }
 
@@ -179,12 +222,18 @@ export class LegacyBridge {
       return;
     }
     state.registering.add(fn);
+    // nor a function DIPS's workers serve from a deployed bundle, unless the operator names it
+    if (!this.options.legacyFunctions.includes(fn) && (await this.options.nativelyServed?.([fn]))?.has(fn)) {
+      state.registering.delete(fn);
+      conn.sendError(ErrorName.notAllowed, nativeRefusal(fn));
+      return;
+    }
     // a Gearman worker cannot say whether running a job twice is harmless: the operator does (gateway.idempotentFunctions)
     const f = {
       fn, version: this.version, description: `Gearman worker ${conn.clientId} via gateway ${this.id}`,
       metadata: { host: conn.remote, pid: `gearman-${conn.id}`, kind: 'gearman-worker', gateway: this.id, idempotent: String(this.options.idempotentFunctions.includes(fn)) },
     };
-    const service = await registerFunction(this.nc, f    ).finally(() => state.registering.delete(fn));
+    const service = await registerFunction(this.nc, f).finally(() => state.registering.delete(fn));
     if (conn.isClosed || this.workers.get(conn) !== state) {
       await service.stop(); // gone while we registered
       return;
@@ -193,6 +242,27 @@ export class LegacyBridge {
     takeJobs(service, f, this.log, (msg) => this.enqueue(fn, msg));
     // jobs for it may be waiting at callers (submitted before any worker could do it)
     this.room.announce(fn, this.free(fn));
+  }
+
+  /**
+   * A function Gearman workers registered before DIPS's own workers served it
+   * (a bundle deployed later): their registrations leave the mesh, so callers'
+   * jobs reach only the native workers. Checked every NATIVE_CHECK_MS while
+   * any such registration exists.
+   */
+  private async withdrawNativelyServed(): Promise<void> {
+    const unnamed = new Set<string>();
+    for (const state of this.workers.values()) for (const fn of state.abilities.keys()) if (!this.options.legacyFunctions.includes(fn)) unnamed.add(fn);
+    if (unnamed.size === 0 || !this.options.nativelyServed) return;
+    const native = await this.options.nativelyServed([...unnamed]);
+    for (const fn of native) {
+      const holders = this.capable(fn);
+      this.log.warn({ fn, workers: holders.map((c) => c.id) }, 'DIPS\'s own workers serve a function Gearman workers registered: their registrations leave the mesh (gateway.legacyFunctions may name it)');
+      for (const conn of holders) {
+        conn.sendError(ErrorName.notAllowed, nativeRefusal(fn));
+        await this.cantDo(conn, fn);
+      }
+    }
   }
 
   /** CANT_DO: no longer. */
@@ -217,9 +287,11 @@ export class LegacyBridge {
 
   private enqueue(fn: string, msg: JobMsg): void {
     const accepts = acceptsOf(msg.headers);
-    if (this.free(fn) <= 0) {
+    const place = placeOf(msg.headers);
+    if (this.free(fn) <= 0 || (accepts.noRoom && this.owesEarlier(fn, place))) {
       if (accepts.noRoom) {
         // every Gearman worker for it is busy: the job waits at its caller, in order, until room frees here
+        this.noteBounce(fn, place);
         this.room.owe(fn);
         respondNoRoom(msg);
         return;
@@ -229,6 +301,8 @@ export class LegacyBridge {
         return;
       }
     }
+    const owed = this.bounced.get(fn);
+    if (owed && !after(place, owed)) this.bounced.delete(fn);
     const seq = ++this.counter;
     const deadline = Number(msg.headers?.get(Header.deadline));
     const job: QueuedJob = {
@@ -247,6 +321,30 @@ export class LegacyBridge {
     queue.push(job);
     this.queues.set(fn, queue);
     this.wake(fn);
+  }
+
+  /**
+   * gearmand's waiting worker grabs the highest priority that has arrived, the
+   * oldest first. Here jobs arrive one by one: a HIGH job bounced while every
+   * worker was busy is on its way back to its caller when a slot frees, and a
+   * LOW job probing the queue group in that moment must not take the slot from
+   * it. So a job placed after one bounced within OWED_MS (see placeOf) is
+   * bounced too; the slot waits for the earlier one, or OWED_MS if it never
+   * comes back.
+   */
+  private owesEarlier(fn: string, place: Place): boolean {
+    const owed = this.bounced.get(fn);
+    if (!owed) return false;
+    if (Date.now() - owed.at > OWED_MS) {
+      this.bounced.delete(fn);
+      return false;
+    }
+    return after(place, owed);
+  }
+
+  private noteBounce(fn: string, place: Place): void {
+    const owed = this.bounced.get(fn);
+    if (!owed || !after(place, owed) || Date.now() - owed.at > OWED_MS) this.bounced.set(fn, { ...place, at: Date.now() });
   }
 
   private requeue(job: QueuedJob): void {
@@ -329,6 +427,13 @@ export class LegacyBridge {
     }
     this.plainBytes -= job.data.length;
     respondError(job.msg, ErrorCode.noWorker, `${job.fn}: the Gearman workers that served it left this gateway; call again`, this.room.workerId, 0, 'NO_WORKER');
+  }
+
+  /** A job whose Gearman worker disconnected while it ran, not run again: its caller hears why. */
+  private lost(job: QueuedJob): void {
+    if (!job.accepts.noRoom) this.plainBytes -= job.data.length;
+    const why = job.lostWorkers! > 1 ? `its Gearman workers disconnected ${job.lostWorkers} times while running it` : 'its Gearman worker disconnected while running it';
+    respondError(job.msg, ErrorCode.internal, `${job.fn}: ${why}; not run again here (it may have run; gateway.idempotentFunctions names the functions that may run twice)`, this.room.workerId, 0, 'INTERNAL');
   }
 
   /** WORK_*: progress and the end of a job it holds. */

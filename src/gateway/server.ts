@@ -16,6 +16,7 @@ import { flushTracing, startTracing } from '../shared/tracing.js';
 import type { Registry } from 'prom-client';
 import { gatewayMetrics } from './metrics.js';
 import { adminField, mayChangeState, runAdminCommand } from './admin.js';
+import { UnreadBudget } from './unread-budget.js';
 import { Connection } from './connection.js';
 import { Discovery } from '../mesh/discovery.js';
 import { listenerOf } from './handlers/client.js';
@@ -45,8 +46,12 @@ export class Gateway {
   constructor(private readonly nc: NatsConnection, private readonly config: DipsConfig, private readonly log: Logger, registry?: Registry) {
     const maxBytes = maxWaitingBytes(config);
     this.requester = new Requester(nc, { maxPendingBytes: maxBytes, limitName: 'queue.maxWaitingBytes' });
-    this.legacy = new LegacyBridge(nc, version, log, { defaultDeadlineMs: config.worker.defaultDeadlineMs, maxWaitingBytes: maxBytes, legacyFunctions: config.gateway.legacyFunctions, maxAbilities: config.gateway.maxAbilities, idempotentFunctions: config.gateway.idempotentFunctions, wire: workerWire });
     this.discovery = new Discovery(nc);
+    this.legacy = new LegacyBridge(nc, version, log, {
+      defaultDeadlineMs: config.worker.defaultDeadlineMs, maxWaitingBytes: maxBytes, legacyFunctions: config.gateway.legacyFunctions,
+      maxAbilities: config.gateway.maxAbilities, idempotentFunctions: config.gateway.idempotentFunctions, wire: workerWire,
+      nativelyServed: async (fns) => new Set((await this.discovery.list()).filter((w) => !w.gateway && fns.includes(w.fn)).map((w) => w.fn)),
+    });
     const port = config.gateway.port;
     this.store = JobStore.open(config.gateway.dataDir || path.join(projectRoot, 'run', `gateway-${port || process.pid}`));
     this.jobs = new Jobs(this.requester, {
@@ -69,7 +74,11 @@ export class Gateway {
     if (restored) log.info({ jobs: restored }, 'background jobs restored from the store; they run again');
     // Never accept a packet NATS could not carry.
     const maxPacketBytes = Math.min(config.gateway.maxPacketBytes, effectiveMaxPayload(nc, config));
-    const limits = { maxPacketBytes, idleTimeoutMs: config.gateway.idleTimeoutMs, highWaterBytes: 4 * maxPacketBytes, maxConnectionBytes: config.gateway.maxConnectionBytes };
+    const unread = new UnreadBudget(config.gateway.maxUnreadBytes, (holder, bytes, total) => {
+      const conn = holder as Connection;
+      log.warn({ conn: conn.id, remote: conn.remote, clientId: conn.clientId, unreadBytes: bytes, totalUnreadBytes: total, limit: config.gateway.maxUnreadBytes }, 'closing the connection holding the most unread answers: clients hold more than gateway.maxUnreadBytes');
+    });
+    const limits = { maxPacketBytes, idleTimeoutMs: config.gateway.idleTimeoutMs, highWaterBytes: 4 * maxPacketBytes, maxConnectionBytes: config.gateway.maxConnectionBytes, unread };
     const clientContext = { jobs: this.jobs, draining: () => this.draining };
     const table = packetTable(clientContext, this.legacy);
     const handlers = {

@@ -44,7 +44,7 @@ import { EVENT_HEADER, WORKING } from './events.js';
 import { Header, headerValue } from './headers.js';
 import { ReplyInbox } from './inbox.js';
 import { BIG_JOB_BYTES, decodeRoom, isPausedNotice, NO_ROOM_HEADER } from './room.js';
-import { directSubject, functionSubject, isWorkerId, roomSubject, workerOfDirectSubject } from './subjects.js';
+import { directSubject, functionSubject, isValidFunctionName, isWorkerId, roomSubject, workerOfDirectSubject } from './subjects.js';
 import { sealHeaders } from './sealed-headers.js';
 import { TurnBatch } from './turn-batch.js';
 import { WaitQueue, type Priority } from './wait-queue.js';
@@ -264,6 +264,11 @@ export class Requester {
    * `done` runs exactly once; `cancel()` withdraws the call as an aborted signal would.
    */
   start(fn: string, data: Uint8Array, options: Omit<RequestOptions, 'signal'>, done: CallDone): CallHandle {
+    // whatever path a name came by (a stored job, a URL, a program): one that cannot be a subject token never reaches NATS
+    if (!isValidFunctionName(fn)) {
+      done(new CallError(ErrorCode.badRequest, `not a function name (1 to 512 bytes of UTF-8 text without NUL): ${JSON.stringify(fn.slice(0, 100))}`, { kind: 'BAD_REQUEST' }));
+      return NOTHING_TO_CANCEL;
+    }
     if (this.pendingBytes + data.length > this.options.maxPendingBytes) {
       done(
         new CallError(
@@ -307,6 +312,8 @@ export class Requester {
     };
     // DIPS's callers keep bounced jobs and read events: workers may answer with either
     p.headers.set(Header.accept, REQUESTER_ACCEPT);
+    // a worker that bounces jobs keeps a freed slot for a higher priority on its way back (the Gearman bridge does)
+    if (p.priority !== 'normal') p.headers.set(Header.priority, p.priority);
     this.pending.set(token, p);
     this.pendingBytes += data.length;
     this.dispatch(p);

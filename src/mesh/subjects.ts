@@ -1,4 +1,5 @@
 /** Every NATS subject DIPS uses is spelled here and nowhere else. */
+import { isUtf8 } from 'node:buffer';
 
 export const FUNCTION_PREFIX = 'dips.fn.';
 export const ROOM_PREFIX = 'dips.room.';
@@ -71,9 +72,25 @@ export function deadLetterSubject(action: 'list' | 'retry' | 'drop' | '*'): stri
   return `${ADMIN_PREFIX}deadletter.${action}`;
 }
 
-/** Gearman accepts any bytes but NUL in a function name, up to 512 of them. */
+/** Gearman accepts any bytes but NUL in a function name, up to 512 of them; DIPS's names are UTF-8 text. */
 export function isValidFunctionName(fn: string): boolean {
   return fn.length > 0 && !fn.includes('\0') && Buffer.byteLength(fn, 'utf8') <= MAX_FUNCTION_NAME_BYTES;
+}
+
+/**
+ * What is wrong with a function name as a Gearman packet carries it (bytes),
+ * or undefined. Checked on the bytes, before any decoding: a name of megabytes
+ * costs nothing. It must be UTF-8: a name is a NATS subject token, and bytes
+ * that are not UTF-8 would decode to U+FFFD (three bytes each), so 512 of them
+ * would make a subject longer than nats-server's control line, which drops the
+ * connection that sent it.
+ */
+export function functionNameProblem(bytes: Uint8Array): string | undefined {
+  if (bytes.length === 0) return 'Function name is empty';
+  if (bytes.length > MAX_FUNCTION_NAME_BYTES) return `Function name too long (${bytes.length} bytes; at most ${MAX_FUNCTION_NAME_BYTES})`;
+  if (bytes.includes(0)) return 'Function name contains NUL';
+  if (!isUtf8(bytes)) return 'Function name is not UTF-8 text';
+  return undefined;
 }
 
 /**

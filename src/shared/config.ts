@@ -310,7 +310,7 @@ export const schema = {
     },
     maxAbilities: { doc: 'Functions one Gearman worker connection may register (CAN_DO).', format: 'nat', default: 256, env: 'DIPS_GATEWAY_MAX_ABILITIES' },
     idempotentFunctions: {
-      doc: 'Functions served by Gearman workers that may be sent again when a request may have been lost with a NATS node (running them twice is harmless); any other is sent once and its caller told if it was lost.',
+      doc: 'Functions served by Gearman workers that may run twice: sent again when a request may have been lost with a NATS node, and run again (up to 3 times) when the Gearman worker holding a job disconnects. Any other is sent once, and its caller told if it was lost or its worker went.',
       format: 'gearman-function-list', default: [] as string[], env: 'DIPS_GATEWAY_IDEMPOTENT_FUNCTIONS',
     },
     remoteAdmin: {
@@ -320,6 +320,10 @@ export const schema = {
     maxConnectionBytes: {
       doc: 'Bytes one client connection may hold in the gateway (its jobs\' payloads in flight and answers not yet read); past it the gateway stops reading that connection until it reads its answers.',
       format: 'nat', default: 64 * MiB, env: 'DIPS_GATEWAY_MAX_CONNECTION_BYTES',
+    },
+    maxUnreadBytes: {
+      doc: 'Answers written to clients and not yet read by them, over all connections; past it the gateway closes the connection holding the most (a client that does not read), logged at warn.',
+      format: 'nat', default: 256 * MiB, env: 'DIPS_GATEWAY_MAX_UNREAD_BYTES',
     },
   },
   http: {

@@ -114,6 +114,18 @@ test('a request nobody acknowledges is sent again if the function is idempotent,
   r.close();
 });
 
+test('a name that cannot be a subject token is refused before it reaches NATS, whatever path it came by', async () => {
+  const nats = new LoopbackNats();
+  const r = requester(nats);
+  for (const fn of ['', 'a\0b', 'x'.repeat(513), '\uFFFD'.repeat(512)]) {
+    const err = (await r.call(fn, Buffer.from('x'), { timeoutMs: 1000 }).catch((e: CallError) => e)) as CallError;
+    assert.is(err.kind, 'BAD_REQUEST', JSON.stringify(fn.slice(0, 10)));
+    assert.match(err.message, /not a function name/);
+  }
+  assert.is(r.gateCount, 0, 'no gate, no subscription');
+  r.close();
+});
+
 test('every function name called leaves no subscription behind: an idle gate is dropped with its room subscription', async () => {
   const nats = new LoopbackNats();
   nats.serve('dips.fn.*', (msg, respond) => respond(msg.data));

@@ -5,7 +5,7 @@
 import { errorMessage } from '../../shared/errors.js';
 import { PacketType, MAX_UNIQUE_SIZE, ErrorName, PACKET_NAMES } from '../protocol/constants.js';
 import { endSpan, SpanKind, startSpan, tracingOn, type Span } from '../../shared/tracing.js';
-import { MAX_FUNCTION_NAME_BYTES } from '../../mesh/subjects.js';
+import { functionNameProblem } from '../../mesh/subjects.js';
 import type { Packet } from '../protocol/parser.js';
 import type { PacketHandlers } from './index.js';
 import type { Connection } from '../connection.js';
@@ -122,13 +122,9 @@ function submitJob(ctx: ClientHandlerContext, conn: Connection, packet: Packet, 
     conn.sendError(ErrorName.argumentTooLarge, `Unique value too large (${uniqueArg.length} bytes; at most ${MAX_UNIQUE_SIZE})`);
     return;
   }
-  if (fnArg.length === 0) {
-    conn.sendError(ErrorName.invalidArgument, 'Function name is empty');
-    return;
-  }
-  // checked on the bytes, before any decoding: a name of megabytes must cost nothing, and none may outgrow a NATS subject
-  if (fnArg.length > MAX_FUNCTION_NAME_BYTES) {
-    conn.sendError(ErrorName.invalidArgument, `Function name too long (${fnArg.length} bytes; at most ${MAX_FUNCTION_NAME_BYTES})`);
+  const nameProblem = functionNameProblem(fnArg);
+  if (nameProblem) {
+    conn.sendError(ErrorName.invalidArgument, nameProblem);
     return;
   }
   if (ctx.draining()) {

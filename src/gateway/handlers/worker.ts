@@ -4,7 +4,8 @@
  * tells a worker (wake up, no job, this job) becomes packets here. The bridge
  * decides; this file alone speaks Gearman to workers.
  */
-import { PacketType } from '../protocol/constants.js';
+import { ErrorName, PacketType } from '../protocol/constants.js';
+import { functionNameProblem } from '../../mesh/subjects.js';
 import type { Connection } from '../connection.js';
 import type { LegacyBridge, WorkReport, WorkerWire } from '../legacy.js';
 import type { PacketHandlers } from './index.js';
@@ -12,11 +13,16 @@ import type { PacketHandlers } from './index.js';
 /** The worker packets, by type. */
 export function workerHandlers(bridge: LegacyBridge): PacketHandlers {
   const fn = (args: Buffer[]) => args[0]?.toString('utf8') ?? '';
+  const canDo = (conn: Connection, packet: { args: Buffer[] }) => {
+    const problem = functionNameProblem(packet.args[0] ?? Buffer.alloc(0));
+    if (problem) conn.sendError(ErrorName.invalidArgument, problem);
+    else void bridge.canDo(conn, fn(packet.args));
+  };
   const grab = (withUnique: boolean) => (conn: Connection) => bridge.grab(conn, withUnique);
   const report = (kind: WorkReport['kind']) => (conn: Connection, packet: { args: Buffer[] }) => bridge.work(conn, workReport(kind, packet.args));
   return {
-    [PacketType.CAN_DO]: (conn, packet) => void bridge.canDo(conn, fn(packet.args)),
-    [PacketType.CAN_DO_TIMEOUT]: (conn, packet) => void bridge.canDo(conn, fn(packet.args)),
+    [PacketType.CAN_DO]: canDo,
+    [PacketType.CAN_DO_TIMEOUT]: canDo,
     [PacketType.CANT_DO]: (conn, packet) => void bridge.cantDo(conn, fn(packet.args)),
     [PacketType.RESET_ABILITIES]: (conn) => {
       for (const ability of bridge.abilities(conn)) void bridge.cantDo(conn, ability);
