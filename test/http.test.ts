@@ -426,7 +426,12 @@ test('probes and metrics; the request id is the job id workers log', async () =>
   assert.is((await get('/healthz')).status, 200);
   const ready = await get('/readyz');
   assert.is(ready.status, 200, ready.body.toString());
+  // a name no worker answered is a caller's word: it gets no series of its own
+  const madeUp = await Promise.all(Array.from({ length: 20 }, (_, i) => get(`/fn/made-up-${i}`, { 'x-api-key': API_KEY }, 'POST', Buffer.from('x'))));
+  assert.ok(madeUp.every((r) => r.status >= 400), madeUp.map((r) => r.status).join(','));
   const metrics = (await get('/metrics')).body.toString();
+  assert.not.match(metrics, /function="made-up-/);
+  assert.match(metrics, /function="\(other\)"/);
   assert.match(metrics, /dips_http_requests_total\{status="200",function="thumbnail"/);
   assert.match(metrics, /dips_http_request_duration_seconds_bucket/);
   assert.match(metrics, /dips_http_response_bytes_total\{function="thumbnail",role="http"\} [1-9]\d*/);

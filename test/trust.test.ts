@@ -155,6 +155,14 @@ test('nor a function DIPS\'s workers serve from a deployed bundle: refused at CA
     assert.is((await late.next()).type, P.NO_JOB, 'no job ever reached a Gearman worker');
     late.close();
     early.close();
+    // its workers stopped (or paused, or rolling): the name stays theirs, so a Gearman worker cannot slip in meanwhile
+    await bundleWorker.stop(); // its NATS connection, and so its service, gone with it
+    const meanwhile = await WireClient.connect(port);
+    meanwhile.send(P.CAN_DO, ['hello']);
+    const stillRefused = await meanwhile.next();
+    assert.is(stillRefused.type, P.ERROR);
+    assert.match(stillRefused.args[1].toString(), /DIPS's own workers serve it/);
+    meanwhile.close();
   } finally {
     await bundleWorker.stop();
   }

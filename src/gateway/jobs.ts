@@ -17,7 +17,7 @@ import type { CallHandle, Requester } from '../mesh/requester.js';
 import { CallError, cancelledError } from '../mesh/call-error.js';
 import { TurnBatch } from '../mesh/turn-batch.js';
 import { callTrace, endSpan, logFields, type Span } from '../shared/tracing.js';
-import type { Priority } from '../mesh/wait-queue.js';
+import { PRIORITY_RANK, type Priority } from '../mesh/wait-queue.js';
 import { afterRestart, backoffMs, DEFAULT_ATTEMPTS, DEFAULT_RUN_TIMEOUT_MS, isPermanent } from './retry.js';
 import type { DeadJob, JobStore, StoredJob } from './store.js';
 
@@ -105,7 +105,6 @@ export interface JobsOptions {
 /** A job refused at submission: the Gearman caller gets QUEUE_ERROR with this message. */
 export class JobLimitError extends Error {}
 
-const PRIORITY_RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
 
 /** Longest a scheduled job may wait (setTimeout's limit, about 24.8 days). */
 const MAX_SCHEDULE_MS = 2 ** 31 - 1;

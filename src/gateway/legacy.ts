@@ -20,6 +20,7 @@ import { nuid, type NatsConnection, type Service, type Subscription } from 'nats
 import { ErrorCode } from '../shared/errors.js';
 import { eventHeaders, statusPayload, WORKING } from '../mesh/events.js';
 import { HEARTBEAT_MS } from '../mesh/timing.js';
+import { PRIORITY_RANK } from '../mesh/wait-queue.js';
 import { acceptsOf, defaultDeadlineNote, type Accepts } from '../mesh/accept.js';
 import { Header, headerValue } from '../mesh/headers.js';
 import type { Logger } from '../shared/log.js';
@@ -54,7 +55,6 @@ interface QueuedJob {
 const MAX_LOST_WORKERS = 3;
 /** How long a slot is kept for an earlier job bounced on its way back (see owesEarlier). */
 const OWED_MS = 100;
-const PRIORITY_RANK: Record<string, number> = { high: 0, normal: 1, low: 2 };
 
 /** Where a job stands in gearmand's order: its priority, then its gateway handle's number (arrival), when it has one. */
 interface Place {
@@ -64,7 +64,8 @@ interface Place {
 
 function placeOf(headers: JobMsg['headers']): Place {
   const number = /:(\d+)$/.exec(headerValue(headers, Header.jobId) ?? '')?.[1];
-  return { rank: PRIORITY_RANK[headerValue(headers, Header.priority) ?? ''] ?? PRIORITY_RANK.normal, order: number ? Number(number) : Infinity };
+  const priority = headerValue(headers, Header.priority);
+  return { rank: PRIORITY_RANK[priority === 'high' || priority === 'low' ? priority : 'normal'], order: number ? Number(number) : Infinity };
 }
 
 const after = (a: Place, b: Place) => a.rank > b.rank || (a.rank === b.rank && a.order > b.order);
@@ -87,7 +88,7 @@ export interface LegacyOptions {
   idempotentFunctions: readonly string[];
   /** How the bridge's words reach a Gearman worker (handlers/worker.ts writes them as packets). */
   wire: WorkerWire;
-  /** Which of `fns` DIPS's own workers serve (service discovery): a deployed function is as much theirs as a built-in one. */
+  /** Which of `fns` DIPS's own workers serve, or have served (native-functions.ts): a deployed function is as much theirs as a built-in one. */
   nativelyServed?: (fns: string[]) => Promise<Set<string>>;
 }
 

@@ -17,6 +17,7 @@ import type { Registry } from 'prom-client';
 import { gatewayMetrics } from './metrics.js';
 import { adminField, mayChangeState, runAdminCommand } from './admin.js';
 import { UnreadBudget } from './unread-budget.js';
+import { NativeFunctions } from './native-functions.js';
 import { Connection } from './connection.js';
 import { Discovery } from '../mesh/discovery.js';
 import { listenerOf } from './handlers/client.js';
@@ -47,13 +48,14 @@ export class Gateway {
     const maxBytes = maxWaitingBytes(config);
     this.requester = new Requester(nc, { maxPendingBytes: maxBytes, limitName: 'queue.maxWaitingBytes' });
     this.discovery = new Discovery(nc);
+    const port = config.gateway.port;
+    this.store = JobStore.open(config.gateway.dataDir || path.join(projectRoot, 'run', `gateway-${port || process.pid}`));
+    const native = new NativeFunctions(this.discovery, this.store);
     this.legacy = new LegacyBridge(nc, version, log, {
       defaultDeadlineMs: config.worker.defaultDeadlineMs, maxWaitingBytes: maxBytes, legacyFunctions: config.gateway.legacyFunctions,
       maxAbilities: config.gateway.maxAbilities, idempotentFunctions: config.gateway.idempotentFunctions, wire: workerWire,
-      nativelyServed: async (fns) => new Set((await this.discovery.list()).filter((w) => !w.gateway && fns.includes(w.fn)).map((w) => w.fn)),
+      nativelyServed: (fns) => native.of(fns),
     });
-    const port = config.gateway.port;
-    this.store = JobStore.open(config.gateway.dataDir || path.join(projectRoot, 'run', `gateway-${port || process.pid}`));
     this.jobs = new Jobs(this.requester, {
       isIdempotent: (fn) => this.discovery.isIdempotent(fn),
       metrics: registry

@@ -56,6 +56,8 @@ export interface DeadJob extends StoredJob {
 const COUNTER_KEY = '\0counter';
 const ATTEMPT_PREFIX = '\0attempt:';
 const DEAD_PREFIX = '\0dead:';
+/** Functions DIPS's own workers were seen serving (see NativeFunctions). */
+const NATIVE_KEY = '\0native';
 /** Keys that are not jobs (the counter, attempts, dead letters) all start with NUL; handles never do. */
 const isMetaKey = (key: unknown) => typeof key === 'string' && key.startsWith('\0');
 
@@ -173,6 +175,16 @@ export class JobStore {
     const value = this.read(ATTEMPT_PREFIX + handle) as Partial<AttemptState> | undefined;
     if (!value || typeof value !== 'object' || !Number.isSafeInteger(value.attempts)) return {};
     return { attempts: value.attempts, runningSince: typeof value.runningSince === 'number' ? value.runningSince : undefined, lastError: typeof value.lastError === 'string' ? value.lastError : undefined };
+  }
+
+  /** The functions DIPS's own workers were seen serving, as last written. */
+  nativeFunctions(): string[] {
+    const value = this.read(NATIVE_KEY);
+    return Array.isArray(value) ? value.filter((fn): fn is string => typeof fn === 'string') : [];
+  }
+
+  setNativeFunctions(fns: string[]): Promise<boolean> {
+    return this.db.put(NATIVE_KEY, fns);
   }
 
   get counter(): number {

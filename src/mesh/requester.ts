@@ -48,7 +48,7 @@ import { directSubject, functionSubject, isValidFunctionName, isWorkerId, roomSu
 import { sealHeaders } from './sealed-headers.js';
 import { TurnBatch } from './turn-batch.js';
 import { WaitQueue, type Priority } from './wait-queue.js';
-import { GATE_IDLE_MS, BOUNCE_RETRIES, PROBE_MS, BIG_PROBE_MS, TICK_MS, LIVENESS_EVERY_TICKS, DEFAULT_RUN_TIMEOUT_MS, DISTRUST_MS, ACK_TIMEOUT_MS, LIVENESS_TIMEOUT_MS } from './timing.js';
+import { GATE_IDLE_MS, UNSERVED_GATE_IDLE_MS, UNSERVED_PROBE_MS, MAX_GATES, BOUNCE_RETRIES, PROBE_MS, BIG_PROBE_MS, TICK_MS, LIVENESS_EVERY_TICKS, DEFAULT_RUN_TIMEOUT_MS, DISTRUST_MS, ACK_TIMEOUT_MS, LIVENESS_TIMEOUT_MS } from './timing.js';
 import { WorkerLiveness } from './liveness.js';
 import { CallError, cancelledError, workerError } from './call-error.js';
 
@@ -188,6 +188,10 @@ interface Gate {
   liveness: WorkerLiveness;
   /** When a job of this function was last dispatched: a gate idle for GATE_IDLE_MS is dropped with its subscription. */
   usedAt: number;
+  /** Whether a worker ever answered or offered room for it (one nobody served goes after UNSERVED_GATE_IDLE_MS). */
+  served: boolean;
+  /** Calls of this function not yet ended, waiting or sent: a gate with any is never idle. */
+  calls: number;
 }
 
 
@@ -202,6 +206,8 @@ export class Requester {
   /** Pings awaiting an answer, by reply token: which worker of which function, and which round. */
   private readonly pings = new Map<string, { gate: Gate; worker: string; at: number }>();
   private pendingBytes = 0;
+  /** When full gates were last swept for idle ones (see start()). */
+  private sweptAt = 0;
   /** Hand-offs of one turn of the event loop, made together once callers' next jobs have joined the queues. */
   private readonly handOffs = new TurnBatch<{ fn: string; workerId: string; room: number }>((h) => this.handOff(h.fn, h.workerId, h.room));
   private readonly ticker: NodeJS.Timeout;
@@ -268,6 +274,18 @@ export class Requester {
     if (!isValidFunctionName(fn)) {
       done(new CallError(ErrorCode.badRequest, `not a function name (1 to 512 bytes of UTF-8 text without NUL): ${JSON.stringify(fn.slice(0, 100))}`, { kind: 'BAD_REQUEST' }));
       return NOTHING_TO_CANCEL;
+    }
+    if (!this.gates.has(fn) && this.gates.size >= MAX_GATES) {
+      // at most one sweep per tick: a flood of names must not cost a sweep each
+      const now = Date.now();
+      if (now - this.sweptAt >= TICK_MS) {
+        this.sweptAt = now;
+        this.dropIdleGates(now);
+      }
+      if (this.gates.size >= MAX_GATES) {
+        done(new CallError(ErrorCode.busy, `${fn}: jobs wait here for ${this.gates.size} functions already, the most one caller keeps (a flood of function names?)`, { kind: 'BUSY' }));
+        return NOTHING_TO_CANCEL;
+      }
     }
     if (this.pendingBytes + data.length > this.options.maxPendingBytes) {
       done(
@@ -349,16 +367,30 @@ export class Requester {
         lastProbeAt: 0,
         liveness: new WorkerLiveness(),
         usedAt: Date.now(),
+        served: false,
+        calls: 0,
       };
       this.gates.set(fn, gate);
     }
     return gate;
   }
 
+  /** Gates nothing waits in, idle past GATE_IDLE_MS (or UNSERVED_GATE_IDLE_MS, for a name no worker ever served), go with their subscriptions. */
+  private dropIdleGates(now: number): void {
+    const idleMs = this.options.gateIdleMs ?? GATE_IDLE_MS;
+    for (const [fn, gate] of this.gates) {
+      if (gate.calls === 0 && now - gate.usedAt > (gate.served ? idleMs : Math.min(idleMs, UNSERVED_GATE_IDLE_MS))) {
+        gate.roomSub.unsubscribe();
+        this.gates.delete(fn);
+      }
+    }
+  }
+
   /** Send now when the function's workers may have room and nobody waits before it; else wait in line. */
   private dispatch(p: Call): void {
     const gate = this.gate(p.fn);
     gate.usedAt = Date.now();
+    gate.calls++;
     if (gate.open && gate.queue.length === 0) this.sendToGroup(gate, p);
     else this.wait(gate, p);
   }
@@ -381,6 +413,7 @@ export class Requester {
     const workerId = room && workerOfDirectSubject(fn, room.subject);
     if (!room || !workerId) return;
     gate.pausedAt = undefined;
+    gate.served = true;
     this.release(gate, room.subject, room.free);
   }
 
@@ -440,7 +473,7 @@ export class Requester {
     if (++this.ticks % LIVENESS_EVERY_TICKS === 0) this.checkLiveness(now);
     for (const gate of this.gates.values()) {
       const head = gate.queue.peek();
-      if (!head || now - Math.max(gate.lastRoomAt, gate.lastProbeAt) < (head.data.length >= BIG_JOB_BYTES ? BIG_PROBE_MS : PROBE_MS)) continue;
+      if (!head || now - Math.max(gate.lastRoomAt, gate.lastProbeAt) < (!gate.served ? UNSERVED_PROBE_MS : head.data.length >= BIG_JOB_BYTES ? BIG_PROBE_MS : PROBE_MS)) continue;
       gate.lastProbeAt = now;
       const p = gate.queue.shift();
       if (p) this.sendToGroup(gate, p);
@@ -448,12 +481,7 @@ export class Requester {
   }
 
   private checkLiveness(now: number): void {
-    for (const [fn, gate] of this.gates) {
-      if (gate.queue.length === 0 && now - gate.usedAt > (this.options.gateIdleMs ?? GATE_IDLE_MS)) {
-        gate.roomSub.unsubscribe();
-        this.gates.delete(fn);
-      }
-    }
+    this.dropIdleGates(now);
     for (const gate of this.gates.values()) gate.liveness.forgetSilent(now);
     for (const p of this.pending.values()) {
       if (p.state !== 'sent') continue;
@@ -557,7 +585,10 @@ export class Requester {
     // a worker took it: only bounces in a row close the gate
     const gate = this.gates.get(p.fn);
     if (gate?.open) gate.bounces = 0;
-    if (gate) gate.pausedAt = undefined;
+    if (gate) {
+      gate.pausedAt = undefined;
+      gate.served = true;
+    }
     p.acknowledged = true;
     if (!p.assigned) {
       p.assigned = true;
@@ -614,7 +645,10 @@ export class Requester {
     clearTimeout(p.timer);
     this.pending.delete(p.token);
     this.pendingBytes -= p.data.length;
-    if (p.state === 'waiting') this.gates.get(p.fn)?.queue.remove(p);
+    const gate = this.gates.get(p.fn);
+    if (!gate) return;
+    gate.calls--;
+    if (p.state === 'waiting') gate.queue.remove(p);
   }
 
   private fail(token: string, err: CallError): void {

@@ -13,6 +13,17 @@
  * any name), and each name must not hold a subscription for good.
  */
 export const GATE_IDLE_MS = 5 * 60_000;
+/** A gate no worker ever answered through (a made-up name) goes this soon once nothing waits in it. */
+export const UNSERVED_GATE_IDLE_MS = 2000;
+/**
+ * Most functions one caller keeps gates for at once (each is a subscription,
+ * some kilobytes and a probe while jobs wait): far above any deployment's
+ * functions, and what bounds a flood of made-up names. Past it, a call for yet
+ * another name is refused BUSY.
+ */
+export const MAX_GATES = 1000;
+/** How often a job waiting for a function no worker ever served probes its queue group (a new worker also announces room). */
+export const UNSERVED_PROBE_MS = 250;
 /**
  * No-room answers while the gate is open are tried again at once through the
  * queue group, this many in a row: NATS picks a member at random, and another

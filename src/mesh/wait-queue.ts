@@ -5,6 +5,8 @@
  */
 export type Priority = 'high' | 'normal' | 'low';
 export const PRIORITIES: readonly Priority[] = ['high', 'normal', 'low'];
+/** A priority's place in gearmand's order: lower goes first. */
+export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { high: 0, normal: 1, low: 2 };
 
 export interface Waiting {
   /** Submission order, increasing. */

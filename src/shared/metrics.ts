@@ -58,31 +58,41 @@ export interface JobRecorder {
 }
 
 /**
+ * The function label a name is counted under. Function names come from
+ * callers (any Gearman client may submit any name, any API-key holder may POST
+ * to any /fn/<name>), and every series lives as long as the process: a name
+ * gets series of its own only once a worker served it (`served`), and at most
+ * MAX_FUNCTION_LABELS names do; the rest are counted as "(other)".
+ */
+export function functionLabels(): (fn: string, served: boolean) => string {
+  const named = new Set<string>();
+  return (fn, served) => {
+    if (named.has(fn)) return fn;
+    if (!served || named.size >= MAX_FUNCTION_LABELS) return OTHER_FUNCTIONS;
+    named.add(fn);
+    return fn;
+  };
+}
+
+/**
  * A counter of jobs by function and outcome and a duration histogram by
  * function, as one call per finished job. prom-client's label lookups hash
  * their labels on every call, so the children are kept, made on first use;
  * `ok` at once with the function's first job, the error kinds when they occur
  * (most never do: 14 series per function and process would be mostly zeros).
- *
- * Function names come from callers (any Gearman client may submit any name),
- * and every series lives as long as the process: a name gets series of its
- * own only once a worker has served it (an outcome not in UNSERVED), and at
- * most MAX_FUNCTION_LABELS names do; the rest are counted as "(other)".
+ * Names are labelled by functionLabels: served means an outcome not in UNSERVED.
  */
 export function jobRecorder(jobs: Counter<'function' | 'outcome'>, duration: Histogram<'function'>): JobRecorder {
   const children = new Map<string, { outcomes: Map<Outcome, Counter.Internal>; duration: Histogram.Internal<'function'> }>();
-  const label = (fn: string) => (children.has(fn) ? fn : OTHER_FUNCTIONS);
+  const labelOf = functionLabels();
   return {
-    label,
+    label: (fn) => labelOf(fn, false),
     record(fn, outcome, seconds) {
-      let c = children.get(fn);
-      if (!c) {
-        const name = !UNSERVED.has(outcome) && children.size < MAX_FUNCTION_LABELS ? fn : OTHER_FUNCTIONS;
-        c = children.get(name);
-        if (!c) children.set(name, (c = { outcomes: new Map([['ok', jobs.labels(name, 'ok')]]), duration: duration.labels(name) }));
-      }
+      const name = labelOf(fn, !UNSERVED.has(outcome));
+      let c = children.get(name);
+      if (!c) children.set(name, (c = { outcomes: new Map([['ok', jobs.labels(name, 'ok')]]), duration: duration.labels(name) }));
       let counter = c.outcomes.get(outcome);
-      if (!counter) c.outcomes.set(outcome, (counter = jobs.labels(label(fn), outcome)));
+      if (!counter) c.outcomes.set(outcome, (counter = jobs.labels(name, outcome)));
       counter.inc();
       c.duration.observe(seconds);
     },

@@ -6,6 +6,7 @@ import { Header } from '../../src/mesh/headers.js';
 import { Requester, type Priority } from '../../src/mesh/requester.js';
 import { CallError } from '../../src/mesh/call-error.js';
 import { noRoomHeaders, PAUSED_NOTICE } from '../../src/mesh/room.js';
+import { MAX_GATES, UNSERVED_GATE_IDLE_MS } from '../../src/mesh/timing.js';
 import { LoopbackNats } from './loopback-nats.js';
 
 const text = (d: Uint8Array) => Buffer.from(d).toString();
@@ -123,6 +124,29 @@ test('a name that cannot be a subject token is refused before it reaches NATS, w
     assert.match(err.message, /not a function name/);
   }
   assert.is(r.gateCount, 0, 'no gate, no subscription');
+  r.close();
+});
+
+test('a name no worker ever served loses its gate soon after its last job; past MAX_GATES names at once, the next is refused BUSY', async () => {
+  const nats = new LoopbackNats(); // nobody serves anything
+  const r = requester(nats);
+  const abort = new AbortController();
+  const waiting: Array<Promise<unknown>> = [];
+  for (let i = 0; i < MAX_GATES; i++) {
+    waiting.push(r.call(`made-up-${i}`, Buffer.from('x'), { timeoutMs: 60_000, signal: abort.signal }).catch(() => undefined));
+    // now and then a turn, so "no responders" puts each job in its gate's queue: a gate something waits in stays
+    if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.is(r.gateCount, MAX_GATES);
+  const refused = (await r.call('one-more', Buffer.from('x'), { timeoutMs: 1000 }).catch((e: CallError) => e)) as CallError;
+  assert.is(refused.kind, 'BUSY');
+  assert.match(refused.message, new RegExp(`jobs wait here for ${MAX_GATES} functions already`));
+  abort.abort();
+  await Promise.all(waiting);
+  await new Promise((resolve) => setTimeout(resolve, UNSERVED_GATE_IDLE_MS + 600));
+  assert.is(r.gateCount, 0, 'unserved gates go once nothing waits in them');
+  assert.is(nats.subscriptionsTo('dips.room.'), 0);
   r.close();
 });
 

@@ -12,7 +12,7 @@ import { BUILTIN_FUNCTIONS } from '../../shared/builtin-functions.js';
 import type { DipsConfig } from '../../shared/config.js';
 import { DipsError, ErrorCode, errorMessage, httpStatusOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { Readiness } from '../../shared/metrics.js';
+import { functionLabels, type Readiness } from '../../shared/metrics.js';
 import { sameSecret } from '../../shared/secret-compare.js';
 import { endSpan, flushTracing, logFields, startHttpSpan, startTracing, withSpan, type Span } from '../../shared/tracing.js';
 import { UNSIGNED, signingKey, verify } from '../../shared/url-signature.js';
@@ -50,6 +50,7 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
   const sources = new Sources({ ...http, maxBytes, timeoutMs: http.sourceTimeoutMs });
   const placeholder = http.placeholder ? readFileSync(http.placeholder) : undefined;
   const metrics = httpMetrics(options.registry);
+  const functionLabel = functionLabels();
   let inFlight = 0;
 
   const app = Fastify({
@@ -88,7 +89,8 @@ export function buildHttpGateway(options: HttpGatewayOptions): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => {
     if (isProbe(request.url)) return;
     endSpan(request.dipsSpan, reply.statusCode < 500 ? 'ok' : String(reply.statusCode), reply.statusCode < 500 ? undefined : `HTTP ${reply.statusCode}`, request.dipsSpan && { 'http.response.status_code': reply.statusCode });
-    const fn = request.dipsFunction ?? 'none';
+    // a path names any function: only names a worker answered get series of their own
+    const fn = functionLabel(request.dipsFunction ?? 'none', reply.statusCode < 400);
     metrics.requests.inc({ status: String(reply.statusCode), function: fn });
     metrics.duration.observe({ function: fn }, reply.elapsedTime / 1000);
     if (request.dipsBytes) metrics.bytes.inc({ function: fn }, request.dipsBytes);
