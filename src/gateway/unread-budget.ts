@@ -25,16 +25,30 @@ export class UnreadBudget {
     this.total += now - (this.holders.get(holder) ?? 0);
     if (now > 0) this.holders.set(holder, now);
     else this.holders.delete(holder);
+    if (this.total > this.maxBytes) this.settle();
+  }
+
+  /**
+   * Counts are taken when a connection writes or drains, and a socket that
+   * flushes its buffer says nothing ('drain' comes only after a full one): so
+   * before closing anything, every count is taken again, and only a total that
+   * is still over the limit closes the biggest holder.
+   */
+  private settle(): void {
+    this.total = 0;
+    for (const holder of [...this.holders.keys()]) {
+      const n = holder.unreadBytes;
+      if (n > 0) {
+        this.holders.set(holder, n);
+        this.total += n;
+      } else this.holders.delete(holder);
+    }
     if (this.total > this.maxBytes) this.evictBiggest();
   }
 
   forget(holder: UnreadHolder): void {
     this.total -= this.holders.get(holder) ?? 0;
     this.holders.delete(holder);
-  }
-
-  get unreadBytes(): number {
-    return this.total;
   }
 
   private evictBiggest(): void {
