@@ -27,7 +27,7 @@ import type { Logger } from '../shared/log.js';
 import { legacyMayServe } from '../shared/builtin-functions.js';
 import { EMPTY, repliesToInbox, respondError, respondNoRoom, resultHeaders, type JobMsg } from '../mesh/replies.js';
 import { RoomAnnouncer } from '../mesh/room.js';
-import { directWildcard, functionOfDirectSubject, isValidFunctionName } from '../mesh/subjects.js';
+import { directWildcard, functionOfDirectSubject } from '../mesh/subjects.js';
 import type { Connection } from './connection.js';
 import { handlePrefix, MAX_HANDLE_BYTES } from './jobs.js';
 import { ErrorName } from './protocol/constants.js';
@@ -205,12 +205,8 @@ export class LegacyBridge {
     return state;
   }
 
-  /** CAN_DO: the connection's worker can run `fn`; it joins the mesh as a worker for it. */
+  /** CAN_DO: the connection's worker can run `fn` (a name handlers/worker.ts checked on the wire); it joins the mesh as a worker for it. */
   async canDo(conn: Connection, fn: string): Promise<void> {
-    if (!isValidFunctionName(fn)) {
-      conn.sendError(ErrorName.invalidArgument, `Function names are 1-512 bytes without NUL, got ${JSON.stringify(fn)}`);
-      return;
-    }
     // Whoever connects may CAN_DO: a Gearman worker serving one of DIPS's own functions would receive callers' photos
     if (!legacyMayServe(fn, this.options.legacyFunctions)) {
       conn.sendError(ErrorName.notAllowed, `Gearman workers may not serve ${JSON.stringify(fn)} through this gateway (gateway.legacyFunctions: ${this.options.legacyFunctions.join(',')})`);
